@@ -1,0 +1,24 @@
+/** Small helpers shared by the CLI commands. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A usage error: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {}
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function positiveInteger(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new UsageError(`${name} must be a positive whole number, not "${value}"`);
+  return Number(value);
+}
+
+export interface Output {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}

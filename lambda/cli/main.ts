@@ -1,0 +1,86 @@
+/** The `eqlambda` command line: a thin adapter over the engine and the scan pipeline. */
+import { UsageError, type Output } from './args.js';
+import { QUERY_USAGE, queryCommand } from './query.js';
+import { RULES_USAGE, rulesCheckCommand } from './rules-check.js';
+
+const USAGE = `usage: eqlambda <command> [options]
+
+commands:
+  query        run an ad-hoc EQL query over NDJSON files
+  rules check  load and compile detection rules, report problems
+
+run 'eqlambda <command> --help' for a command's options.`;
+
+export async function main(argv: string[], io: Output): Promise<number> {
+  const [command, ...rest] = argv;
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  try {
+    switch (command) {
+      case 'query':
+        if (wantsHelp) return help(io, QUERY_USAGE);
+        return await queryCommand(rest, io);
+      case 'rules':
+        if (rest[0] !== 'check') throw new UsageError(`unknown rules subcommand ${rest[0] === undefined ? '(none)' : `"${rest[0]}"`}: expected "check"`);
+        if (wantsHelp) return help(io, RULES_USAGE);
+        return rulesCheckCommand(rest.slice(1), io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        return help(io, USAGE);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`eqlambda: ${err.message}`);
+      io.err(usageFor(command));
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function help(io: Output, text: string): number {
+  io.out(text);
+  return 0;
+}
+
+function usageFor(command: string | undefined): string {
+  if (command === 'query') return QUERY_USAGE;
+  if (command === 'rules') return RULES_USAGE;
+  return USAGE;
+}
+
+/** Line-buffered stdout that respects backpressure (large result sets, `| head`). */
+export function processOutput(): Output & { flush: () => Promise<void> } {
+  let buffer: string[] = [];
+  let size = 0;
+  let pending: Promise<void> = Promise.resolve();
+  const write = (): void => {
+    const text = buffer.join('');
+    buffer = [];
+    size = 0;
+    pending = pending.then(
+      () =>
+        new Promise<void>((resolve) => {
+          if (process.stdout.write(text)) resolve();
+          else process.stdout.once('drain', resolve);
+        }),
+    );
+  };
+  return {
+    out(text) {
+      buffer.push(text, '\n');
+      size += text.length + 1;
+      if (size >= 64 * 1024) write();
+    },
+    err(text) {
+      process.stderr.write(`${text}\n`);
+    },
+    async flush() {
+      if (size > 0) write();
+      await pending;
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * IP addresses and CIDR blocks for cidrMatch. Like Elasticsearch's `ip` type, IPv4
+ * addresses are handled as IPv4-mapped IPv6 (::ffff:a.b.c.d), so one 16-byte
+ * representation serves both families.
+ */
+
+export type IpBytes = Uint8Array; // always 16 bytes
+
+export interface Cidr {
+  bytes: IpBytes;
+  prefix: number; // 0..128 over the 16-byte form
+}
+
+export function parseIp(text: string): IpBytes | undefined {
+  if (text.includes(':')) return parseIpv6(text);
+  const v4 = parseIpv4(text);
+  if (v4 === undefined) return undefined;
+  const out = new Uint8Array(16);
+  out[10] = 0xff;
+  out[11] = 0xff;
+  out.set(v4, 12);
+  return out;
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf('/');
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  const bytes = parseIp(addr);
+  if (bytes === undefined) return undefined;
+  const isV4 = !addr.includes(':');
+  const max = isV4 ? 32 : 128;
+  let prefix = max;
+  if (slash >= 0) {
+    const p = text.slice(slash + 1);
+    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > max) return undefined;
+    prefix = Number(p);
+  }
+  return { bytes, prefix: isV4 ? prefix + 96 : prefix };
+}
+
+export function cidrContains(cidr: Cidr, ip: IpBytes): boolean {
+  let bits = cidr.prefix;
+  for (let i = 0; i < 16 && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((cidr.bytes[i]! & mask) !== (ip[i]! & mask)) return false;
+  }
+  return true;
+}
+
+function parseIpv4(text: string): number[] | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const out: number[] = [];
+  for (const p of parts) {
+    if (!/^[0-9]{1,3}$/.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255) return undefined;
+    out.push(n);
+  }
+  return out;
+}
+
+function parseIpv6(input: string): IpBytes | undefined {
+  let text = input;
+  const zone = text.indexOf('%');
+  if (zone >= 0) text = text.slice(0, zone);
+  const out = new Uint8Array(16);
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parseGroups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const groups: number[] = [];
+    const parts = s.split(':');
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (i === parts.length - 1 && p.includes('.')) {
+        const v4 = parseIpv4(p);
+        if (v4 === undefined) return undefined;
+        groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return undefined;
+        groups.push(parseInt(p, 16));
+      }
+    }
+    return groups;
+  };
+  const head = parseGroups(halves[0]!);
+  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  const total = head.length + tail.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const groups = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
+  groups.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}

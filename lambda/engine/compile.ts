@@ -1,0 +1,497 @@
+/**
+ * Compiles an EQL syntax tree into closures over parsed JSON events.
+ *
+ * Elasticsearch evaluates a query in two ways, and so do we:
+ *
+ * - Query path: a field compared with constants (`==`, `:`, `in`, `like`, `regex`,
+ *   ranges, startsWith/endsWith/stringContains/cidrMatch on a field) becomes a Lucene
+ *   query. It holds if ANY value of a multi-valued field satisfies it; a missing field
+ *   satisfies nothing; `not` is Lucene's must_not, so `not x == 1` matches events
+ *   without x.
+ * - Script path: everything else (functions of fields, arithmetic, field-to-field
+ *   comparisons) runs as a null-safe script reading the field's first doc value:
+ *   null in, null out, a null predicate does not match, and `not` of a script
+ *   predicate is still a null-safe script (not null is null).
+ *
+ * `and`/`or` combine both kinds like a Lucene bool query, where a script clause
+ * matches only when it is true.
+ */
+import type { CompareOp, Expr, Literal, Query } from './ast.js';
+import { cidrContains, parseIp } from './cidr.js';
+import { EqlError, SourceMap } from './errors.js';
+import { FieldPath, type Event, type Scalar } from './fields.js';
+import { ScriptScope } from './scope.js';
+import { arithmetic, callFunction, negate, parseCidrList } from './functions.js';
+import { ALWAYS, allOf, anyOf, literalNeed, type Needs } from './needs.js';
+import { AutomatonTooComplexError, compileRegex, RegexSyntaxError } from './regex.js';
+import { asciiLower, compareCodePoints, scalarNumber, scalarText } from './text.js';
+import { Float, compareValues, makeNumber, textOf, type Value } from './values.js';
+import {
+  compileGlob,
+  compileWildcard,
+  hasWildcard,
+  literalRuns,
+  parseEqlWildcard,
+  parseLuceneWildcard,
+  STAR,
+  type GlobToken,
+  type StringMatcher,
+} from './wildcard.js';
+
+export type Predicate = (event: Event) => boolean;
+type ScriptFn = (event: Event) => Value;
+
+/** A compiled boolean: a Lucene-style predicate, or a three-valued script. */
+type Condition =
+  | { kind: 'query'; test: Predicate; needs: Needs }
+  | { kind: 'script'; run: ScriptFn; needs: Needs };
+
+const FLIPPED: Record<CompareOp, CompareOp> = { '==': '==', '!=': '!=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+/** `not (a < b)` is `a >= b`: Elasticsearch's optimizer negates comparisons, so a negated range still needs the field. */
+const NEGATED: Record<CompareOp, CompareOp> = { '==': '!=', '!=': '==', '<': '>=', '<=': '>', '>': '<=', '>=': '<' };
+const BOOLEAN_FUNCTIONS = new Set(['startsWith', 'endsWith', 'stringContains', 'cidrMatch']);
+const PUSHDOWN_STRING_FUNCTIONS = new Set(['startsWith', 'endsWith', 'stringContains']);
+
+export interface CompiledCondition {
+  test: Predicate;
+  needs: Needs;
+}
+
+export function compileCondition(query: Query, categoryField: string, source: string): CompiledCondition {
+  const compiler = new Compiler(new SourceMap(source));
+  const where = compiler.predicate(query.where);
+  if (query.category === null) return { test: asTest(where), needs: where.needs };
+  const category = query.category;
+  const categoryPath = new FieldPath(categoryField);
+  const inCategory = (v: Scalar): boolean => v === category;
+  const whereTest = asTest(where);
+  return {
+    test: (e) => categoryPath.some(e, inCategory) && whereTest(e),
+    needs: allOf([literalNeed(category, false), where.needs]),
+  };
+}
+
+function asTest(c: Condition): Predicate {
+  if (c.kind === 'query') return c.test;
+  const run = c.run;
+  return (e) => run(e) === true;
+}
+
+class Compiler {
+  constructor(private readonly map: SourceMap) {}
+
+  private fail(reason: string, at: number): never {
+    throw new EqlError(reason, this.map.position(at));
+  }
+
+  // --- boolean conditions ------------------------------------------------------
+
+  predicate(expr: Expr): Condition {
+    const folded = this.fold(expr);
+    if (folded.type === 'Literal') {
+      if (folded.value !== null && typeof folded.value !== 'boolean') {
+        this.fail(`expected a condition, found ${describeLiteral(folded)}`, folded.at);
+      }
+      const result = folded.value === true;
+      return { kind: 'query', test: () => result, needs: ALWAYS };
+    }
+    switch (folded.type) {
+      case 'And':
+      case 'Or': {
+        const parts = folded.operands.map((o) => this.predicate(o));
+        const tests = parts.map(asTest);
+        const needs = folded.type === 'And' ? allOf(parts.map((p) => p.needs)) : anyOf(parts.map((p) => p.needs));
+        const test: Predicate =
+          folded.type === 'And'
+            ? (e) => {
+                for (const t of tests) if (!t(e)) return false;
+                return true;
+              }
+            : (e) => {
+                for (const t of tests) if (t(e)) return true;
+                return false;
+              };
+        return { kind: 'query', test, needs };
+      }
+      case 'Not': {
+        const operand = folded.expr;
+        if (operand.type === 'Not') return this.predicate(operand.expr);
+        if (operand.type === 'Compare') return this.predicate({ ...operand, op: NEGATED[operand.op] });
+        const inner = this.predicate(operand);
+        if (inner.kind === 'query') {
+          const t = inner.test;
+          return { kind: 'query', test: (e) => !t(e), needs: ALWAYS };
+        }
+        const run = inner.run;
+        return { kind: 'script', run: (e) => not3(run(e)), needs: ALWAYS };
+      }
+      case 'Field':
+        // A bare field as a condition means `field == true`.
+        return this.fieldComparison(new FieldPath(folded.name), '==', { type: 'Literal', value: true, isFloat: false, at: folded.at });
+      case 'Compare':
+        return this.comparison(folded.op, folded.left, folded.right, folded.at);
+      case 'Match':
+        if (folded.left.type === 'Field') return this.fieldMatch(new FieldPath(folded.left.name), folded.op, folded.caseInsensitive, folded.patterns);
+        return this.script(folded);
+      case 'In':
+        if (folded.left.type === 'Field' && folded.list.every((i) => i.type === 'Literal')) {
+          return this.fieldIn(new FieldPath(folded.left.name), folded.list as Literal[], folded.caseInsensitive);
+        }
+        return this.script(folded);
+      case 'Call':
+        if (!BOOLEAN_FUNCTIONS.has(folded.name)) {
+          this.fail(`expected a condition, but \`${folded.name}\` returns a value: compare it, e.g. \`${folded.name}(...) == ...\``, folded.at);
+        }
+        return this.pushdownCall(folded) ?? this.script(folded);
+      case 'Arith':
+      case 'Negate':
+        return this.fail('expected a condition, found an arithmetic expression', folded.at);
+    }
+  }
+
+  /** A script predicate: true when any combination of the fields' values makes it true. */
+  private script(expr: Expr): Condition {
+    const scope = new ScriptScope();
+    const run = this.value(expr, scope);
+    return { kind: 'script', run: scope.anyValue(run), needs: ALWAYS };
+  }
+
+  private comparison(op: CompareOp, leftExpr: Expr, rightExpr: Expr, at: number): Condition {
+    let left = leftExpr;
+    let right = rightExpr;
+    let operator = op;
+    // Literals go to the right, as Elasticsearch's optimizer does.
+    if (left.type === 'Literal' && right.type !== 'Literal') {
+      [left, right] = [right, left];
+      operator = FLIPPED[operator];
+    }
+    if (right.type === 'Literal' && right.value === null) {
+      if (operator !== '==' && operator !== '!=') this.fail(`cannot order against null: use == null or != null`, at);
+      const wantMissing = operator === '==';
+      if (left.type === 'Field') {
+        const path = new FieldPath(left.name);
+        const present = (e: Event): boolean => path.some(e, () => true);
+        return { kind: 'query', test: wantMissing ? (e) => !present(e) : present, needs: ALWAYS };
+      }
+      return this.script({ type: 'Compare', op: operator, left, right, at });
+    }
+    // `cond == true` is `cond`, `cond == false` is `not cond`.
+    if (right.type === 'Literal' && typeof right.value === 'boolean' && isBooleanExpr(left)) {
+      const positive = (operator === '==') === right.value;
+      if (operator === '==' || operator === '!=') {
+        return this.predicate(positive ? left : { type: 'Not', expr: left, at });
+      }
+    }
+    if (left.type === 'Field' && right.type === 'Literal') return this.fieldComparison(new FieldPath(left.name), operator, right);
+    return this.script({ type: 'Compare', op: operator, left, right, at });
+  }
+
+  private fieldComparison(path: FieldPath, op: CompareOp, literal: Literal): Condition {
+    const lit = literal.value as Scalar;
+    if (op === '==' || op === '!=') {
+      const text = scalarText(lit);
+      const equals = (v: Scalar): boolean => (typeof v === 'string' ? v === text : scalarText(v) === text);
+      const test: Predicate = (e) => path.some(e, equals);
+      if (op === '==') return { kind: 'query', test, needs: typeof lit === 'string' ? literalNeed(lit, false) : ALWAYS };
+      return { kind: 'query', test: (e) => !test(e), needs: ALWAYS };
+    }
+    const holds = orderingTest(op);
+    let pred: (v: Scalar) => boolean;
+    if (typeof lit === 'number') {
+      pred = (v) => {
+        const n = scalarNumber(v);
+        return n !== undefined && holds(n < lit ? -1 : n > lit ? 1 : 0);
+      };
+    } else {
+      const text = scalarText(lit);
+      pred = (v) => holds(compareCodePoints(scalarText(v), text));
+    }
+    return { kind: 'query', test: (e) => path.some(e, pred), needs: ALWAYS };
+  }
+
+  private fieldMatch(path: FieldPath, op: ':' | 'like' | 'regex', caseInsensitive: boolean, patterns: Literal[]): Condition {
+    const matcher = this.stringMatcher(op, caseInsensitive, patterns);
+    const pred = (v: Scalar): boolean => matcher(typeof v === 'string' ? v : scalarText(v));
+    const needs = anyOf(patterns.map((p) => patternNeeds(op, caseInsensitive, p)));
+    return { kind: 'query', test: (e) => path.some(e, pred), needs };
+  }
+
+  private fieldIn(path: FieldPath, list: Literal[], caseInsensitive: boolean): Condition {
+    const norm = caseInsensitive ? asciiLower : (s: string): string => s;
+    const wanted = new Set<string>();
+    let orMissing = false;
+    for (const item of list) {
+      if (item.value === null) orMissing = true;
+      else wanted.add(norm(scalarText(item.value)));
+    }
+    const pred = (v: Scalar): boolean => wanted.has(norm(typeof v === 'string' ? v : scalarText(v)));
+    const present = (): boolean => true;
+    const test: Predicate = orMissing ? (e) => path.some(e, pred) || !path.some(e, present) : (e) => path.some(e, pred);
+    const needs = orMissing
+      ? ALWAYS
+      : anyOf(list.map((i) => (typeof i.value === 'string' ? literalNeed(i.value, caseInsensitive) : ALWAYS)));
+    return { kind: 'query', test, needs };
+  }
+
+  /** startsWith/endsWith/stringContains/cidrMatch(field, constants) as a query; undefined if not pushable. */
+  private pushdownCall(call: Expr & { type: 'Call' }): Condition | undefined {
+    const [first, ...rest] = call.args;
+    if (first?.type !== 'Field' || !rest.every((a) => a.type === 'Literal' && typeof a.value === 'string')) return undefined;
+    const path = new FieldPath(first.name);
+    const constants = rest.map((a) => (a as Literal).value as string);
+    if (call.name === 'cidrMatch') {
+      const cidrs = parseCidrList(constants);
+      if (typeof cidrs === 'string') this.fail(`cidrMatch: invalid CIDR block ${JSON.stringify(cidrs)}`, call.at);
+      const pred = (v: Scalar): boolean => {
+        const ip = typeof v === 'string' ? parseIp(v) : undefined;
+        return ip !== undefined && cidrs.some((c) => cidrContains(c, ip));
+      };
+      return { kind: 'query', test: (e) => path.some(e, pred), needs: ALWAYS };
+    }
+    if (!PUSHDOWN_STRING_FUNCTIONS.has(call.name)) return undefined;
+    // startsWith is a prefix query (literal); endsWith and stringContains become Lucene
+    // wildcard queries built from the unescaped constant, so `*`, `?` and `\` act as
+    // wildcard syntax there, as they do in Elasticsearch.
+    const constant = constants[0]!;
+    const tokens: GlobToken[] =
+      call.name === 'startsWith'
+        ? [constant, STAR]
+        : call.name === 'endsWith'
+          ? [STAR, ...parseLuceneWildcard(constant)]
+          : [STAR, ...parseLuceneWildcard(constant), STAR];
+    const matcher = compileGlob(tokens, call.caseInsensitive);
+    const pred = (v: Scalar): boolean => matcher(typeof v === 'string' ? v : scalarText(v));
+    const needs = allOf(literalRuns(tokens).map((t) => literalNeed(t, call.caseInsensitive)));
+    return { kind: 'query', test: (e) => path.some(e, pred), needs };
+  }
+
+  private stringMatcher(op: ':' | 'like' | 'regex', caseInsensitive: boolean, patterns: Literal[]): StringMatcher {
+    const exact = new Set<string>();
+    const matchers: StringMatcher[] = [];
+    for (const p of patterns) {
+      if (typeof p.value !== 'string') {
+        exact.add(scalarText(p.value as Scalar)); // `field : 5` is `field == 5`
+        continue;
+      }
+      if (op === 'regex') {
+        matchers.push(this.regex(p, caseInsensitive));
+      } else if (!hasWildcard(p.value)) {
+        exact.add(caseInsensitive ? asciiLower(p.value) : p.value);
+      } else {
+        matchers.push(compileWildcard(p.value, caseInsensitive));
+      }
+    }
+    const norm = caseInsensitive ? asciiLower : (s: string): string => s;
+    if (matchers.length === 0) return (v) => exact.has(norm(v));
+    if (exact.size === 0 && matchers.length === 1) return matchers[0]!;
+    return (v) => {
+      if (exact.size > 0 && exact.has(norm(v))) return true;
+      for (const m of matchers) if (m(v)) return true;
+      return false;
+    };
+  }
+
+  private regex(p: Literal, caseInsensitive: boolean): StringMatcher {
+    try {
+      return compileRegex(p.value as string, caseInsensitive);
+    } catch (err) {
+      if (err instanceof RegexSyntaxError || err instanceof AutomatonTooComplexError) this.fail(err.message, p.at);
+      throw err;
+    }
+  }
+
+  // --- script values -------------------------------------------------------------
+
+  value(expr: Expr, scope: ScriptScope): ScriptFn {
+    return this.valueOf(this.fold(expr), scope);
+  }
+
+  private valueOf(folded: Expr, scope: ScriptScope): ScriptFn {
+    switch (folded.type) {
+      case 'Literal': {
+        const v = literalValue(folded);
+        return () => v;
+      }
+      case 'Field':
+        return scope.bind(new FieldPath(folded.name));
+      case 'Negate': {
+        const inner = this.value(folded.expr, scope);
+        return (e) => negate(inner(e));
+      }
+      case 'Arith': {
+        const l = this.value(folded.left, scope);
+        const r = this.value(folded.right, scope);
+        const op = folded.op;
+        return (e) => arithmetic(op, l(e), r(e));
+      }
+      case 'Call': {
+        if (folded.name === 'cidrMatch') this.checkCidrArgs(folded.args);
+        const args = folded.args.map((a) => this.value(a, scope));
+        const { name, caseInsensitive } = folded;
+        return (e) =>
+          callFunction(
+            name,
+            args.map((a) => a(e)),
+            caseInsensitive,
+          );
+      }
+      case 'Not': {
+        const inner = this.value(folded.expr, scope);
+        return (e) => not3(inner(e));
+      }
+      case 'And':
+      case 'Or': {
+        const parts = folded.operands.map((o) => this.value(o, scope));
+        const isAnd = folded.type === 'And';
+        return (e) => {
+          let sawNull = false;
+          for (const p of parts) {
+            const v = p(e);
+            if (v === null) sawNull = true;
+            else if (v === !isAnd) return !isAnd;
+          }
+          return sawNull ? null : isAnd;
+        };
+      }
+      case 'Compare': {
+        const l = this.value(folded.left, scope);
+        if (folded.right.type === 'Literal' && folded.right.value === null) {
+          return folded.op === '==' ? (e) => l(e) === null : (e) => l(e) !== null;
+        }
+        const r = this.value(folded.right, scope);
+        const holds = orderingTest(folded.op);
+        return (e) => {
+          const c = compareValues(l(e), r(e));
+          return c === null ? null : holds(c);
+        };
+      }
+      case 'Match': {
+        const l = this.value(folded.left, scope);
+        const matcher = this.stringMatcher(folded.op, folded.caseInsensitive, folded.patterns);
+        return (e) => {
+          const t = textOf(l(e));
+          return t === null ? null : matcher(t);
+        };
+      }
+      case 'In': {
+        const l = this.value(folded.left, scope);
+        const items = folded.list.map((i) => this.value(i, scope));
+        const ci = folded.caseInsensitive;
+        return (e) => {
+          const v = l(e);
+          if (v === null) return null;
+          let sawNull = false;
+          for (const item of items) {
+            const w = item(e);
+            if (w === null) sawNull = true;
+            else if (ci ? equalsIgnoreCase(v, w) : compareValues(v, w) === 0) return true;
+          }
+          return sawNull ? null : false;
+        };
+      }
+    }
+  }
+
+  private checkCidrArgs(args: Expr[]): void {
+    for (const a of args.slice(1)) {
+      if (a.type === 'Literal' && typeof a.value === 'string' && typeof parseCidrList([a.value]) === 'string') {
+        this.fail(`cidrMatch: invalid CIDR block ${JSON.stringify(a.value)}`, a.at);
+      }
+    }
+  }
+
+  // --- constant folding -------------------------------------------------------------
+
+  /** Evaluates field-free subexpressions once, at compile time. */
+  private fold(expr: Expr): Expr {
+    if (expr.type === 'Literal' || expr.type === 'Field' || !isConstant(expr)) return expr;
+    const v = this.valueOf(expr, new ScriptScope())({});
+    if (v instanceof Float) return { type: 'Literal', value: v.value, isFloat: true, at: expr.at };
+    return { type: 'Literal', value: v, isFloat: false, at: expr.at };
+  }
+}
+
+function isConstant(expr: Expr): boolean {
+  switch (expr.type) {
+    case 'Literal':
+      return true;
+    case 'Field':
+      return false;
+    case 'Not':
+    case 'Negate':
+      return isConstant(expr.expr);
+    case 'And':
+    case 'Or':
+      return expr.operands.every(isConstant);
+    case 'Compare':
+    case 'Arith':
+      return isConstant(expr.left) && isConstant(expr.right);
+    case 'Match':
+      return isConstant(expr.left);
+    case 'In':
+      return isConstant(expr.left) && expr.list.every(isConstant);
+    case 'Call':
+      return expr.args.every(isConstant);
+  }
+}
+
+function isBooleanExpr(expr: Expr): boolean {
+  switch (expr.type) {
+    case 'Not':
+    case 'And':
+    case 'Or':
+    case 'Compare':
+    case 'Match':
+    case 'In':
+      return true;
+    case 'Call':
+      return BOOLEAN_FUNCTIONS.has(expr.name);
+    default:
+      return false;
+  }
+}
+
+function literalValue(lit: Literal): Value {
+  if (typeof lit.value === 'number') return makeNumber(lit.value, lit.isFloat);
+  return lit.value;
+}
+
+function not3(v: Value): Value {
+  return typeof v === 'boolean' ? !v : null;
+}
+
+function equalsIgnoreCase(a: Value, b: Value): boolean {
+  const x = textOf(a);
+  const y = textOf(b);
+  return x !== null && y !== null && asciiLower(x) === asciiLower(y);
+}
+
+function orderingTest(op: CompareOp): (c: number) => boolean {
+  switch (op) {
+    case '==':
+      return (c) => c === 0;
+    case '!=':
+      return (c) => c !== 0;
+    case '<':
+      return (c) => c < 0;
+    case '<=':
+      return (c) => c <= 0;
+    case '>':
+      return (c) => c > 0;
+    case '>=':
+      return (c) => c >= 0;
+  }
+}
+
+function patternNeeds(op: ':' | 'like' | 'regex', caseInsensitive: boolean, p: Literal): Needs {
+  if (op === 'regex' || typeof p.value !== 'string') return ALWAYS;
+  if (!hasWildcard(p.value)) return literalNeed(p.value, caseInsensitive);
+  // A segment cut out of the value is only safe as a needle where JSON escaping cannot
+  // change it at the cut: escaping is per character, so each segment's escaped form
+  // appears inside the escaped value.
+  return allOf(literalRuns(parseEqlWildcard(p.value)).map((s) => literalNeed(s, caseInsensitive)));
+}
+
+function describeLiteral(lit: Literal): string {
+  return typeof lit.value === 'string' ? `string ${JSON.stringify(lit.value)}` : `${String(lit.value)}`;
+}

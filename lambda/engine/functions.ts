@@ -1,0 +1,235 @@
+/**
+ * EQL's function library with Elasticsearch's semantics (the script path: null in,
+ * null out). Names are case-insensitive; `~` variants fold ASCII case.
+ * When the first argument is a field and the rest are constants, startsWith,
+ * endsWith, stringContains and cidrMatch are instead compiled as query predicates
+ * (see compile.ts), as Elasticsearch pushes them down to Lucene.
+ */
+import { cidrContains, parseCidr, parseIp, type Cidr } from './cidr.js';
+import { asciiLower } from './text.js';
+import { isDouble, makeNumber, numberOf, textOf, type Float, type Value } from './values.js';
+
+export interface FunctionSpec {
+  name: string;
+  minArgs: number;
+  maxArgs: number;
+  caseInsensitiveVariant: boolean;
+}
+
+const SPECS: FunctionSpec[] = [
+  { name: 'add', minArgs: 2, maxArgs: 2, caseInsensitiveVariant: false },
+  { name: 'between', minArgs: 3, maxArgs: 4, caseInsensitiveVariant: true },
+  { name: 'cidrMatch', minArgs: 2, maxArgs: Infinity, caseInsensitiveVariant: false },
+  { name: 'concat', minArgs: 1, maxArgs: Infinity, caseInsensitiveVariant: false },
+  { name: 'divide', minArgs: 2, maxArgs: 2, caseInsensitiveVariant: false },
+  { name: 'endsWith', minArgs: 2, maxArgs: 2, caseInsensitiveVariant: true },
+  { name: 'indexOf', minArgs: 2, maxArgs: 3, caseInsensitiveVariant: true },
+  { name: 'length', minArgs: 1, maxArgs: 1, caseInsensitiveVariant: false },
+  { name: 'modulo', minArgs: 2, maxArgs: 2, caseInsensitiveVariant: false },
+  { name: 'multiply', minArgs: 2, maxArgs: 2, caseInsensitiveVariant: false },
+  { name: 'number', minArgs: 1, maxArgs: 2, caseInsensitiveVariant: false },
+  { name: 'startsWith', minArgs: 2, maxArgs: 2, caseInsensitiveVariant: true },
+  { name: 'string', minArgs: 1, maxArgs: 1, caseInsensitiveVariant: false },
+  { name: 'stringContains', minArgs: 2, maxArgs: 2, caseInsensitiveVariant: true },
+  { name: 'substring', minArgs: 2, maxArgs: 3, caseInsensitiveVariant: false },
+  { name: 'subtract', minArgs: 2, maxArgs: 2, caseInsensitiveVariant: false },
+];
+
+const BY_LOWER_NAME = new Map(SPECS.map((s) => [s.name.toLowerCase(), s]));
+
+export function lookupFunction(name: string): FunctionSpec | undefined {
+  return BY_LOWER_NAME.get(name.toLowerCase());
+}
+
+export type ArithOp = '+' | '-' | '*' | '/' | '%';
+
+/** Long arithmetic when both sides are longs (truncating division), double otherwise. */
+export function arithmetic(op: ArithOp, a: Value, b: Value): Value {
+  const x = numberOf(a);
+  const y = numberOf(b);
+  if (x === undefined || y === undefined) return null;
+  const double = isDouble(a) || isDouble(b);
+  switch (op) {
+    case '+':
+      return makeNumber(x + y, double);
+    case '-':
+      return makeNumber(x - y, double);
+    case '*':
+      return makeNumber(x * y, double);
+    case '/':
+      if (!double) return y === 0 ? null : Math.trunc(x / y);
+      return makeNumber(x / y, true);
+    case '%':
+      if (!double) return y === 0 ? null : x % y;
+      return makeNumber(x % y, true);
+  }
+}
+
+export function negate(a: Value): Value {
+  const x = numberOf(a);
+  return x === undefined ? null : makeNumber(-x, isDouble(a));
+}
+
+type Impl = (args: Value[], caseInsensitive: boolean) => Value;
+
+const fold = (s: string, ci: boolean): string => (ci ? asciiLower(s) : s);
+
+/** Text arguments: keyword values that arrive as JSON numbers/booleans are read as their text. */
+function texts(args: Value[], count: number): string[] | null {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = textOf(args[i] ?? null);
+    if (t === null) return null;
+    out.push(t);
+  }
+  return out;
+}
+
+function integerArg(v: Value | undefined): number | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  const n = numberOf(v);
+  return n === undefined ? null : Math.trunc(n);
+}
+
+/** Python-style slice, as EQL's substring: negative offsets count from the end. */
+export function substringSlice(s: string, start: number, end?: number): string {
+  const len = s.length;
+  let from = start < 0 ? Math.max(len + start, 0) : Math.min(start, len);
+  const to = end === undefined ? len : end < 0 ? Math.max(len + end, 0) : Math.min(end, len);
+  if (from > to) from = to;
+  return s.slice(from, to);
+}
+
+export function between(source: string, left: string, right: string, greedy: boolean, ci: boolean): string {
+  if (source === '' || left === '' || right === '') return source;
+  const hay = fold(source, ci);
+  const l = fold(left, ci);
+  const r = fold(right, ci);
+  const start = hay.indexOf(l);
+  if (start < 0) return '';
+  const from = start + l.length;
+  const end = greedy ? hay.lastIndexOf(r) : hay.indexOf(r, from);
+  if (end < from) return '';
+  return source.slice(from, end);
+}
+
+/** number(text, base): Java's Long/Double parsing; null for text that is not a number. */
+export function parseNumber(text: string, base: number): number | Float | null {
+  const s = text.trim();
+  if (base === 10) {
+    if (/^[+-]?[0-9]+$/.test(s)) return Number(s);
+    if (/^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/.test(s)) return makeNumber(Number(s), true);
+    return null;
+  }
+  if (!Number.isInteger(base) || base < 2 || base > 36) return null;
+  let digits = s;
+  let sign = 1;
+  if (digits.startsWith('-') || digits.startsWith('+')) {
+    sign = digits.startsWith('-') ? -1 : 1;
+    digits = digits.slice(1);
+  }
+  if (base === 16 && digits.startsWith('0x')) digits = digits.slice(2);
+  if (digits === '') return null;
+  let n = 0;
+  for (const ch of digits.toLowerCase()) {
+    const d = parseInt(ch, 36);
+    if (Number.isNaN(d) || d >= base) return null;
+    n = n * base + d;
+  }
+  return sign * n;
+}
+
+const IMPLS: Record<string, Impl> = {
+  add: ([a, b]) => arithmetic('+', a!, b!),
+  subtract: ([a, b]) => arithmetic('-', a!, b!),
+  multiply: ([a, b]) => arithmetic('*', a!, b!),
+  divide: ([a, b]) => arithmetic('/', a!, b!),
+  modulo: ([a, b]) => arithmetic('%', a!, b!),
+
+  length: (args) => {
+    const t = texts(args, 1);
+    return t === null ? null : t[0]!.length;
+  },
+  string: (args) => textOf(args[0]!),
+  concat: (args) => {
+    let out = '';
+    for (const a of args) {
+      const t = textOf(a);
+      if (t === null) return null;
+      out += t;
+    }
+    return out;
+  },
+  startsWith: (args, ci) => {
+    const t = texts(args, 2);
+    return t === null ? null : fold(t[0]!, ci).startsWith(fold(t[1]!, ci));
+  },
+  endsWith: (args, ci) => {
+    const t = texts(args, 2);
+    return t === null ? null : fold(t[0]!, ci).endsWith(fold(t[1]!, ci));
+  },
+  stringContains: (args, ci) => {
+    const t = texts(args, 2);
+    // Elasticsearch: an empty string or substring never "contains".
+    if (t === null) return null;
+    return t[0] !== '' && t[1] !== '' && fold(t[0]!, ci).includes(fold(t[1]!, ci));
+  },
+  indexOf: (args, ci) => {
+    const t = texts(args, 2);
+    if (t === null) return null;
+    const start = integerArg(args[2]);
+    const from = start === undefined || start === null ? 0 : Math.max(start, 0);
+    const i = fold(t[0]!, ci).indexOf(fold(t[1]!, ci), from);
+    return i < 0 ? null : i;
+  },
+  substring: (args) => {
+    const t = texts(args, 1);
+    const start = integerArg(args[1]);
+    const end = integerArg(args[2]);
+    if (t === null || start === null || start === undefined || end === null) return null;
+    return substringSlice(t[0]!, start, end);
+  },
+  between: (args, ci) => {
+    const t = texts(args, 3);
+    if (t === null) return null;
+    const greedy = args[3] ?? false;
+    if (greedy === null) return null;
+    return between(t[0]!, t[1]!, t[2]!, greedy === true, ci);
+  },
+  number: (args) => {
+    const t = texts(args, 1);
+    if (t === null) return null;
+    // Without a base, a lowercase "0x" prefix means hexadecimal (Elasticsearch's rule).
+    const base = args[1] === undefined || args[1] === null ? (t[0]!.startsWith('0x') ? 16 : 10) : numberOf(args[1]);
+    if (base === undefined) return null;
+    return parseNumber(t[0]!, base);
+  },
+  cidrMatch: (args) => {
+    const ip = textOf(args[0]!);
+    if (ip === null) return null;
+    const bytes = parseIp(ip);
+    if (bytes === undefined) return false;
+    for (const c of args.slice(1)) {
+      const text = textOf(c);
+      const cidr = text === null ? undefined : parseCidr(text);
+      if (cidr !== undefined && cidrContains(cidr, bytes)) return true;
+    }
+    return false;
+  },
+};
+
+export function callFunction(name: string, args: Value[], caseInsensitive: boolean): Value {
+  return IMPLS[name]!(args, caseInsensitive);
+}
+
+/** Pre-parses constant CIDR arguments, failing early on malformed ones. */
+export function parseCidrList(values: string[]): Cidr[] | string {
+  const out: Cidr[] = [];
+  for (const v of values) {
+    const c = parseCidr(v);
+    if (c === undefined) return v;
+    out.push(c);
+  }
+  return out;
+}

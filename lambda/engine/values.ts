@@ -1,0 +1,67 @@
+/**
+ * Values in Elasticsearch's script path (function results, arithmetic, field-to-field
+ * comparisons). Scripts are null-safe: null in gives null out. Numbers keep the
+ * long/double distinction Elasticsearch makes (`x / 2` truncates, `x / 2.0` does not),
+ * so a double that happens to be integral is boxed as a Float.
+ */
+import { compareCodePoints } from './text.js';
+
+export class Float {
+  constructor(readonly value: number) {}
+}
+
+export type Value = string | number | boolean | null | Float;
+
+export function numberOf(v: Value): number | undefined {
+  if (typeof v === 'number') return v;
+  if (v instanceof Float) return v.value;
+  return undefined;
+}
+
+export function isDouble(v: Value): boolean {
+  return v instanceof Float || (typeof v === 'number' && !Number.isInteger(v));
+}
+
+/** A number result: integral doubles stay boxed so later arithmetic stays floating point. */
+export function makeNumber(n: number, double: boolean): number | Float {
+  return double && Number.isInteger(n) ? new Float(n) : n;
+}
+
+/** Java's Double.toString, which Elasticsearch uses to print doubles. */
+export function javaDoubleText(d: number): string {
+  if (Number.isNaN(d)) return 'NaN';
+  if (!Number.isFinite(d)) return d > 0 ? 'Infinity' : '-Infinity';
+  if (d === 0) return Object.is(d, -0) ? '-0.0' : '0.0';
+  const abs = Math.abs(d);
+  if (abs >= 1e-3 && abs < 1e7) {
+    const s = String(d);
+    return s.includes('.') ? s : `${s}.0`;
+  }
+  const [mantissa, exponent] = d.toExponential().split('e') as [string, string];
+  return `${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${Number(exponent)}`;
+}
+
+/** A value as text, the way Elasticsearch's string()/concat() render it. */
+export function textOf(v: Value): string | null {
+  if (v === null) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (v instanceof Float) return javaDoubleText(v.value);
+  return Number.isInteger(v) ? String(v) : javaDoubleText(v);
+}
+
+/**
+ * Three-valued ordering for script comparisons: numbers numerically, everything else by
+ * text (code point order). Returns null when either side is null or they cannot be ordered.
+ */
+export function compareValues(a: Value, b: Value): number | null {
+  if (a === null || b === null) return null;
+  const x = numberOf(a);
+  const y = numberOf(b);
+  if (x !== undefined && y !== undefined) {
+    if (Number.isNaN(x) || Number.isNaN(y)) return null;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
+  return compareCodePoints(textOf(a)!, textOf(b)!);
+}

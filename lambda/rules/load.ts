@@ -1,0 +1,256 @@
+/**
+ * Loads Elastic detection rules (detection-rules TOML: [metadata], [rule], [[rule.threat]])
+ * and compiles their EQL. Every problem is a RuleError positioned at `path:line:col`,
+ * including query errors, which are mapped from the query text back into the file.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
+import { RuleError, type Rule, type RuleSpec, type Threat, type ThreatEntry } from './model.js';
+
+export interface LoadOptions {
+  /** Category field for rules without `event_category_override`. */
+  categoryField?: string;
+}
+
+export interface LoadResult {
+  rules: Rule[];
+  errors: RuleError[];
+  /** Files read, in order. */
+  files: string[];
+}
+
+/** Loads every `*.toml` under the given files and folders (recursively, sorted). */
+export function loadRules(paths: string[], options: LoadOptions = {}): LoadResult {
+  const result: LoadResult = { rules: [], errors: [], files: [] };
+  const seen = new Map<string, string>();
+  for (const file of expandPaths(paths, result.errors)) {
+    result.files.push(file);
+    try {
+      const rule = loadRuleFile(file, options);
+      const previous = seen.get(rule.id);
+      if (previous !== undefined) {
+        const [line, col] = keyPosition(readFileSync(file, 'utf8'), 'rule_id');
+        throw new RuleError(file, line, col, `duplicate rule_id ${rule.id} (also in ${previous})`);
+      }
+      seen.set(rule.id, file);
+      result.rules.push(rule);
+    } catch (err) {
+      if (err instanceof RuleError) result.errors.push(err);
+      else throw err;
+    }
+  }
+  return result;
+}
+
+function expandPaths(paths: string[], errors: RuleError[]): string[] {
+  const files: string[] = [];
+  const walk = (path: string, explicit: boolean): void => {
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch {
+      errors.push(new RuleError(path, 1, 1, 'no such file or folder'));
+      return;
+    }
+    if (stat.isDirectory()) {
+      for (const name of readdirSync(path).sort()) {
+        if (!name.startsWith('.')) walk(join(path, name), false);
+      }
+    } else if (explicit || path.endsWith('.toml')) {
+      files.push(path);
+    }
+  };
+  for (const p of paths) walk(p, true);
+  return files;
+}
+
+export function loadRuleFile(path: string, options: LoadOptions = {}): Rule {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RuleError(path, 1, 1, `cannot read rule file: ${(err as Error).message}`);
+  }
+  return parseRule(text, path, options);
+}
+
+/** Parses one rule document. `path` is only used in messages. */
+export function parseRule(text: string, path: string, options: LoadOptions = {}): Rule {
+  const spec = parseRuleSpec(text, path);
+  return compileRuleSpec(spec, options, text);
+}
+
+/** Compiles a rule spec; with the TOML text, query errors are positioned in the file. */
+export function compileRuleSpec(spec: RuleSpec, options: LoadOptions = {}, tomlText?: string): Rule {
+  try {
+    const compiled = compileQuery(spec.query, {
+      categoryField: spec.event_category_override ?? options.categoryField ?? DEFAULT_CATEGORY_FIELD,
+    });
+    return { ...spec, compiled };
+  } catch (err) {
+    if (!(err instanceof EqlError)) throw err;
+    const at = tomlText === undefined ? undefined : queryPositionInFile(tomlText, err.line, err.col);
+    if (at === undefined) throw new RuleError(spec.path, err.line, err.col, `query: ${err.reason}`);
+    throw new RuleError(spec.path, at.line, at.col, err.reason);
+  }
+}
+
+function parseRuleSpec(text: string, path: string): RuleSpec {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      throw new RuleError(path, err.line, err.column, `invalid TOML: ${err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')}`);
+    }
+    throw err;
+  }
+  const at = (key: string): [number, number] => keyPosition(text, key);
+  const fail = (key: string, reason: string): never => {
+    const [line, col] = at(key);
+    throw new RuleError(path, line, col, reason);
+  };
+  const rule = doc.rule;
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
+    throw new RuleError(path, 1, 1, 'not a detection rule: no [rule] table');
+  }
+  const r = rule as Record<string, unknown>;
+  const str = (key: string, required: boolean): string | undefined => {
+    const v = r[key];
+    if (v === undefined) return required ? fail(key, `missing required key rule.${key}`) : undefined;
+    if (typeof v !== 'string') return fail(key, `rule.${key} must be a string`);
+    return v;
+  };
+  const strList = (key: string): string[] | undefined => {
+    const v = r[key];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) return fail(key, `rule.${key} must be a list of strings`);
+    return v as string[];
+  };
+  const int = (key: string, fallback: number | undefined, min: number, max: number): number => {
+    const v = r[key];
+    if (v === undefined) return fallback ?? fail(key, `missing required key rule.${key}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      return fail(key, `rule.${key} must be a whole number from ${min} to ${max}`);
+    }
+    return v;
+  };
+
+  const type = str('type', true)!;
+  if (type !== 'eql') fail('type', `unsupported rule type "${type}": eqlambda runs EQL rules (type = "eql") only`);
+  const language = str('language', false);
+  if (language !== undefined && language !== 'eql') fail('language', `unsupported rule language "${language}": expected "eql"`);
+  const id = str('rule_id', true)!;
+  const spec: RuleSpec = {
+    id,
+    name: str('name', true)!,
+    description: str('description', false) ?? '',
+    version: int('version', 1, 1, 1_000_000),
+    severity: str('severity', true)!,
+    risk_score: int('risk_score', undefined, 0, 100),
+    tags: strList('tags') ?? [],
+    references: strList('references') ?? [],
+    threat: parseThreats(r.threat, () => fail('threat', 'rule.threat must be a list of [[rule.threat]] tables')),
+    index: strList('index') ?? null,
+    max_signals: int('max_signals', 100, 1, 100_000),
+    query: str('query', true)!,
+    path,
+  };
+  const override = str('event_category_override', false);
+  if (override !== undefined) spec.event_category_override = override;
+  if (!['low', 'medium', 'high', 'critical'].includes(spec.severity)) {
+    fail('severity', `rule.severity must be low, medium, high or critical, not "${spec.severity}"`);
+  }
+  return spec;
+}
+
+function parseThreats(value: unknown, fail: () => never): Threat[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return fail();
+  const entry = (v: unknown): ThreatEntry => {
+    const o = (v ?? {}) as Record<string, unknown>;
+    return { id: String(o.id ?? ''), name: String(o.name ?? ''), reference: String(o.reference ?? '') };
+  };
+  return value.map((t: Record<string, unknown>) => {
+    const threat: Threat = { framework: String(t.framework ?? 'MITRE ATT&CK'), tactic: entry(t.tactic) };
+    if (Array.isArray(t.technique)) {
+      threat.technique = t.technique.map((tech: Record<string, unknown>) => {
+        const out: ThreatEntry & { subtechnique?: ThreatEntry[] } = entry(tech);
+        if (Array.isArray(tech.subtechnique)) out.subtechnique = tech.subtechnique.map(entry);
+        return out;
+      });
+    }
+    return threat;
+  });
+}
+
+/** Line and column (1-based) of `key = ...` inside the [rule] table, or 1:1. */
+function keyPosition(text: string, key: string): [number, number] {
+  const lines = text.split('\n');
+  let inRule = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const header = /^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$/.exec(line);
+    if (header) {
+      inRule = header[1]!.trim() === 'rule';
+      continue;
+    }
+    if (!inRule) continue;
+    const m = new RegExp(`^(\\s*)${key}\\s*=`).exec(line);
+    if (m) return [i + 1, m[1]!.length + 1];
+  }
+  return [1, 1];
+}
+
+/**
+ * Maps a position in the query text back to the file: finds `query = ` in [rule] and
+ * walks the TOML string, so escapes in basic strings and the newline TOML drops after
+ * opening triple quotes are accounted for.
+ */
+function queryPositionInFile(text: string, queryLine: number, queryCol: number): { line: number; col: number } | undefined {
+  const [line] = keyPosition(text, 'query');
+  const lines = text.split('\n');
+  const lineText = lines[line - 1];
+  if (lineText === undefined) return undefined;
+  const m = /^\s*query\s*=\s*('''|"""|'|")/.exec(lineText);
+  if (m === null) return undefined;
+  const delimiter = m[1]!;
+  const literal = delimiter.startsWith("'");
+  // Offset of the first character after the opening quotes.
+  let offset = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + m[0].length;
+  if (delimiter.length === 3 && text[offset] === '\n') offset++;
+  else if (delimiter.length === 3 && text.startsWith('\r\n', offset)) offset += 2;
+  // Walk the raw string, counting decoded query lines and columns, up to the target.
+  let qLine = 1;
+  let qCol = 1;
+  let i = offset;
+  while (i < text.length && (qLine < queryLine || (qLine === queryLine && qCol < queryCol))) {
+    if (text.startsWith(delimiter, i)) break;
+    let newline = text[i] === '\n';
+    let width = 1;
+    if (!literal && text[i] === '\\') {
+      const next = text[i + 1] ?? '';
+      if (next === 'u') width = 6;
+      else if (next === 'U') width = 10;
+      else if (/\s/.test(next)) {
+        // A line-ending backslash swallows the newline and the whitespace after it.
+        let j = i + 1;
+        while (j < text.length && /\s/.test(text[j]!)) j++;
+        i = j;
+        continue;
+      } else width = 2;
+      newline = next === 'n';
+    }
+    if (newline) {
+      qLine++;
+      qCol = 1;
+    } else {
+      qCol++;
+    }
+    i += width;
+  }
+  const before = text.slice(0, i);
+  return { line: before.split('\n').length, col: i - before.lastIndexOf('\n') };
+}

@@ -1,0 +1,52 @@
+/** Detection rules as eqlambda uses them: Elastic's rule fields plus the compiled query. */
+import type { CompiledQuery } from '../engine/index.js';
+
+export interface ThreatEntry {
+  id: string;
+  name: string;
+  reference: string;
+}
+
+export interface Threat {
+  framework: string;
+  tactic: ThreatEntry;
+  technique?: (ThreatEntry & { subtechnique?: ThreatEntry[] })[];
+}
+
+/** The rule fields alerts carry, and everything needed to compile the rule again. */
+export interface RuleSpec {
+  id: string;
+  name: string;
+  description: string;
+  version: number;
+  severity: string;
+  risk_score: number;
+  tags: string[];
+  references: string[];
+  threat: Threat[];
+  /** Index patterns the rule applies to; null applies it to every event. */
+  index: string[] | null;
+  max_signals: number;
+  query: string;
+  /** Elastic's `event_category_override`: the field `<category> where` tests for this rule. */
+  event_category_override?: string;
+  /** Where the rule came from, for messages. */
+  path: string;
+}
+
+export interface Rule extends RuleSpec {
+  compiled: CompiledQuery;
+}
+
+/** A problem in a rule file, positioned as `path:line:col`. */
+export class RuleError extends Error {
+  constructor(
+    readonly path: string,
+    readonly line: number,
+    readonly col: number,
+    readonly reason: string,
+  ) {
+    super(`${path}:${line}:${col}: ${reason}`);
+    this.name = 'RuleError';
+  }
+}

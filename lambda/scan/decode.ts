@@ -1,0 +1,133 @@
+/**
+ * Decode stage: raw bytes in, decompressed bytes out. Compression is sniffed from the
+ * first bytes (gzip magic 1f 8b; multi-member gzip included), never from a name.
+ * Errors are classified so callers can decide what a retry could fix:
+ * SourceError (the bytes could not be read) vs ContentError (the bytes are damaged).
+ */
+import { createGunzip } from 'node:zlib';
+
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 ** 3;
+
+/** Reading the input failed (I/O, network, permissions): retrying may help. */
+export class SourceError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'SourceError';
+  }
+}
+
+/** The input itself is damaged or hostile (corrupt or truncated gzip, bomb): retrying cannot help. */
+export class ContentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContentError';
+  }
+}
+
+export interface DecodeOptions {
+  /** Stop with a ContentError after this many decompressed bytes (gzip bomb guard). */
+  maxDecompressedBytes?: number;
+  /** zlib output chunk size. */
+  chunkSize?: number;
+}
+
+export interface DecodeStats {
+  compressed: boolean;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
+
+/**
+ * Yields the decompressed bytes of `source`. Everything that could be decoded before an
+ * error is yielded before the error is thrown, so no alert from the readable part is lost.
+ */
+export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats, options: DecodeOptions = {}): AsyncGenerator<Buffer> {
+  const max = options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  const input = counted(source, stats)[Symbol.asyncIterator]();
+
+  // Sniff: gather at least two bytes (or the whole input if shorter).
+  let head: Buffer = Buffer.alloc(0);
+  while (head.length < 2) {
+    const next = await input.next();
+    if (next.done) break;
+    head = head.length === 0 ? next.value : Buffer.concat([head, next.value]);
+  }
+  stats.compressed = head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
+
+  const rest: AsyncIterable<Buffer> = {
+    async *[Symbol.asyncIterator]() {
+      if (head.length > 0) yield head;
+      for (;;) {
+        const next = await input.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    },
+  };
+
+  const limit = (chunk: Buffer): void => {
+    stats.bytesOut += chunk.length;
+    if (stats.bytesOut > max) {
+      throw new ContentError(`decompressed size exceeds the limit of ${max} bytes (gzip bomb?)`);
+    }
+  };
+
+  if (!stats.compressed) {
+    for await (const chunk of rest) {
+      limit(chunk);
+      yield chunk;
+    }
+    return;
+  }
+
+  const gunzip = createGunzip({ chunkSize: options.chunkSize ?? 64 * 1024 });
+  let sourceFailure: SourceError | undefined;
+  // Feed the compressed bytes in the background, honouring backpressure.
+  const feeding = (async () => {
+    try {
+      for await (const chunk of rest) {
+        if (!gunzip.write(chunk)) await new Promise<void>((resolve) => gunzip.once('drain', resolve));
+        if (gunzip.destroyed) return;
+      }
+      gunzip.end();
+    } catch (err) {
+      sourceFailure = err instanceof SourceError ? err : new SourceError(`read failed: ${(err as Error).message}`, err);
+      gunzip.destroy(sourceFailure);
+    }
+  })();
+  try {
+    for await (const chunk of gunzip) {
+      limit(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  } catch (err) {
+    if (sourceFailure !== undefined) throw sourceFailure;
+    if (err instanceof ContentError) throw err;
+    throw new ContentError(describeZlibError(err as NodeJS.ErrnoException));
+  } finally {
+    gunzip.destroy();
+    await feeding;
+  }
+}
+
+function describeZlibError(err: NodeJS.ErrnoException): string {
+  if (err.code === 'Z_BUF_ERROR') return 'gzip stream is truncated (unexpected end of file)';
+  if (err.code === 'Z_DATA_ERROR') return `gzip stream is corrupt (${err.message})`;
+  return `gzip stream could not be decoded (${err.message})`;
+}
+
+async function* counted(source: AsyncIterable<Buffer>, stats: DecodeStats): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of source) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      stats.bytesIn += buf.length;
+      yield buf;
+    }
+  } catch (err) {
+    if (err instanceof SourceError) throw err;
+    throw new SourceError(`read failed: ${(err as Error).message}`, err);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Splits decompressed bytes into lines on raw Buffers, without decoding text. Lines
+ * are 1-based physical lines; `\r\n` endings lose their `\r`. A line longer than the
+ * cap is dropped while it streams past (never buffered beyond the cap) and reported.
+ */
+
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+
+export interface LineSink {
+  /** A complete line: bytes [start, end) of `buf`. `buf` is only valid during the call. */
+  line(buf: Buffer, start: number, end: number, lineNumber: number): void;
+  /** A line over the cap was skipped. */
+  tooLong(lineNumber: number, length: number): void;
+}
+
+export class LineSplitter {
+  /** The number of the line being read (1-based). */
+  lineNumber = 1;
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  private skipping = false;
+
+  constructor(
+    private readonly sink: LineSink,
+    private readonly maxLineBytes: number = DEFAULT_MAX_LINE_BYTES,
+  ) {}
+
+  push(chunk: Buffer): void {
+    let pos = 0;
+    const n = chunk.length;
+    if (this.pendingLength > 0 || this.skipping) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        this.carry(chunk, 0, n);
+        return;
+      }
+      this.carry(chunk, 0, nl);
+      this.finishPending();
+      pos = nl + 1;
+    }
+    const max = this.maxLineBytes;
+    const sink = this.sink;
+    for (;;) {
+      const nl = chunk.indexOf(10, pos);
+      if (nl < 0) break;
+      const end = nl > pos && chunk[nl - 1] === 13 ? nl - 1 : nl;
+      if (end - pos > max) sink.tooLong(this.lineNumber, end - pos);
+      else sink.line(chunk, pos, end, this.lineNumber);
+      this.lineNumber++;
+      pos = nl + 1;
+    }
+    if (pos < n) this.carry(chunk, pos, n);
+  }
+
+  /** Flushes a last line that has no trailing newline. */
+  end(): void {
+    if (this.pendingLength > 0 || this.skipping) this.finishPending();
+  }
+
+  private carry(chunk: Buffer, start: number, end: number): void {
+    if (this.skipping) {
+      this.pendingLength += end - start;
+      return;
+    }
+    // Copy: the caller may reuse the chunk's memory.
+    this.pending.push(Buffer.from(chunk.subarray(start, end)));
+    this.pendingLength += end - start;
+    if (this.pendingLength > this.maxLineBytes + 1) {
+      this.pending = [];
+      this.skipping = true;
+    }
+  }
+
+  private finishPending(): void {
+    const number = this.lineNumber++;
+    if (this.skipping) {
+      this.sink.tooLong(number, this.pendingLength);
+    } else {
+      const line = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength);
+      const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+      if (end > this.maxLineBytes) this.sink.tooLong(number, end);
+      else this.sink.line(line, 0, end, number);
+    }
+    this.pending = [];
+    this.pendingLength = 0;
+    this.skipping = false;
+  }
+}

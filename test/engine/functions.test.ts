@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { w } from './helpers.js';
+
+const file = { file: { name: 'explorer.exe', path: 'C:\\Windows\\explorer.exe' }, n: 82, ip: '10.6.48.157', ip6: '2001:db8::1' };
+
+describe('string functions', () => {
+  it('length', () => {
+    expect(w('length(file.name) == 12', file)).toBe(true);
+    expect(w('length(n) == 2', file)).toBe(true); // a number is read as its text
+  });
+  it('startsWith / endsWith / stringContains, with ~', () => {
+    expect(w('startsWith(file.name, "explorer.")', file)).toBe(true);
+    expect(w('startsWith(file.name, "EXPLORER.")', file)).toBe(false);
+    expect(w('startsWith~(file.name, "EXPLORER.")', file)).toBe(true);
+    expect(w('endsWith(file.name, ".exe")', file)).toBe(true);
+    expect(w('endsWith~(file.name, ".EXE")', file)).toBe(true);
+    expect(w('stringContains(file.name, "plor")', file)).toBe(true);
+    expect(w('stringContains~(file.name, "PLOR")', file)).toBe(true);
+    expect(w('startsWith("explorer.exe-long", file.name)', file)).toBe(true); // script path
+    expect(w('stringContains("xx", "")', file)).toBe(false);
+  });
+  it('endsWith/stringContains on a field take the constant as a Lucene wildcard, as Elasticsearch does', () => {
+    const ev = { params: 'masterUserPassword=hunter2&x=1' };
+    expect(w('stringContains(params, "masterUserPassword=*")', ev)).toBe(true);
+    expect(w('stringContains(params, "master?serPassword")', ev)).toBe(true);
+    expect(w('endsWith(params, "x=?")', ev)).toBe(true);
+    expect(w('stringContains(params, "\\\\*")', { params: 'a*b' })).toBe(true);
+    expect(w('stringContains(params, "\\\\*")', { params: 'ab' })).toBe(false);
+    // on the script path (constant first argument) they are literal
+    expect(w('stringContains("abc", "a*")', {})).toBe(false);
+  });
+  it('indexOf: position or null, optional start, ~', () => {
+    expect(w('indexOf(file.name, "plore") == 2', file)).toBe(true);
+    expect(w('indexOf(file.name, "nope") == null', file)).toBe(true);
+    expect(w('indexOf(file.name, "e", 1) == 6', file)).toBe(true);
+    expect(w('indexOf(file.name, "e", 100) == null', file)).toBe(true);
+    expect(w('indexOf~(file.name, "PLORE") == 2', file)).toBe(true);
+  });
+  it('substring with Python-style offsets', () => {
+    expect(w('substring(file.name, 0, 4) == "expl"', file)).toBe(true);
+    expect(w('substring(file.name, -4) == ".exe"', file)).toBe(true);
+    expect(w('substring(file.name, -4, -1) == ".ex"', file)).toBe(true);
+    expect(w('substring(file.name, 5, 2) == ""', file)).toBe(true);
+    expect(w('substring(file.name, 100) == ""', file)).toBe(true);
+  });
+  it('concat renders values and is null if any argument is null', () => {
+    expect(w('concat(n, ":", file.name) == "82:explorer.exe"', file)).toBe(true);
+    expect(w('concat(1.5, "/", 2.0) == "1.5/2.0"', file)).toBe(true);
+    expect(w('concat(file.name, missing) == null', file)).toBe(true);
+  });
+  it('string and number', () => {
+    expect(w('string(n) == "82"', file)).toBe(true);
+    expect(w('string(true) == "true"', file)).toBe(true);
+    expect(w('number("52") == 52', file)).toBe(true);
+    expect(w('number("0x34", 16) == 52', file)).toBe(true);
+    expect(w('number("0x34") == 52', file)).toBe(true);
+    expect(w('number("34", 16) == 52', file)).toBe(true);
+    expect(w('number("z", 36) == 35', file)).toBe(true);
+    expect(w('number("2.5") == 2.5', file)).toBe(true);
+    expect(w('number("nope") == null', file)).toBe(true);
+  });
+  it('between, greedy and case-insensitive', () => {
+    expect(w('between(file.path, "\\\\", "\\\\") == "Windows"', file)).toBe(true);
+    expect(w('between("a-b-c-d", "-", "-", true) == "b-c"', file)).toBe(true);
+    expect(w('between("a-b-c-d", "-", "-", false) == "b"', file)).toBe(true);
+    expect(w('between~("xAbCx", "a", "c") == "b"', file)).toBe(true);
+    expect(w('between("abc", "z", "c") == ""', file)).toBe(true);
+  });
+  it('cidrMatch, IPv4 and IPv6, as a query and in scripts', () => {
+    expect(w('cidrMatch(ip, "10.0.0.0/8")', file)).toBe(true);
+    expect(w('cidrMatch(ip, "192.168.0.0/16", "10.6.48.0/24")', file)).toBe(true);
+    expect(w('cidrMatch(ip, "192.168.0.0/16")', file)).toBe(false);
+    expect(w('cidrMatch(ip6, "2001:db8::/32")', file)).toBe(true);
+    expect(w('cidrMatch(ip6, "10.0.0.0/8")', file)).toBe(false);
+    expect(w('cidrMatch(ip, "::ffff:10.0.0.0/104")', file)).toBe(true);
+    expect(w('string(cidrMatch(ip, "10.0.0.0/8")) == "true"', file)).toBe(true);
+    expect(w('cidrMatch(ip, "10.0.0.0/8") == true', file)).toBe(true);
+    expect(w('cidrMatch(name, "10.0.0.0/8")', { name: 'not an ip' })).toBe(false);
+  });
+});
+
+describe('arithmetic', () => {
+  it('longs divide by truncation, doubles do not', () => {
+    expect(w('n / 2 == 41', { n: 83 })).toBe(true);
+    expect(w('n / 2.0 == 41.5', { n: 83 })).toBe(true);
+    expect(w('divide(30, 4.0) == 7.5', {})).toBe(true);
+    expect(w('(n / 2.0) / 2 == 20.75', { n: 83 })).toBe(true);
+    expect(w('-7 / 2 == -3', {})).toBe(true);
+  });
+  it('operators and functions agree', () => {
+    const ev = { n: 82 };
+    for (const cond of ['n + 1 == 83', 'add(n, 1) == 83', 'n - 1 == 81', 'subtract(n, 1) == 81', 'n * 2 == 164', 'multiply(n, 2) == 164', 'n % 40 == 2', 'modulo(n, 40) == 2', '-n + 100 == 18', '100 - n == 18']) {
+      expect(w(cond, ev), cond).toBe(true);
+    }
+  });
+  it('precedence: * / % before + -', () => {
+    expect(w('n + ((1 + 3) * 2 / (3 - 1)) * 2 == 9', { n: 1 })).toBe(true);
+    expect(w('1 + 2 * 3 == 7', {})).toBe(true);
+  });
+  it('division by zero and non-numbers give null', () => {
+    expect(w('n / 0 == 1', { n: 1 })).toBe(false);
+    expect(w('n / 0 == null', { n: 1 })).toBe(true);
+    expect(w('s + 1 == null', { s: 'abc' })).toBe(true);
+  });
+});

@@ -1,0 +1,148 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compileQuery, EqlError } from '../../lambda/engine/index.js';
+import { parseQuery } from '../../lambda/engine/parser.js';
+import { w } from './helpers.js';
+
+function errorOf(query: string): EqlError {
+  try {
+    compileQuery(query);
+  } catch (err) {
+    if (err instanceof EqlError) return err;
+    throw err;
+  }
+  throw new Error(`expected ${query} to fail`);
+}
+
+describe('grammar', () => {
+  it('reads `<category> where` and `any where`', () => {
+    expect(parseQuery('process where true').category).toBe('process');
+    expect(parseQuery('any where true').category).toBeNull();
+    expect(parseQuery('"my category" where true').category).toBe('my category');
+  });
+
+  it('binds not tighter than and, and tighter than or', () => {
+    const ev = { a: 1, b: 2 };
+    expect(w('not a == 2 and b == 2', ev)).toBe(true);
+    expect(w('not (a == 1 and b == 2)', ev)).toBe(false);
+    expect(w('a == 9 and b == 9 or a == 1', ev)).toBe(true);
+    expect(w('a == 9 and (b == 9 or a == 1)', ev)).toBe(false);
+  });
+
+  it('parses every comparison and predicate operator', () => {
+    const ev = { n: 5, s: 'Hello', t: ['x', 'y'] };
+    for (const [cond, expected] of [
+      ['n == 5', true],
+      ['n != 5', false],
+      ['n < 6', true],
+      ['n <= 5', true],
+      ['n > 5', false],
+      ['n >= 5', true],
+      ['s : "hello"', true],
+      ['s like "H*"', true],
+      ['s like~ "h*"', true],
+      ['s regex "H.*o"', true],
+      ['s regex~ "h.*O"', true],
+      ['s in ("Hello", "x")', true],
+      ['s in~ ("hello")', true],
+      ['s not in ("Hello")', false],
+      ['s not in~ ("HELLO")', false],
+      ['s : ("nope", "HEL*")', true],
+      ['s like ("nope", "He?lo")', true],
+      ['s regex ("nope", "[A-Z]ello")', true],
+      ['t == "y"', true],
+    ] as const) {
+      expect(w(cond, ev), cond).toBe(expected);
+    }
+  });
+
+  it('reads literals: null, booleans, numbers, escaped and raw strings', () => {
+    expect(w('x == null', {})).toBe(true);
+    expect(w('b == true', { b: true })).toBe(true);
+    expect(w('b == false', { b: false })).toBe(true);
+    expect(w('n == 1.5', { n: 1.5 })).toBe(true);
+    expect(w('n == 1e3', { n: 1000 })).toBe(true);
+    expect(w('n == -2', { n: -2 })).toBe(true);
+    expect(w('n == .5', { n: 0.5 })).toBe(true);
+    expect(w('s == "a\\tb\\nc\\rd\\\\e\\"f"', { s: 'a\tb\nc\rd\\e"f' })).toBe(true);
+    expect(w('s == "\\u{e9}\\u{1F600}"', { s: 'é😀' })).toBe(true);
+    expect(w('s == """C:\\Windows\\"""', { s: 'C:\\Windows\\' })).toBe(true);
+  });
+
+  it('reads field names: dotted, @, backticks, ?optional', () => {
+    expect(w('@timestamp == "t"', { '@timestamp': 't' })).toBe(true);
+    expect(w('`odd name`.x == 1', { 'odd name': { x: 1 } })).toBe(true);
+    expect(w('`with``tick` == 1', { 'with`tick': 1 })).toBe(true);
+    expect(w('a.`b c`.d == 1', { a: { 'b c': { d: 1 } } })).toBe(true);
+    expect(w('?maybe.there == null', {})).toBe(true);
+    expect(w('?maybe.there == 2', { maybe: { there: 2 } })).toBe(true);
+  });
+
+  it('skips // and /* */ comments', () => {
+    expect(w('/* leading */ a == 1 // trailing\n and b == 2', { a: 1, b: 2 })).toBe(true);
+  });
+
+  it('calls functions by case-insensitive names, with ~ variants and spaces before (', () => {
+    expect(w('STARTSWITH(s, "ab")', { s: 'abc' })).toBe(true);
+    expect(w('startswith~(s, "AB")', { s: 'abc' })).toBe(true);
+    expect(w('stringContains (s, "b")', { s: 'abc' })).toBe(true);
+  });
+});
+
+describe('syntax errors', () => {
+  const cases: [string, string, number, number][] = [
+    ['sequence [process where true] [file where true]', 'sequence queries are not supported', 1, 1],
+    ['sample by host [process where true]', 'sample queries are not supported', 1, 1],
+    ['process where true | head 5', 'pipes', 1, 20],
+    ["process where name == 'x'", 'single-quoted strings are not supported', 1, 23],
+    ['process where nosuch(a)', 'unknown function `nosuch`', 1, 15],
+    ['process where a = 1', 'use == to compare', 1, 17],
+    ['process where\n  a == "unterminated', 'unterminated string', 2, 8],
+    ['process where a == 1 and', 'unexpected end of query', 1, 25],
+    ['process where length(a, b) > 1', 'takes 1 argument(s), got 2', 1, 15],
+    ['process where a == 1 == 2', 'comparisons cannot be chained', 1, 22],
+    ['process where a : b', 'must be a constant', 1, 19],
+    ['process where a == "\\s"', "invalid escape sequence '\\s'", 1, 21],
+    ['process where a == """x\ny"""', 'line break inside', 1, 24],
+    ['where a == 1', 'expected an event category', 1, 1],
+    ['process a == 1', 'expected `where`', 1, 9],
+    ['`process` where true', 'expected an event category', 1, 1],
+    ['process where a[0] == 1', 'array indexing', 1, 16],
+    ['process where a regex "[z-a]"', 'invalid character class range', 1, 23],
+    ['process where a regex """\\n"""', 'unknown escape', 1, 23],
+    ['process where cidrMatch(ip, "10.0.0.0/99")', 'invalid CIDR block', 1, 15],
+    ['process where a AND b', 'unexpected `AND`', 1, 17],
+    ['', 'empty query', 1, 1],
+  ];
+  it.each(cases)('%s', (query, message, line, col) => {
+    const err = errorOf(query);
+    expect(err.reason).toContain(message);
+    expect([err.line, err.col]).toEqual([line, col]);
+    expect(err.message).toBe(`${line}:${col}: ${err.reason}`);
+  });
+
+  it('never crashes on arbitrary input: it compiles or throws EqlError', () => {
+    const alphabet = fc.constantFrom(...'process where and or not in~ like regex : == != < > ( ) , " """ ` ? * a b 1 . - + / % \\ \' | [ ] ~ null true'.split(' '));
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 25 }), (parts) => {
+        const text = parts.join(' ');
+        try {
+          compileQuery(text).matches({ a: 1, b: 'x' });
+        } catch (err) {
+          expect(err).toBeInstanceOf(EqlError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), (text) => {
+        try {
+          compileQuery(`any where ${text}`);
+        } catch (err) {
+          expect(err).toBeInstanceOf(EqlError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -1,0 +1,227 @@
+import { describe, expect, it } from 'vitest';
+import { compileQuery } from '../../lambda/engine/index.js';
+import { m, w } from './helpers.js';
+
+describe('== and in: case-sensitive exact', () => {
+  it('matches exactly and treats * as a literal', () => {
+    expect(w('name == "openssl"', { name: 'openssl' })).toBe(true);
+    expect(w('name == "openssl"', { name: 'OpenSSL' })).toBe(false);
+    expect(w('name == "open*"', { name: 'openssl' })).toBe(false);
+    expect(w('name == "open*"', { name: 'open*' })).toBe(true);
+    expect(w('name in ("a", "openssl")', { name: 'openssl' })).toBe(true);
+    expect(w('name in ("a", "OPENSSL")', { name: 'openssl' })).toBe(false);
+    expect(w('name in ("open*")', { name: 'openssl' })).toBe(false);
+  });
+
+  it('in~ folds ASCII case only', () => {
+    expect(w('name in~ ("OPENSSL")', { name: 'openssl' })).toBe(true);
+    expect(w('name in~ ("open*")', { name: 'openssl' })).toBe(false);
+    expect(w('name in~ ("É")', { name: 'é' })).toBe(false);
+    expect(w('name in~ ("k")', { name: '\u212a' })).toBe(false); // Kelvin sign is not ASCII K
+  });
+
+  it('!= is not ==', () => {
+    expect(w('name != "a"', { name: 'b' })).toBe(true);
+    expect(w('name != "a"', { name: 'a' })).toBe(false);
+    expect(w('name != "a"', {})).toBe(true);
+    expect(w('name != "a"', { name: ['a', 'b'] })).toBe(false);
+  });
+});
+
+describe(': like like~ regex regex~', () => {
+  it(': is ASCII-case-insensitive with * and ? wildcards', () => {
+    expect(w('p : "/USR/SBIN/SSHD"', { p: '/usr/sbin/sshd' })).toBe(true);
+    expect(w('p : "*:*"', { p: 'example.com:443' })).toBe(true);
+    expect(w('p : "*:*"', { p: 'example.com' })).toBe(false);
+    expect(w('p : "a?c"', { p: 'ABC' })).toBe(true);
+    expect(w('p : "a?c"', { p: 'abbc' })).toBe(false);
+    expect(w('p : "a?c"', { p: 'a😀c' })).toBe(true); // ? is one code point
+    expect(w('p : "*\\\\temp\\\\*"', { p: 'C:\\Temp\\x' })).toBe(true); // backslash is literal
+    expect(w('p : "ä"', { p: 'Ä' })).toBe(false);
+  });
+
+  it('like is case-sensitive, like~ is not', () => {
+    expect(w('p like "Open*"', { p: 'OpenSSL' })).toBe(true);
+    expect(w('p like "open*"', { p: 'OpenSSL' })).toBe(false);
+    expect(w('p like~ "open*"', { p: 'OpenSSL' })).toBe(true);
+    expect(w('p like ("x", "?pen*")', { p: 'OpenSSL' })).toBe(true);
+  });
+
+  it('regex uses Lucene syntax anchored to the whole value', () => {
+    expect(w('p regex "ab+c"', { p: 'abbbc' })).toBe(true);
+    expect(w('p regex "b+"', { p: 'abbbc' })).toBe(false); // anchored
+    expect(w('p regex ".*b+.*"', { p: 'abbbc' })).toBe(true);
+    expect(w('p regex "^abc$"', { p: 'abc' })).toBe(false); // ^ and $ are literals
+    expect(w('p regex "\\\\^abc\\\\$"', { p: '^abc$' })).toBe(true);
+    expect(w('p regex "[0-9]{1,3}(\\\\.[0-9]{1,3}){3}"', { p: '10.1.2.3' })).toBe(true);
+    expect(w('p regex """\\d+\\s\\w+"""', { p: '42 foo_1' })).toBe(true);
+    expect(w('p regex "a|b"', { p: 'b' })).toBe(true);
+    expect(w('p regex "@"', { p: 'anything at all' })).toBe(true); // @ is any string
+    expect(w('p regex "#"', { p: '' })).toBe(false); // # is the empty language
+    expect(w('p regex "<1-100>"', { p: '42' })).toBe(true);
+    expect(w('p regex "<1-100>"', { p: '101' })).toBe(false);
+    expect(w('p regex "<01-10>"', { p: '07' })).toBe(true);
+    expect(w('p regex "~(a.*)"', { p: 'bcd' })).toBe(true); // complement
+    expect(w('p regex "~(a.*)"', { p: 'abc' })).toBe(false);
+    expect(w('p regex ".*a.*&.*b.*"', { p: 'xbxa' })).toBe(true); // intersection
+    expect(w('p regex "\\"lit.eral\\""', { p: 'lit.eral' })).toBe(true);
+  });
+
+  it('regex~ folds ASCII letters, not ranges', () => {
+    expect(w('p regex~ "abc"', { p: 'ABC' })).toBe(true);
+    expect(w('p regex "abc"', { p: 'ABC' })).toBe(false);
+    expect(w('p regex~ "[a-z]+"', { p: 'ABC' })).toBe(false);
+    expect(w('p regex~ "[abc]+"', { p: 'ABC' })).toBe(true);
+  });
+});
+
+describe('multi-valued fields', () => {
+  const ev = { process: { args: ['openssl', 's_client', '-connect', 'evil:443'] } };
+  it('a predicate holds if any value satisfies it', () => {
+    expect(w('process.args == "s_client"', ev)).toBe(true);
+    expect(w('process.args : "*:*"', ev)).toBe(true);
+    expect(w('process.args in ("-x", "-connect")', ev)).toBe(true);
+    expect(w('startsWith(process.args, "-con")', ev)).toBe(true);
+  });
+  it('not P holds iff P does not: no element may satisfy P', () => {
+    expect(w('not process.args == "-showcerts"', ev)).toBe(true);
+    expect(w('not process.args == "-connect"', ev)).toBe(false);
+    expect(w('not process.args : "*:*"', ev)).toBe(false);
+  });
+  it('flattens arrays of objects and nested arrays', () => {
+    const e = { a: [{ b: 1 }, { b: [2, [3]] }] };
+    expect(w('a.b == 3', e)).toBe(true);
+    expect(w('a.b == 4', e)).toBe(false);
+  });
+});
+
+describe('missing fields', () => {
+  it('comparisons on missing, null and empty-array fields are false, and not of them true', () => {
+    for (const ev of [{}, { x: null }, { x: [] }, { x: [null] }]) {
+      expect(w('x == "a"', ev)).toBe(false);
+      expect(w('not x == "a"', ev)).toBe(true);
+      expect(w('x : "a*"', ev)).toBe(false);
+      expect(w('not x : "a*"', ev)).toBe(true);
+      expect(w('x in ("a")', ev)).toBe(false);
+      expect(w('x not in ("a")', ev)).toBe(true);
+      expect(w('x == null', ev)).toBe(true);
+      expect(w('x != null', ev)).toBe(false);
+    }
+  });
+  it('not parent.executable in (...) matches an event with no parent', () => {
+    const q = 'process where not process.parent.executable in ("/bin/x")';
+    expect(m(q, { event: { category: 'process' }, process: { name: 'a' } })).toBe(true);
+    expect(m(q, { event: { category: 'process' }, process: { parent: { executable: '/bin/x' } } })).toBe(false);
+  });
+  it('x == null iff missing; x != null iff present', () => {
+    expect(w('x == null', { x: 0 })).toBe(false);
+    expect(w('x != null', { x: '' })).toBe(true);
+    expect(w('x != null', { x: false })).toBe(true);
+  });
+  it('a negated range still needs the field (Elasticsearch rewrites not x < 5 to x >= 5)', () => {
+    expect(w('not x < 5', {})).toBe(false);
+    expect(w('not x < 5', { x: 7 })).toBe(true);
+    expect(w('not x < 5', { x: 3 })).toBe(false);
+  });
+  it('pushed-down functions behave like comparisons', () => {
+    expect(w('startsWith(x, "a")', {})).toBe(false);
+    expect(w('not startsWith(x, "a")', {})).toBe(true);
+    expect(w('not endsWith~(x, "A")', { x: 'ba' })).toBe(false);
+    expect(w('not stringContains(x, "a")', {})).toBe(true);
+    expect(w('not cidrMatch(ip, "10.0.0.0/8")', {})).toBe(true);
+  });
+  it('script functions are null-safe: null in, null out; a null predicate and its not are both false', () => {
+    expect(w('length(x) > 0', {})).toBe(false);
+    expect(w('not length(x) > 0', {})).toBe(false);
+    expect(w('not (length(x) > 0)', {})).toBe(false);
+    expect(w('concat(x, "a") == "a"', {})).toBe(false);
+    expect(w('not concat(x, "a") == "a"', {})).toBe(false);
+    expect(w('startsWith("abc", x)', {})).toBe(false);
+    expect(w('not startsWith("abc", x)', {})).toBe(false);
+    expect(w('concat(x, "a") == null', {})).toBe(true);
+    expect(w('a == b', { a: 1 })).toBe(false);
+    expect(w('not a == b', { a: 1 })).toBe(false);
+    expect(w('not a == b', { a: 1, b: 2 })).toBe(true);
+  });
+  it('script predicates hold if any combination of values does', () => {
+    expect(w('length(args) > 5', { args: ['a', 'abcdefg'] })).toBe(true);
+    expect(w('length(args) > 5', { args: ['a', 'b'] })).toBe(false);
+    expect(w('a == b', { a: [1, 2], b: [2, 3] })).toBe(true);
+  });
+});
+
+describe('field lookup', () => {
+  it('nested objects, dotted keys and mixes are the same field', () => {
+    for (const ev of [{ process: { name: 'a' } }, { 'process.name': 'a' }, { process: { 'name': 'a' } }]) {
+      expect(w('process.name == "a"', ev)).toBe(true);
+    }
+    expect(w('process.parent.name == "b"', { process: { 'parent.name': 'b' } })).toBe(true);
+    expect(w('process.parent.name == "b"', { 'process.parent': { name: 'b' } })).toBe(true);
+    expect(w('a.b == 2', { 'a.b': 1, a: { b: 2 } })).toBe(true); // both spellings are values of a.b
+  });
+  it('reads own properties only: prototypes are unreachable', () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'constructor.name', '__proto__.constructor']) {
+      expect(w(`${name} == null`, {}), name).toBe(true);
+      expect(w(`${name} != null`, { a: 1 }), name).toBe(false);
+      expect(w(`length(${name}) > 0`, {}), name).toBe(false);
+    }
+    expect(w('constructor.name == "Object"', {})).toBe(false);
+    expect(w('a.length == 3', { a: 'abc' })).toBe(false);
+    expect(w('a.length == 1', { a: [1] })).toBe(false);
+    // An own property named __proto__ is data, readable like any other key.
+    expect(w('__proto__.x == "y"', JSON.parse('{"__proto__": {"x": "y"}}'))).toBe(true);
+  });
+  it('objects are not values', () => {
+    expect(w('process == null', { process: { name: 'a' } })).toBe(true);
+  });
+});
+
+describe('numbers, strings and booleans', () => {
+  it('a JSON number compared with a string literal compares by its text', () => {
+    expect(w('user.id == "0"', { user: { id: 0 } })).toBe(true);
+    expect(w('user.id in ("0", "1000")', { user: { id: 1000 } })).toBe(true);
+    expect(w('user.id : "10*"', { user: { id: 1000 } })).toBe(true);
+    expect(w('user.id == 0', { user: { id: '0' } })).toBe(true);
+    expect(w('b == "true"', { b: true })).toBe(true);
+  });
+  it('< and > compare numbers numerically and strings by code point', () => {
+    expect(w('n > 9', { n: 10 })).toBe(true);
+    expect(w('n > 9', { n: '10' })).toBe(true);
+    expect(w('s > "9"', { s: '10' })).toBe(false);
+    expect(w('s >= "Syste" and s <= "Systez"', { s: 'System' })).toBe(true);
+    expect(w('n < 5', { n: 'abc' })).toBe(false);
+  });
+});
+
+describe('category', () => {
+  it('tests event.category by default, any value, case-sensitive', () => {
+    expect(m('process where true', { event: { category: 'process' } })).toBe(true);
+    expect(m('process where true', { event: { category: ['network', 'process'] } })).toBe(true);
+    expect(m('process where true', { event: { category: 'Process' } })).toBe(false);
+    expect(m('process where true', {})).toBe(false);
+    expect(m('any where true', {})).toBe(true);
+  });
+  it('tests a configurable field', () => {
+    expect(m('process where true', { event_type: 'process' }, { categoryField: 'event_type' })).toBe(true);
+    expect(m('process where true', { event: { category: 'process' } }, { categoryField: 'event_type' })).toBe(false);
+  });
+});
+
+describe('linear-time matching on attacker-controlled values', () => {
+  const big = 'a'.repeat(1024 * 1024);
+  it('wildcards do not backtrack on a 1 MB value', () => {
+    expect(w('p : "*a*a*a*a*a*a*a*a*b"', { p: big })).toBe(false);
+    expect(w('p like "*a?a*a?a*a*b"', { p: big })).toBe(false);
+    expect(w('p : "*a*a*a*a*a*a*a*a*"', { p: big })).toBe(true);
+  }, 10_000);
+  it('regexes do not backtrack on a 1 MB value', () => {
+    expect(w('p regex "(a|aa)*b"', { p: big })).toBe(false);
+    expect(w('p regex "(a*)*b"', { p: big })).toBe(false);
+    expect(w('p regex "(.*a){12}"', { p: big })).toBe(true);
+    expect(w('p regex~ "(A+)+B"', { p: big })).toBe(false);
+  }, 10_000);
+  it('compiles a rule once and reuses it', () => {
+    const q = compileQuery('any where p : "*x*"');
+    expect([q.matches({ p: 'axb' }), q.matches({ p: 'ab' })]).toEqual([true, false]);
+  });
+});
