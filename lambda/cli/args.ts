@@ -21,4 +21,6 @@ export function positiveInteger(value: string | undefined, name: string): number
 export interface Output {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** stderr is a terminal: progress may be drawn. */
+  isTty?: boolean;
 }

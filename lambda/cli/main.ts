@@ -2,10 +2,12 @@
 import { UsageError, type Output } from './args.js';
 import { QUERY_USAGE, queryCommand } from './query.js';
 import { RULES_USAGE, rulesCheckCommand } from './rules-check.js';
+import { SCAN_USAGE, scanCommand } from './scan.js';
 
 const USAGE = `usage: eqlambda <command> [options]
 
 commands:
+  scan         scan log files, folders, stdin or S3 objects with the detection rules
   query        run an ad-hoc EQL query over NDJSON files
   rules check  load and compile detection rules, report problems
 
@@ -16,6 +18,9 @@ export async function main(argv: string[], io: Output): Promise<number> {
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   try {
     switch (command) {
+      case 'scan':
+        if (wantsHelp) return help(io, SCAN_USAGE);
+        return await scanCommand(rest, io, io.isTty === true);
       case 'query':
         if (wantsHelp) return help(io, QUERY_USAGE);
         return await queryCommand(rest, io);
@@ -47,6 +52,7 @@ function help(io: Output, text: string): number {
 }
 
 function usageFor(command: string | undefined): string {
+  if (command === 'scan') return SCAN_USAGE;
   if (command === 'query') return QUERY_USAGE;
   if (command === 'rules') return RULES_USAGE;
   return USAGE;
@@ -54,6 +60,7 @@ function usageFor(command: string | undefined): string {
 
 /** Line-buffered stdout that respects backpressure (large result sets, `| head`). */
 export function processOutput(): Output & { flush: () => Promise<void> } {
+  const isTty = process.stderr.isTTY === true;
   let buffer: string[] = [];
   let size = 0;
   let pending: Promise<void> = Promise.resolve();
@@ -70,6 +77,7 @@ export function processOutput(): Output & { flush: () => Promise<void> } {
     );
   };
   return {
+    isTty,
     out(text) {
       buffer.push(text, '\n');
       size += text.length + 1;

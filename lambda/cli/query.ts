@@ -8,7 +8,7 @@ import { compileIndexPatterns, eventIndex } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from '../scan/decode.js';
 import { parseLine, SkipCounter } from '../scan/events.js';
 import { LineSplitter } from '../scan/lines.js';
-import { readFileSource } from '../scan/source.js';
+import { readFileSource } from '../sources/file.js';
 import { parse, UsageError, type Output } from './args.js';
 
 export const QUERY_USAGE = `usage: eqlambda query [--category-field FIELD] [--index PATTERN[,PATTERN]] '<EQL>' FILE...

@@ -67,7 +67,8 @@ export function compileCondition(query: Query, categoryField: string, source: st
   const whereTest = asTest(where);
   return {
     test: (e) => categoryPath.some(e, inCategory) && whereTest(e),
-    needs: allOf([literalNeed(category, false), where.needs]),
+    // The category goes last: on a tie the prefilter should prefer the rule's own literals.
+    needs: allOf([where.needs, literalNeed(category, false)]),
   };
 }
 

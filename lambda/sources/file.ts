@@ -1,6 +1,6 @@
 /** Source stage for local inputs: files and standard input as streams of Buffers. */
 import { createReadStream } from 'node:fs';
-import { SourceError } from './decode.js';
+import { SourceError } from '../scan/decode.js';
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
 

@@ -1,0 +1,145 @@
+// eqlambda benchmark: `npm run bench`. Every number in one run, on the same machine,
+// so the ratios hold even on a shared, noisy host:
+//   1. plain Node gunzip of the corpus (best of several chunk sizes)   → the baseline
+//   2. the full scan (prefilter on), 3. the scan with the prefilter off
+//   4. compiled evaluation of the seed rules on parsed events (events/s)
+//   5. peak RSS of a scan over ≥ 2 GB of decompressed input (multi-member gzip)
+// Each scan/gunzip runs in its own child process so peak RSS is its own.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createGunzip, gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { Corpus } from '../scripts/corpus.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const data = `${root}bench/.data`;
+const CORPUS_LINES = Number(process.env.BENCH_LINES ?? 100_000);
+const REPEAT_FOR_RSS = Number(process.env.BENCH_RSS_REPEAT ?? 0); // 0: enough copies for ≥ 2 GB
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const MB = 1e6;
+
+function ensureCorpus() {
+  mkdirSync(data, { recursive: true });
+  const file = `${data}/corpus-${CORPUS_LINES}.ndjson.gz`;
+  if (!existsSync(file)) {
+    const corpus = new Corpus(42);
+    const lines = [];
+    const kinds = {};
+    for (const { line, kind } of corpus.lines(CORPUS_LINES, { nearMiss: 0.02, truePositive: 0.001 })) {
+      lines.push(line);
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+    }
+    const raw = Buffer.from(lines.join('\n') + '\n');
+    writeFileSync(file, gzipSync(raw, { level: 6 }));
+    writeFileSync(`${file}.json`, JSON.stringify({ bytes: raw.length, lines: lines.length, kinds }));
+  }
+  return file;
+}
+
+// --- child-process workers -------------------------------------------------------
+/** Peak resident memory of this process (VmHWM). getrusage's maxRSS would include the parent's, carried over fork+exec. */
+function peakRssMB() {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+async function workerGunzip(file, chunkSize) {
+  const t0 = performance.now();
+  let bytes = 0;
+  const gunzip = createGunzip({ chunkSize });
+  createReadStream(file, { highWaterMark: 1 << 20 }).pipe(gunzip);
+  for await (const chunk of gunzip) bytes += chunk.length;
+  return { ms: performance.now() - t0, bytes };
+}
+
+async function workerScan(file, prefilter, repeat) {
+  const { loadRules, PreparedRules, scan } = await import(`${root}dist/lib.mjs`);
+  const { rules } = loadRules([`${root}rules`]);
+  const prepared = new PreparedRules(rules, prefilter);
+  async function* source() {
+    for (let i = 0; i < repeat; i++) for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) yield c;
+  }
+  let alerts = 0;
+  const t0 = performance.now();
+  const result = await scan(source(), { kind: 'file', file, identity: file }, { rules, prepared }, (records) => {
+    alerts += records.filter((r) => r.kind === 'alert').length;
+  });
+  const ms = performance.now() - t0;
+  if (result.error) throw new Error(result.error.message);
+  return { ms, bytes: result.stats.decode.bytesOut, lines: result.stats.lines, events: result.stats.events, alerts, suppressed: [...result.stats.perRule.values()].reduce((n, c) => n + c.suppressed, 0) };
+}
+
+async function workerEval(file) {
+  const { loadRules } = await import(`${root}dist/lib.mjs`);
+  const { rules } = loadRules([`${root}rules`]);
+  const events = [];
+  let n = 0;
+  const gunzip = createGunzip();
+  createReadStream(file).pipe(gunzip);
+  let rest = '';
+  for await (const c of gunzip) {
+    const parts = (rest + c.toString()).split('\n');
+    rest = parts.pop();
+    for (const p of parts) if (n++ < 50_000) events.push(JSON.parse(p));
+    if (n >= 50_000) break;
+  }
+  gunzip.destroy();
+  const matchers = rules.map((r) => r.compiled.matches);
+  let hits = 0;
+  let best = Infinity;
+  for (let run = 0; run < 5; run++) {
+    const t0 = performance.now();
+    for (let rep = 0; rep < 10; rep++) for (const e of events) for (const m of matchers) if (m(e)) hits++;
+    best = Math.min(best, performance.now() - t0);
+  }
+  return { ms: best, evaluations: events.length * 10, rules: matchers.length, hits };
+}
+
+if (process.argv[2] === '--worker') {
+  const [, , , kind, file, arg, repeat] = process.argv;
+  const result =
+    kind === 'gunzip' ? await workerGunzip(file, Number(arg)) : kind === 'scan' ? await workerScan(file, arg === 'on', Number(repeat ?? 1)) : await workerEval(file);
+  result.maxRssMB = peakRssMB();
+  process.stdout.write(JSON.stringify(result));
+  process.exit(0);
+}
+
+// --- orchestration ------------------------------------------------------------------
+function run(args) {
+  const out = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--worker', ...args.map(String)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (out.status !== 0) throw new Error(`worker ${args.join(' ')} failed: ${out.stderr}`);
+  return JSON.parse(out.stdout);
+}
+const best = (args) => Array.from({ length: RUNS }, () => run(args)).reduce((a, b) => (b.ms < a.ms ? b : a));
+
+if (!existsSync(`${root}dist/lib.mjs`)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+const file = ensureCorpus();
+const meta = JSON.parse(execFileSync('cat', [`${file}.json`], { encoding: 'utf8' }));
+const gzBytes = statSync(file).size;
+console.log(`corpus: ${(meta.bytes / MB).toFixed(1)} MB uncompressed (${(gzBytes / MB).toFixed(1)} MB gzip), ${meta.lines} lines: ${JSON.stringify(meta.kinds)}`);
+console.log(`machine: ${process.version}, ${process.arch}, ${(await import('node:os')).cpus().length} CPU(s)\n`);
+
+const gunzips = [16384, 65536, 262144, 1048576].map((size) => ({ size, ...best(['gunzip', file, size]) }));
+const baseline = gunzips.reduce((a, b) => (b.ms < a.ms ? b : a));
+const scanOn = best(['scan', file, 'on']);
+const scanOff = best(['scan', file, 'off']);
+const evalResult = run(['eval', file]);
+const rate = (r) => r.bytes / MB / (r.ms / 1000);
+
+const rows = [
+  ...gunzips.map((g) => [`gunzip (chunk ${g.size / 1024} KiB)`, rate(g), '', '', g.maxRssMB]),
+  ['scan, prefilter on', rate(scanOn), scanOn.lines / (scanOn.ms / 1000), rate(scanOn) / rate(baseline), scanOn.maxRssMB],
+  ['scan, prefilter off', rate(scanOff), scanOff.lines / (scanOff.ms / 1000), rate(scanOff) / rate(baseline), scanOff.maxRssMB],
+];
+console.log('| run | MB/s (uncompressed) | events/s | ÷ best gunzip | peak RSS MB |');
+console.log('|---|---:|---:|---:|---:|');
+for (const [name, mbps, eps, ratio, rss] of rows) {
+  console.log(`| ${name} | ${mbps.toFixed(0)} | ${eps === '' ? '' : Math.round(eps).toLocaleString('en-US')} | ${ratio === '' ? '' : ratio.toFixed(2)} | ${rss.toFixed(0)} |`);
+}
+console.log(`\nalerts: ${scanOn.alerts} (prefilter on) vs ${scanOff.alerts} (prefilter off); parsed ${scanOn.events} of ${scanOn.lines} lines with the prefilter`);
+console.log(`compiled evaluation of ${evalResult.rules} seed rules on parsed events: ${Math.round(evalResult.evaluations / (evalResult.ms / 1000)).toLocaleString('en-US')} events/s (all rules per event)`);
+
+const repeat = REPEAT_FOR_RSS > 0 ? REPEAT_FOR_RSS : Math.ceil((2.05 * 1e9) / meta.bytes);
+const big = run(['scan', file, 'on', repeat]);
+console.log(`\nlarge input: ${(big.bytes / 1e9).toFixed(2)} GB decompressed (${repeat} gzip members), ${rate(big).toFixed(0)} MB/s, peak RSS ${big.maxRssMB.toFixed(0)} MB`);
+console.log(`\ngoals: scan ≥ 0.9 × gunzip → ${(rate(scanOn) / rate(baseline)).toFixed(2)}; peak RSS ≤ 128 MB → ${big.maxRssMB.toFixed(0)} MB; evaluation ≥ 2M events/s`);

@@ -1,0 +1,32 @@
+/**
+ * CDK app entry (cdk.json: `npx tsx infra/app.ts`). Settings come from context,
+ * e.g. `npx cdk deploy -c alertEmails=soc@example.com -c prefix=edr/`; see infra/config.ts.
+ * cdk-nag AwsSolutions runs on every synth: an unacknowledged finding fails it.
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { APP_CONTEXT_KEYS, ConfigError, CONTEXT_KEYS, readConfig, unknownContextKeys } from './config.js';
+import { RuleBuildError } from './rules-asset.js';
+import { EqlambdaStack } from './stack.js';
+
+const app = new App();
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+for (const key of unknownContextKeys(app.node.getAllContext() as Record<string, unknown>)) {
+  console.warn(`eqlambda: ignoring unknown context key "${key}" (known: ${[...CONTEXT_KEYS, ...APP_CONTEXT_KEYS].join(', ')})`);
+}
+
+try {
+  new EqlambdaStack(app, String(app.node.tryGetContext('stackName') ?? 'Eqlambda'), {
+    config: readConfig((key) => app.node.tryGetContext(key)),
+    description: 'eqlambda: EQL detection rules over endpoint logs in S3',
+    // Offline the CLI knows a region but no account, which is enough: nothing here looks up the account.
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+} catch (err) {
+  // A bad setting or rule is a user error: print what to fix, without a stack trace.
+  if (!(err instanceof ConfigError || err instanceof RuleBuildError)) throw err;
+  console.error(`eqlambda: ${err.message}`);
+  process.exit(1);
+}
+app.synth();

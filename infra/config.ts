@@ -1,0 +1,209 @@
+/**
+ * Deployment settings read from CDK context (`cdk.json` or `-c key=value`).
+ * Values from `-c` arrive as strings, values from cdk.json may be numbers or
+ * arrays, so every reader accepts both and fails with the key name in the message.
+ */
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface EqlambdaConfig {
+  /** Existing bucket that only gets the notification; unset: the stack creates the bucket. */
+  logBucketName?: string;
+  /** KMS key of an existing SSE-KMS bucket, so the function can decrypt its objects. */
+  logBucketKeyArn?: string;
+  /** Object key filters of the S3 notification (and the function's read scope). */
+  prefix: string;
+  suffix: string;
+  /** Days before objects in the created bucket expire; 0 keeps them. */
+  logExpirationDays: number;
+  alertEmails: string[];
+  /** Emails only receive alerts at or above this severity (SNS filter policy). */
+  alertMinSeverity?: Severity;
+  opsEmail?: string;
+  slackWorkspaceId?: string;
+  slackChannelId?: string;
+  memorySize: number;
+  timeoutSeconds: number;
+  logRetentionDays: RetentionDays;
+  logLevel: LogLevel;
+  defaultIndex?: string;
+  indexByPrefix?: Record<string, string>;
+  maxAlertsPerRule?: number;
+  /** Folder of detection-rule TOML files, absolute or relative to the project root. */
+  rulesDir: string;
+}
+
+/** Where S3 Batch Operations may write completion reports (in the log bucket). */
+export const BATCH_REPORT_PREFIX = 'eqlambda-batch-reports/';
+
+export const DEFAULTS = {
+  prefix: '',
+  suffix: '',
+  logExpirationDays: 90,
+  memorySize: 1769, // 1769 MB is one full vCPU
+  timeoutSeconds: 300,
+  logRetentionDays: RetentionDays.ONE_MONTH,
+  logLevel: 'INFO',
+  rulesDir: 'rules',
+} as const satisfies Partial<EqlambdaConfig>;
+
+/** Context keys this app reads, for docs and for rejecting typos. */
+export const CONTEXT_KEYS = [
+  'logBucketName',
+  'logBucketKeyArn',
+  'prefix',
+  'suffix',
+  'logExpirationDays',
+  'alertEmails',
+  'alertMinSeverity',
+  'opsEmail',
+  'slackWorkspaceId',
+  'slackChannelId',
+  'memorySize',
+  'timeoutSeconds',
+  'logRetentionDays',
+  'logLevel',
+  'defaultIndex',
+  'indexByPrefix',
+  'maxAlertsPerRule',
+  'rulesDir',
+] as const;
+export type ContextKey = (typeof CONTEXT_KEYS)[number];
+/** Read by infra/app.ts itself rather than readConfig. */
+export const APP_CONTEXT_KEYS = ['stackName'] as const;
+
+/** Context keys set that this app does not know (typos such as `alertEmail`); flags and CDK keys are skipped. */
+export function unknownContextKeys(context: Record<string, unknown>): string[] {
+  const known = new Set<string>([...CONTEXT_KEYS, ...APP_CONTEXT_KEYS]);
+  return Object.keys(context).filter((k) => !k.startsWith('@') && !k.includes(':') && !known.has(k));
+}
+
+export class ConfigError extends Error {
+  constructor(key: string, reason: string) {
+    super(`context ${key}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+// Deliberately loose: catches the common slips (missing @, spaces, commas), SNS validates the rest.
+const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+
+/** Reads and validates every setting; `get` is usually `(k) => app.node.tryGetContext(k)`. */
+export function readConfig(get: (key: ContextKey) => unknown): EqlambdaConfig {
+  const str = (key: ContextKey): string | undefined => {
+    const v = get(key);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(key, `expected a string, got ${JSON.stringify(v)}`);
+    const s = String(v).trim();
+    return s === '' ? undefined : s;
+  };
+  const int = (key: ContextKey, fallback: number, min: number, max: number): number => {
+    const s = str(key);
+    if (s === undefined) return fallback;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(key, `expected a whole number from ${min} to ${max}, got "${s}"`);
+    return n;
+  };
+  const list = (key: ContextKey): string[] => {
+    const v = get(key);
+    if (v === undefined || v === null) return [];
+    const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : undefined;
+    if (items === undefined || items.some((x) => typeof x !== 'string')) {
+      throw new ConfigError(key, `expected a comma-separated string or a list of strings, got ${JSON.stringify(v)}`);
+    }
+    return (items as string[]).map((x) => x.trim()).filter((x) => x !== '');
+  };
+  const email = (key: ContextKey, value: string): string => {
+    if (!EMAIL.test(value)) throw new ConfigError(key, `"${value}" is not an email address`);
+    return value;
+  };
+  const oneOf = <T extends string>(key: ContextKey, allowed: readonly T[], normalize: (s: string) => string): T | undefined => {
+    const s = str(key);
+    if (s === undefined) return undefined;
+    const n = normalize(s);
+    if (!(allowed as readonly string[]).includes(n)) throw new ConfigError(key, `expected one of ${allowed.join(', ')}, got "${s}"`);
+    return n as T;
+  };
+
+  const logBucketName = str('logBucketName');
+  if (logBucketName !== undefined && !BUCKET_NAME.test(logBucketName)) {
+    throw new ConfigError('logBucketName', `"${logBucketName}" is not a valid S3 bucket name`);
+  }
+  const logBucketKeyArn = str('logBucketKeyArn');
+  if (logBucketKeyArn !== undefined) {
+    if (!KMS_KEY_ARN.test(logBucketKeyArn)) throw new ConfigError('logBucketKeyArn', `"${logBucketKeyArn}" is not a KMS key ARN`);
+    if (logBucketName === undefined) throw new ConfigError('logBucketKeyArn', 'only applies with logBucketName (the created bucket uses SSE-S3)');
+  }
+
+  const slackWorkspaceId = str('slackWorkspaceId');
+  const slackChannelId = str('slackChannelId');
+  if ((slackWorkspaceId === undefined) !== (slackChannelId === undefined)) {
+    throw new ConfigError(slackWorkspaceId === undefined ? 'slackWorkspaceId' : 'slackChannelId', 'Slack needs both slackWorkspaceId and slackChannelId');
+  }
+
+  const retention = int('logRetentionDays', DEFAULTS.logRetentionDays, 1, 3653);
+  if (!Object.values(RetentionDays).includes(retention)) {
+    const allowed = Object.values(RetentionDays).filter((d) => typeof d === 'number' && d > 0);
+    throw new ConfigError('logRetentionDays', `CloudWatch Logs accepts ${allowed.join(', ')} days, got ${retention}`);
+  }
+
+  const opsEmail = str('opsEmail');
+  const config: EqlambdaConfig = {
+    prefix: str('prefix') ?? DEFAULTS.prefix,
+    suffix: str('suffix') ?? DEFAULTS.suffix,
+    logExpirationDays: int('logExpirationDays', DEFAULTS.logExpirationDays, 0, 36500),
+    alertEmails: list('alertEmails').map((e) => email('alertEmails', e)),
+    memorySize: int('memorySize', DEFAULTS.memorySize, 128, 10240),
+    timeoutSeconds: int('timeoutSeconds', DEFAULTS.timeoutSeconds, 1, 900),
+    logRetentionDays: retention as RetentionDays,
+    logLevel: oneOf('logLevel', LOG_LEVELS, (s) => s.toUpperCase()) ?? DEFAULTS.logLevel,
+    rulesDir: str('rulesDir') ?? DEFAULTS.rulesDir,
+  };
+  const optional: Partial<EqlambdaConfig> = {
+    logBucketName,
+    logBucketKeyArn,
+    alertMinSeverity: oneOf('alertMinSeverity', SEVERITIES, (s) => s.toLowerCase()),
+    opsEmail: opsEmail === undefined ? undefined : email('opsEmail', opsEmail),
+    slackWorkspaceId,
+    slackChannelId,
+    defaultIndex: str('defaultIndex'),
+    indexByPrefix: readIndexByPrefix(get('indexByPrefix')),
+    maxAlertsPerRule: str('maxAlertsPerRule') === undefined ? undefined : int('maxAlertsPerRule', 0, 1, 100_000),
+  };
+  for (const [k, v] of Object.entries(optional)) {
+    if (v !== undefined) Object.assign(config, { [k]: v });
+  }
+  return config;
+}
+
+/** `indexByPrefix` is a JSON object (string from -c, object from cdk.json) of key prefix → index name. */
+function readIndexByPrefix(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  let parsed = v;
+  if (typeof v === 'string') {
+    try {
+      parsed = JSON.parse(v);
+    } catch (err) {
+      throw new ConfigError('indexByPrefix', `not valid JSON (${(err as Error).message})`);
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('indexByPrefix', 'expected a JSON object of key prefix to index name, e.g. {"edr/":"logs-endpoint.events.process-default"}');
+  }
+  for (const [prefix, index] of Object.entries(parsed)) {
+    if (typeof index !== 'string' || index === '') throw new ConfigError('indexByPrefix', `index for prefix "${prefix}" must be a non-empty string`);
+  }
+  return parsed as Record<string, string>;
+}
+
+/** Severities at or above `min`, for the email filter policy. */
+export function severitiesFrom(min: Severity): Severity[] {
+  return SEVERITIES.slice(SEVERITIES.indexOf(min));
+}

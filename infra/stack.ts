@@ -1,0 +1,183 @@
+/**
+ * eqlambda: S3 log bucket → detector function → SNS alerts, with a dead-letter queue
+ * for replay, an S3 Batch Operations role for backfills, alarms and a dashboard.
+ */
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { Alerting } from './alerting.js';
+import { BATCH_REPORT_PREFIX, type EqlambdaConfig } from './config.js';
+import { Detector } from './detector.js';
+import { Monitoring } from './monitoring.js';
+import { acknowledgeFindings } from './nag.js';
+
+/** Repository root: lambda/, rules/ and package-lock.json live here. */
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Lambda's async queue keeps retrying throttled events this long before the dead-letter queue. */
+export const MAX_EVENT_AGE = Duration.hours(6);
+export const RETRY_ATTEMPTS = 2;
+
+export interface EqlambdaStackProps extends StackProps {
+  config: EqlambdaConfig;
+  /** Defaults to this repository. */
+  projectRoot?: string;
+}
+
+export class EqlambdaStack extends Stack {
+  readonly bucket: s3.IBucket;
+  readonly alerting: Alerting;
+  readonly detector: Detector;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly batchRole: iam.Role;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: EqlambdaStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.bucket = config.logBucketName === undefined ? this.createLogBucket(config) : s3.Bucket.fromBucketName(this, 'LogBucket', config.logBucketName);
+    this.alerting = new Alerting(this, 'Alerting', config);
+    this.detector = new Detector(this, 'Detector', {
+      config,
+      projectRoot: props.projectRoot ?? PROJECT_ROOT,
+      alertsTopicArn: this.alerting.alertsTopic.topicArn,
+    });
+    const { fn, role } = this.detector;
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    fn.configureAsyncInvoke({
+      retryAttempts: RETRY_ATTEMPTS,
+      maxEventAge: MAX_EVENT_AGE,
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    });
+
+    // Least privilege, written out: the grant helpers would add wildcard actions (s3:GetObject*, kms:GenerateDataKey*).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishAlerts',
+        actions: ['sns:Publish'],
+        resources: [this.alerting.alertsTopic.topicArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'UseAlertsTopicKey',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.alerting.alertsKey.keyArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadLogObjects',
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [this.bucket.arnForObjects(`${config.prefix}*`)],
+      }),
+    );
+    if (config.logBucketKeyArn !== undefined) role.addToPrincipalPolicy(this.bucketKeyStatement(config.logBucketKeyArn, ['kms:Decrypt']));
+
+    const filter: s3.NotificationKeyFilter = {
+      ...(config.prefix === '' ? {} : { prefix: config.prefix }),
+      ...(config.suffix === '' ? {} : { suffix: config.suffix }),
+    };
+    const filters = filter.prefix === undefined && filter.suffix === undefined ? [] : [filter];
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), ...filters);
+
+    this.batchRole = this.createBatchOperationsRole(config);
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      fn,
+      timeout: Duration.seconds(config.timeoutSeconds),
+      deadLetterQueue: this.deadLetterQueue,
+      opsTopic: this.alerting.opsTopic,
+    });
+    acknowledgeFindings(this, config);
+
+    const output = (outputId: string, value: string, description: string): void => {
+      new CfnOutput(this, outputId, { value, description });
+    };
+    output('LogBucketName', this.bucket.bucketName, 'Bucket whose new objects are scanned');
+    output('FunctionName', fn.functionName, 'Detector function');
+    output('FunctionArn', fn.functionArn, 'Detector function (S3 Batch Operations LambdaInvoke target)');
+    output('AlertsTopicArn', this.alerting.alertsTopic.topicArn, 'Detections are published here');
+    output('OpsTopicArn', this.alerting.opsTopic.topicArn, 'CloudWatch alarms are published here');
+    output('DeadLetterQueueUrl', this.deadLetterQueue.queueUrl, 'Failed S3 events; `eqlambda replay` reads this queue');
+    output('DeadLetterQueueArn', this.deadLetterQueue.queueArn, 'Failed S3 events');
+    output('BatchOperationsRoleArn', this.batchRole.roleArn, 'Role for S3 Batch Operations backfill jobs');
+    output('BatchReportPrefix', `s3://${this.bucket.bucketName}/${BATCH_REPORT_PREFIX}`, 'Where backfill job completion reports may be written');
+    output('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard');
+  }
+
+  private createLogBucket(config: EqlambdaConfig): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'LogBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN, // logs are evidence: never deleted with the stack
+      lifecycleRules: [
+        { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        ...(config.logExpirationDays === 0
+          ? []
+          : [
+              {
+                id: 'ExpireLogs',
+                expiration: Duration.days(config.logExpirationDays),
+                noncurrentVersionExpiration: Duration.days(config.logExpirationDays),
+              },
+            ]),
+      ],
+    });
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'The bucket holds endpoint logs written by log shippers and read only by the detector; an access-log bucket would itself need S1 acknowledged. Enable CloudTrail S3 data events for object-level audit.',
+    });
+    return bucket;
+  }
+
+  /** S3 Batch Operations assumes this role to invoke the function on each manifest object (backfill). */
+  private createBatchOperationsRole(config: EqlambdaConfig): iam.Role {
+    const role = new iam.Role(this, 'BatchOperationsRole', {
+      assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com'),
+      description: 'S3 Batch Operations backfill jobs: invoke the eqlambda detector',
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'InvokeDetector', actions: ['lambda:InvokeFunction'], resources: [this.detector.fn.functionArn] }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadManifestsAndObjects',
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'WriteReports', actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${BATCH_REPORT_PREFIX}*`)] }),
+    );
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'LocateBucket', actions: ['s3:GetBucketLocation'], resources: [this.bucket.bucketArn] }));
+    if (config.logBucketKeyArn !== undefined) {
+      role.addToPrincipalPolicy(this.bucketKeyStatement(config.logBucketKeyArn, ['kms:Decrypt', 'kms:GenerateDataKey']));
+    }
+    return role;
+  }
+
+  /** An existing SSE-KMS bucket's key, usable only through S3. */
+  private bucketKeyStatement(keyArn: string, actions: string[]): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      sid: 'UseLogBucketKeyThroughS3',
+      actions,
+      resources: [keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } },
+    });
+  }
+}

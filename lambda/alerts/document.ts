@@ -1,0 +1,98 @@
+/**
+ * Alert and overflow records: what the pipeline emits, the CLI prints and the Lambda
+ * publishes. Ids are deterministic (sha-256 of rule id, source identity and line), so
+ * a rescanned object or a redelivered S3 event gives the same ids and subscribers can
+ * drop duplicates.
+ */
+import { createHash } from 'node:crypto';
+import type { Event } from '../engine/index.js';
+import type { Rule, Threat } from '../rules/model.js';
+import { buildReason } from './reason.js';
+
+/** Where the bytes came from. */
+export type SourceRef = { kind: 'file'; file: string; identity: string } | { kind: 's3'; bucket: string; key: string; versionId?: string; etag?: string };
+
+/** Where an object lives, as alerts report it. */
+export type Location = { file: string } | { bucket: string; key: string; version_id?: string; etag?: string };
+
+export type AlertSource = Location & { line: number };
+
+export interface AlertRule {
+  id: string;
+  name: string;
+  version: number;
+  severity: string;
+  risk_score: number;
+  tags: string[];
+  references: string[];
+  threat: Threat[];
+}
+
+export interface Alert {
+  kind: 'alert';
+  id: string;
+  '@timestamp': string;
+  rule: AlertRule;
+  reason: string;
+  source: AlertSource;
+  document: Event;
+  /** Set when the document was trimmed to fit a message size limit. */
+  truncated?: true;
+}
+
+export interface Overflow {
+  kind: 'overflow';
+  rule: AlertRule;
+  source: Location & { first_suppressed_line: number };
+  /** Matches suppressed after the rule's max_signals alerts for this object. */
+  count: number;
+}
+
+export type DetectionRecord = Alert | Overflow;
+
+/** The stable identity of an object: same object (and version) → same alert ids. */
+export function sourceIdentity(source: SourceRef): string {
+  if (source.kind === 'file') return source.identity;
+  return `s3://${source.bucket}/${source.key}?versionId=${source.versionId ?? ''}&etag=${source.etag ?? ''}`;
+}
+
+export function alertId(ruleId: string, identity: string, line: number): string {
+  return createHash('sha256').update(`${ruleId}\n${identity}\n${line}`).digest('hex');
+}
+
+export function alertRule(rule: Rule): AlertRule {
+  return {
+    id: rule.id,
+    name: rule.name,
+    version: rule.version,
+    severity: rule.severity,
+    risk_score: rule.risk_score,
+    tags: rule.tags,
+    references: rule.references,
+    threat: rule.threat,
+  };
+}
+
+function sourceFields(source: SourceRef): Location {
+  if (source.kind === 'file') return { file: source.file };
+  const out: { bucket: string; key: string; version_id?: string; etag?: string } = { bucket: source.bucket, key: source.key };
+  if (source.versionId !== undefined) out.version_id = source.versionId;
+  if (source.etag !== undefined) out.etag = source.etag;
+  return out;
+}
+
+export function buildAlert(rule: Rule, ruleView: AlertRule, source: SourceRef, identity: string, line: number, event: Event, now: Date): Alert {
+  return {
+    kind: 'alert',
+    id: alertId(rule.id, identity, line),
+    '@timestamp': now.toISOString(),
+    rule: ruleView,
+    reason: buildReason(event, rule.severity, rule.name),
+    source: { line, ...sourceFields(source) },
+    document: event,
+  };
+}
+
+export function buildOverflow(ruleView: AlertRule, source: SourceRef, firstSuppressedLine: number, count: number): Overflow {
+  return { kind: 'overflow', rule: ruleView, source: { ...sourceFields(source), first_suppressed_line: firstSuppressedLine }, count };
+}

@@ -1,0 +1,55 @@
+/**
+ * Elastic's alert reason sentence (Kibana's reason_formatters.ts), clauses omitted when
+ * their field is absent:
+ * "{event.category} event with process {process.name}, parent process {process.parent.name},
+ *  file {file.name}, source {source.ip}:{source.port}, destination {destination.ip}:{destination.port},
+ *  by {user.name} on {host.name} created {severity} alert {rule name}."
+ * Arrays are joined with ", ". Unlike Kibana, numeric ports are printed, not dropped.
+ */
+import { FieldPath, type Event } from '../engine/fields.js';
+
+const field = (name: string): FieldPath => new FieldPath(name);
+const CATEGORY = field('event.category');
+const PROCESS = field('process.name');
+const PARENT = field('process.parent.name');
+const FILE = field('file.name');
+const SOURCE_IP = field('source.ip');
+const SOURCE_PORT = field('source.port');
+const DEST_IP = field('destination.ip');
+const DEST_PORT = field('destination.port');
+const USER = field('user.name');
+const HOST = field('host.name');
+
+/** The field's values joined with ", ", or undefined when absent, empty or "-". */
+function text(path: FieldPath, event: Event): string | undefined {
+  const values = path.values(event).map(String);
+  if (values.length === 0 || (values.length === 1 && (values[0] === '-' || values[0] === ''))) return undefined;
+  return values.join(', ');
+}
+
+export function buildReason(event: Event, severity: string, ruleName: string): string {
+  const category = text(CATEGORY, event);
+  const process = text(PROCESS, event);
+  const parent = text(PARENT, event);
+  const file = text(FILE, event);
+  const sourceIp = text(SOURCE_IP, event);
+  const sourcePort = text(SOURCE_PORT, event);
+  const destIp = text(DEST_IP, event);
+  const destPort = text(DEST_PORT, event);
+  const user = text(USER, event);
+  const host = text(HOST, event);
+  const interesting = [process, parent, file, sourceIp, sourcePort, destIp, destPort].some((v) => v !== undefined);
+
+  let out = category === undefined ? 'event' : `${category} event`;
+  if (interesting) out += ' with';
+  if (process !== undefined) out += ` process ${process},`;
+  if (parent !== undefined) out += ` parent process ${parent},`;
+  if (file !== undefined) out += ` file ${file},`;
+  if (sourceIp !== undefined) out += ` source ${sourceIp}`;
+  if (sourcePort !== undefined) out += `:${sourcePort},`;
+  if (destIp !== undefined) out += ` destination ${destIp}`;
+  if (destPort !== undefined) out += `:${destPort},`;
+  if (user !== undefined) out += ` by ${user}`;
+  if (host !== undefined) out += ` on ${host}`;
+  return `${out} created ${severity} alert ${ruleName}.`;
+}

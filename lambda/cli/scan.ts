@@ -1,0 +1,153 @@
+/**
+ * `eqlambda scan [--rules DIR] [--index NAME] [--max-alerts-per-rule N] INPUT...`
+ * Runs the same pipeline as the Lambda over local files, folders, standard input or
+ * S3 objects and prefixes. Alerts go to stdout as NDJSON; a summary (and, on a
+ * terminal, a progress line) goes to stderr.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { SourceRef } from '../alerts/document.js';
+import { loadRules } from '../rules/load.js';
+import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
+import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
+import { readFileSource } from '../sources/file.js';
+import { listS3Keys, ObjectMissingError, openS3Object, parseS3Url } from '../sources/s3.js';
+import { SourceError } from '../scan/decode.js';
+import { parse, positiveInteger, UsageError, type Output } from './args.js';
+import { Summary } from './summary.js';
+
+export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
+  Scans NDJSON logs (plain or gzip, detected from the bytes) with detection rules and
+  prints one alert per line (NDJSON) on stdout; a summary goes to stderr.
+  INPUT: a file, a folder (every file below it), - for standard input,
+         s3://bucket/key, or s3://bucket/prefix/ (every object under the prefix)
+  --rules DIR                 rule files or folder (default rules/)
+  --index NAME                index for events with no data_stream/agent fields
+  --max-alerts-per-rule N     alerts per rule per input before an overflow record
+                              (default: each rule's max_signals)
+  --max-line-bytes N          longer lines are skipped and counted (default ${DEFAULT_MAX_LINE_BYTES})
+  --no-prefilter              parse every line (slower; results are the same)
+  --quiet                     no summary or progress on stderr
+exit status: 0 when every input was scanned, 1 if an input could not be read or was
+damaged (the others are still scanned), 2 on usage errors.`;
+
+interface Input {
+  label: string;
+  open: () => Promise<{ stream: AsyncIterable<Buffer>; ref: SourceRef; size?: number }>;
+}
+
+export async function scanCommand(argv: string[], io: Output, isTty = false): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    rules: { type: 'string' },
+    index: { type: 'string' },
+    'max-alerts-per-rule': { type: 'string' },
+    'max-line-bytes': { type: 'string' },
+    'no-prefilter': { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  });
+  if (positionals.length === 0) throw new UsageError('expected at least one INPUT');
+  const maxAlertsPerRule = positiveInteger(values['max-alerts-per-rule'], '--max-alerts-per-rule');
+  const maxLineBytes = positiveInteger(values['max-line-bytes'], '--max-line-bytes');
+
+  const loaded = loadRules([values.rules ?? 'rules']);
+  if (loaded.errors.length > 0) {
+    for (const err of loaded.errors) io.err(err.message);
+    io.err(`eqlambda: ${loaded.errors.length} rule file(s) failed to load; fix them or run 'eqlambda rules check'`);
+    return 2;
+  }
+  const prepared = new PreparedRules(loaded.rules, values['no-prefilter'] !== true);
+  const summary = new Summary(values.quiet === true ? () => {} : io.err, isTty && values.quiet !== true);
+  summary.start(loaded.rules.length, prepared.prefilter.enabled ? undefined : (prepared.prefilter.disabledBecause ?? 'off'));
+
+  let s3: S3Client | undefined;
+  const s3Client = (): S3Client => (s3 ??= new S3Client({}));
+  let failed = false;
+
+  for (const arg of positionals) {
+    let inputs: AsyncIterable<Input> | Iterable<Input>;
+    try {
+      inputs = expandInput(arg, s3Client);
+    } catch (err) {
+      io.err(`eqlambda: ${arg}: ${(err as Error).message}`);
+      failed = true;
+      continue;
+    }
+    try {
+      for await (const input of inputs) {
+        let opened;
+        try {
+          opened = await input.open();
+        } catch (err) {
+          if (!(err instanceof SourceError || err instanceof ObjectMissingError)) throw err;
+          io.err(`eqlambda: ${err.message}`);
+          failed = true;
+          continue;
+        }
+        summary.beginObject(input.label, opened.size);
+        const result: ScanResult = await scan(
+          opened.stream,
+          opened.ref,
+          {
+            rules: loaded.rules,
+            prepared,
+            defaultIndex: values.index,
+            maxAlertsPerRule,
+            maxLineBytes,
+            onProgress: (stats: ScanStats) => summary.progress(stats),
+          },
+          (records) => {
+            for (const r of records) io.out(JSON.stringify(r));
+          },
+        );
+        summary.endObject(input.label, result);
+        if (result.error !== undefined) failed = true;
+      }
+    } catch (err) {
+      if (!(err instanceof SourceError)) throw err;
+      io.err(`eqlambda: ${err.message}`);
+      failed = true;
+    }
+  }
+  summary.finish();
+  return failed ? 1 : 0;
+}
+
+function* fileInputs(path: string): Generator<Input> {
+  if (path === '-') {
+    yield { label: 'stdin', open: async () => ({ stream: readFileSource('-'), ref: { kind: 'file', file: '-', identity: 'stdin' } }) };
+    return;
+  }
+  const stat = statSync(path); // throws ENOENT: reported by the caller
+  if (stat.isDirectory()) {
+    for (const name of readdirSync(path).sort()) {
+      if (!name.startsWith('.')) yield* fileInputs(join(path, name));
+    }
+    return;
+  }
+  yield {
+    label: path,
+    open: async () => ({ stream: readFileSource(path), ref: { kind: 'file', file: path, identity: `file:${resolve(path)}` }, size: stat.size }),
+  };
+}
+
+function expandInput(arg: string, client: () => S3Client): AsyncIterable<Input> | Iterable<Input> {
+  if (!arg.startsWith('s3://')) return [...fileInputs(arg)];
+  const url = parseS3Url(arg);
+  if (url === undefined || url.bucket === '') throw new Error('expected s3://bucket/key or s3://bucket/prefix/');
+  const objectInput = (key: string, size?: number): Input => ({
+    label: `s3://${url.bucket}/${key}`,
+    open: async () => {
+      const o = await openS3Object(client(), { bucket: url.bucket, key });
+      const ref: SourceRef = { kind: 's3', bucket: url.bucket, key };
+      if (o.versionId !== undefined) ref.versionId = o.versionId;
+      if (o.etag !== undefined) ref.etag = o.etag;
+      const size2 = o.size ?? size;
+      return size2 === undefined ? { stream: o.stream, ref } : { stream: o.stream, ref, size: size2 };
+    },
+  });
+  if (url.key !== '' && !url.key.endsWith('/')) return [objectInput(url.key)];
+  return (async function* () {
+    for await (const { key, size } of listS3Keys(client(), url.bucket, url.key)) yield objectInput(key, size);
+  })();
+}

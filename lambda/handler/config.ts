@@ -1,0 +1,60 @@
+/** Handler configuration from environment variables, validated once at cold start. */
+
+export interface HandlerConfig {
+  topicArn: string;
+  maxAlertsPerRule?: number;
+  defaultIndex?: string;
+  /** Key prefix → index, longest prefix wins. */
+  indexByPrefix: [string, string][];
+  /** Stop reading this long before the Lambda timeout, to deliver what was found. */
+  safetyMarginMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(`eqlambda configuration: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+
+export function readConfig(env: Record<string, string | undefined>): HandlerConfig {
+  const topicArn = env.ALERTS_TOPIC_ARN;
+  if (topicArn === undefined || topicArn === '') throw new ConfigError('ALERTS_TOPIC_ARN is required (the SNS topic alerts are published to)');
+  if (!SNS_ARN.test(topicArn)) throw new ConfigError(`ALERTS_TOPIC_ARN is not an SNS topic ARN: "${topicArn}"`);
+  const config: HandlerConfig = { topicArn, indexByPrefix: [], safetyMarginMs: 15_000 };
+
+  const max = env.MAX_ALERTS_PER_RULE;
+  if (max !== undefined && max !== '') {
+    if (!/^[0-9]+$/.test(max) || Number(max) < 1) throw new ConfigError(`MAX_ALERTS_PER_RULE must be a positive whole number, not "${max}"`);
+    config.maxAlertsPerRule = Number(max);
+  }
+  if (env.DEFAULT_INDEX !== undefined && env.DEFAULT_INDEX !== '') config.defaultIndex = env.DEFAULT_INDEX;
+
+  const map = env.INDEX_BY_PREFIX;
+  if (map !== undefined && map !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(map);
+    } catch {
+      throw new ConfigError(`INDEX_BY_PREFIX must be a JSON object of key prefix to index name, not ${map}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+      throw new ConfigError('INDEX_BY_PREFIX must be a JSON object whose values are index names (strings)');
+    }
+    config.indexByPrefix = Object.entries(parsed as Record<string, string>).sort((a, b) => b[0].length - a[0].length);
+  }
+  const margin = env.SAFETY_MARGIN_MS;
+  if (margin !== undefined && margin !== '') {
+    if (!/^[0-9]+$/.test(margin)) throw new ConfigError(`SAFETY_MARGIN_MS must be a whole number of milliseconds, not "${margin}"`);
+    config.safetyMarginMs = Number(margin);
+  }
+  return config;
+}
+
+/** The index for an object: the longest matching key prefix, else the default. */
+export function indexForKey(config: HandlerConfig, key: string): string | undefined {
+  for (const [prefix, index] of config.indexByPrefix) if (key.startsWith(prefix)) return index;
+  return config.defaultIndex;
+}

@@ -1,0 +1,195 @@
+/**
+ * The Lambda handler, as a factory so tests can inject rules, configuration and clients
+ * (the deployed entry point, lambda/handler.ts, wires in the bundled rules and env).
+ *
+ * Failure semantics (at-least-once in, no alert lost, duplicates identifiable by id):
+ * - missing object: logged and counted, not retried;
+ * - damaged content (corrupt/truncated gzip, bomb): alerts from the readable part are
+ *   delivered, the error is logged and counted, the invocation succeeds;
+ * - unreadable object (access denied, network) or undeliverable alerts: the invocation
+ *   throws after delivering what it can, so Lambda retries and then the failure
+ *   destination keeps the event;
+ * - time budget: reading stops a safety margin before the timeout, what was found is
+ *   delivered, and the invocation fails with "stopped at line N of s3://...".
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { Context, S3Event } from 'aws-lambda';
+import type { SourceRef } from '../alerts/document.js';
+import type { Rule } from '../rules/model.js';
+import { PreparedRules, scan, type ScanResult } from '../scan/pipeline.js';
+import { ObjectMissingError, openS3Object } from '../sources/s3.js';
+import { SourceError } from '../scan/decode.js';
+import { SnsPublisher, type PublisherOptions } from '../publish/sns.js';
+import { indexForKey, type HandlerConfig } from './config.js';
+import { isBatchEvent, isS3TestEvent, taskFromBatch, tasksFromS3Event, type BatchEvent, type BatchResponse, type ObjectTask } from './events.js';
+
+export interface HandlerDeps {
+  rules: Rule[];
+  config: HandlerConfig;
+  s3?: S3Client;
+  sns?: SNSClient;
+  logger?: Logger;
+  metrics?: Metrics;
+  publisher?: PublisherOptions;
+  now?: () => Date;
+}
+
+export type Outcome =
+  | { status: 'scanned'; alerts: number; result: ScanResult }
+  | { status: 'content_error'; alerts: number; result: ScanResult; message: string }
+  | { status: 'missing'; message: string }
+  | { status: 'failed'; message: string; retryable: boolean };
+
+export type HandlerResult = { objects: number; alerts: number; skipped: number } | BatchResponse;
+
+export function createHandler(deps: HandlerDeps): (event: unknown, context: Context) => Promise<HandlerResult> {
+  const logger = deps.logger ?? new Logger({ serviceName: 'eqlambda' });
+  const metrics = deps.metrics ?? new Metrics({ namespace: 'eqlambda', serviceName: 'eqlambda' });
+  const s3 = deps.s3 ?? new S3Client({});
+  const sns = deps.sns ?? new SNSClient({});
+  const prepared = new PreparedRules(deps.rules);
+  const { config } = deps;
+
+  const objectUrl = (t: ObjectTask): string => `s3://${t.bucket}/${t.key}${t.versionId ? `?versionId=${t.versionId}` : ''}`;
+
+  async function processObject(task: ObjectTask, context: Context): Promise<Outcome> {
+    logger.appendKeys({ bucket: task.bucket, key: task.key, versionId: task.versionId });
+    const publisher = new SnsPublisher(sns, config.topicArn, deps.publisher);
+    try {
+      let opened;
+      try {
+        opened = await openS3Object(s3, task.versionId === undefined ? { bucket: task.bucket, key: task.key } : { bucket: task.bucket, key: task.key, versionId: task.versionId });
+      } catch (err) {
+        if (err instanceof ObjectMissingError) {
+          logger.warn('object is gone; nothing to scan', { error: err.message });
+          metrics.addMetric('ObjectErrors', MetricUnit.Count, 1);
+          return { status: 'missing', message: err.message };
+        }
+        if (err instanceof SourceError) return fail(err.message, true);
+        throw err;
+      }
+      const ref: SourceRef = { kind: 's3', bucket: task.bucket, key: task.key };
+      if (opened.versionId !== undefined) ref.versionId = opened.versionId;
+      if (opened.etag !== undefined) ref.etag = opened.etag;
+
+      const result = await scan(
+        opened.stream,
+        ref,
+        {
+          rules: deps.rules,
+          prepared,
+          defaultIndex: indexForKey(config, task.key),
+          maxAlertsPerRule: config.maxAlertsPerRule,
+          shouldStop: () => context.getRemainingTimeInMillis() < config.safetyMarginMs,
+          now: deps.now,
+        },
+        (records) => publisher.publish(records),
+      );
+      const report = await publisher.flush();
+      record(result, report.published);
+      const alerts = [...result.stats.perRule.values()].reduce((n, c) => n + c.alerts, 0);
+      if (report.failed.length > 0) {
+        metrics.addMetric('PublishFailures', MetricUnit.Count, report.failed.length);
+        logger.error('alerts could not be published', { failed: report.failed.length, published: report.published, firstError: `${report.failed[0]!.code}: ${report.failed[0]!.message}` });
+        return fail(`${report.failed.length} of ${report.failed.length + report.published} alert message(s) for ${objectUrl(task)} could not be published (${report.failed[0]!.code})`, true);
+      }
+      if (result.stoppedAtLine !== undefined) {
+        return fail(`stopped at line ${result.stoppedAtLine} of ${objectUrl(task)}: the time budget ran out; alerts up to there were delivered`, true);
+      }
+      if (result.error?.kind === 'source') return fail(`${result.error.message} (at line ${result.error.line} of ${objectUrl(task)})`, true);
+      if (result.error?.kind === 'content') {
+        metrics.addMetric('ObjectErrors', MetricUnit.Count, 1);
+        logger.error('object content is damaged; alerts from the readable part were delivered', { error: result.error.message, line: result.error.line });
+        return { status: 'content_error', alerts, result, message: `${result.error.message} at line ${result.error.line}` };
+      }
+      logger.info('object scanned', { lines: result.stats.lines, events: result.stats.events, alerts, bytes: result.stats.decode.bytesOut, ms: Math.round(result.stats.durationMs) });
+      return { status: 'scanned', alerts, result };
+    } finally {
+      logger.removeKeys(['bucket', 'key', 'versionId']);
+    }
+  }
+
+  function fail(message: string, retryable: boolean): Outcome {
+    metrics.addMetric('ObjectErrors', MetricUnit.Count, 1);
+    logger.error('object could not be fully processed', { error: message });
+    return { status: 'failed', message, retryable };
+  }
+
+  function record(result: ScanResult, published: number): void {
+    const s = result.stats;
+    metrics.addMetric('ObjectsScanned', MetricUnit.Count, 1);
+    metrics.addMetric('BytesScanned', MetricUnit.Bytes, s.decode.bytesOut);
+    metrics.addMetric('LinesScanned', MetricUnit.Count, s.lines);
+    metrics.addMetric('ScanDurationMs', MetricUnit.Milliseconds, s.durationMs);
+    for (const [reason, n] of Object.entries(s.skipped.counts)) {
+      if (n === 0) continue;
+      const m = metrics.singleMetric();
+      m.addDimension('reason', reason);
+      m.addMetric('LinesSkipped', MetricUnit.Count, n);
+    }
+    let suppressed = 0;
+    for (const c of s.perRule.values()) {
+      suppressed += c.suppressed;
+      if (c.alerts === 0) continue;
+      const m = metrics.singleMetric();
+      m.addDimension('rule', c.rule.name);
+      m.addMetric('AlertsPublished', MetricUnit.Count, c.alerts);
+    }
+    if (suppressed > 0) metrics.addMetric('OverflowSuppressed', MetricUnit.Count, suppressed);
+    void published;
+  }
+
+  async function handleBatch(event: BatchEvent, context: Context): Promise<BatchResponse> {
+    const results: BatchResponse['results'] = [];
+    for (const t of event.tasks) {
+      const task = taskFromBatch(t);
+      if (typeof task === 'string') {
+        results.push({ taskId: t.taskId, resultCode: 'PermanentFailure', resultString: task });
+        continue;
+      }
+      const outcome = await processObject(task, context);
+      results.push({ taskId: t.taskId, ...batchResult(outcome) });
+    }
+    return { invocationSchemaVersion: event.invocationSchemaVersion, treatMissingKeysAs: 'PermanentFailure', invocationId: event.invocationId, results };
+  }
+
+  return async (event, context) => {
+    logger.addContext(context);
+    try {
+      if (isBatchEvent(event)) return await handleBatch(event, context);
+      if (isS3TestEvent(event)) {
+        logger.info('S3 test event: nothing to scan');
+        return { objects: 0, alerts: 0, skipped: 0 };
+      }
+      const { tasks, skipped } = tasksFromS3Event(event as S3Event);
+      for (const s of skipped) logger.info('record skipped', { ...s });
+      const failures: string[] = [];
+      let alerts = 0;
+      for (const task of tasks) {
+        const outcome = await processObject(task, context);
+        if (outcome.status === 'scanned' || outcome.status === 'content_error') alerts += outcome.alerts;
+        if (outcome.status === 'failed') failures.push(outcome.message);
+      }
+      if (failures.length > 0) throw new Error(failures.join('; '));
+      return { objects: tasks.length, alerts, skipped: skipped.length };
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+function batchResult(outcome: Outcome): { resultCode: 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure'; resultString: string } {
+  switch (outcome.status) {
+    case 'scanned':
+      return { resultCode: 'Succeeded', resultString: `${outcome.alerts} alert(s) from ${outcome.result.stats.lines} line(s)` };
+    case 'content_error':
+      return { resultCode: 'Succeeded', resultString: `${outcome.alerts} alert(s); content error: ${outcome.message}`.slice(0, 1024) };
+    case 'missing':
+      return { resultCode: 'PermanentFailure', resultString: outcome.message };
+    case 'failed':
+      return { resultCode: outcome.retryable ? 'TemporaryFailure' : 'PermanentFailure', resultString: outcome.message.slice(0, 1024) };
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The invocation events the handler accepts: S3 event notifications (possibly many
+ * records), S3 Batch Operations tasks (schema 1.0 and 2.0) for backfills, and S3's
+ * test event. Object keys arrive URL-encoded the way S3 encodes them: `+` is a space,
+ * then %XX escapes.
+ */
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+
+export interface ObjectTask {
+  bucket: string;
+  key: string;
+  versionId?: string;
+  size?: number;
+  etag?: string;
+}
+
+/** S3's form encoding: '+' first (a space), then percent escapes. */
+export function decodeS3Key(key: string): string {
+  const spaced = key.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced; // malformed escapes: use the key as delivered
+  }
+}
+
+export type Skip = { reason: string; bucket?: string; key?: string };
+
+/** The objects an S3 notification asks to scan, and the records skipped (with why). */
+export function tasksFromS3Event(event: S3Event): { tasks: ObjectTask[]; skipped: Skip[] } {
+  const tasks: ObjectTask[] = [];
+  const skipped: Skip[] = [];
+  for (const record of event.Records ?? []) {
+    const s3 = (record as S3EventRecord).s3;
+    if (s3?.bucket?.name === undefined || s3.object?.key === undefined) {
+      skipped.push({ reason: 'not an S3 object record' });
+      continue;
+    }
+    const bucket = s3.bucket.name;
+    const key = decodeS3Key(s3.object.key);
+    if (!String(record.eventName ?? '').startsWith('ObjectCreated:')) {
+      skipped.push({ reason: `event ${record.eventName} is not ObjectCreated`, bucket, key });
+      continue;
+    }
+    if (key.endsWith('/')) {
+      skipped.push({ reason: 'folder marker', bucket, key });
+      continue;
+    }
+    if (s3.object.size === 0) {
+      skipped.push({ reason: 'zero-byte object', bucket, key });
+      continue;
+    }
+    const task: ObjectTask = { bucket, key };
+    if (s3.object.versionId) task.versionId = s3.object.versionId;
+    if (typeof s3.object.size === 'number') task.size = s3.object.size;
+    if (s3.object.eTag) task.etag = s3.object.eTag;
+    tasks.push(task);
+  }
+  return { tasks, skipped };
+}
+
+/** S3 Batch Operations invocation (schema 1.0 names the bucket by ARN, 2.0 by name). */
+export interface BatchEvent {
+  invocationSchemaVersion: '1.0' | '2.0';
+  invocationId: string;
+  job: { id: string; userArguments?: Record<string, string> };
+  tasks: { taskId: string; s3Key: string; s3VersionId?: string | null; s3BucketArn?: string; s3Bucket?: string }[];
+}
+
+export type BatchResultCode = 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure';
+
+export interface BatchResponse {
+  invocationSchemaVersion: string;
+  treatMissingKeysAs: BatchResultCode;
+  invocationId: string;
+  results: { taskId: string; resultCode: BatchResultCode; resultString: string }[];
+}
+
+export function isBatchEvent(event: unknown): event is BatchEvent {
+  const e = event as Partial<BatchEvent> | null;
+  return e !== null && typeof e === 'object' && (e.invocationSchemaVersion === '1.0' || e.invocationSchemaVersion === '2.0') && Array.isArray(e.tasks);
+}
+
+export function isS3TestEvent(event: unknown): boolean {
+  return (event as { Event?: string } | null)?.Event === 's3:TestEvent';
+}
+
+export function taskFromBatch(task: BatchEvent['tasks'][number]): ObjectTask | string {
+  const bucket = task.s3Bucket ?? task.s3BucketArn?.replace(/^arn:aws[a-z-]*:s3:::/, '');
+  if (bucket === undefined || bucket === '') return 'task names no bucket';
+  const out: ObjectTask = { bucket, key: decodeS3Key(task.s3Key) };
+  if (task.s3VersionId) out.versionId = task.s3VersionId;
+  return out;
+}

@@ -1,0 +1,5 @@
+/** Library entry (dist/lib.mjs): the pipeline pieces the benchmark and tools import. */
+export { compileQuery } from './engine/index.js';
+export { loadRules } from './rules/load.js';
+export { PreparedRules, scan } from './scan/pipeline.js';
+export { decode } from './scan/decode.js';

@@ -1,0 +1,214 @@
+/**
+ * SNS messages for detection records. One message serves every subscriber through
+ * MessageStructure "json": the alert JSON for default/sqs/lambda/email-json, a readable
+ * text for email, and an AWS Chatbot custom notification for https (Slack/Teams).
+ * A message never exceeds SNS's 256 KiB: an oversized document is trimmed and the
+ * alert marked `"truncated": true`; the alert's own fields are always kept whole.
+ */
+import type { MessageAttributeValue } from '@aws-sdk/client-sns';
+import type { Alert, DetectionRecord, Location } from '../alerts/document.js';
+import { FieldPath } from '../engine/fields.js';
+
+/** SNS's limit for one message, body and attributes together. */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Room kept for the subject, attributes and request encoding. */
+const MESSAGE_BUDGET = MAX_MESSAGE_BYTES - 4 * 1024;
+
+export interface SnsMessage {
+  Message: string;
+  Subject: string;
+  MessageStructure: 'json';
+  MessageAttributes: Record<string, MessageAttributeValue>;
+}
+
+const HOST = new FieldPath('host.name');
+const USER = new FieldPath('user.name');
+const PROCESS = new FieldPath('process.executable');
+const PROCESS_NAME = new FieldPath('process.name');
+const COMMAND_LINE = new FieldPath('process.command_line');
+const FILE = new FieldPath('file.path');
+
+const first = (path: FieldPath, doc: object): string | undefined => {
+  const v = path.values(doc)[0];
+  return v === undefined ? undefined : String(v);
+};
+
+export function sourceText(source: Location & { line?: number }): string {
+  const where = 'file' in source ? source.file : `s3://${source.bucket}/${source.key}${source.version_id ? ` (version ${source.version_id})` : ''}`;
+  return source.line === undefined ? where : `${where}, line ${source.line}`;
+}
+
+/** At most 99 characters, no control characters (SNS rejects them), never empty. */
+export function cleanSubject(text: string): string {
+  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const chars = [...clean];
+  const subject = chars.length > 99 ? `${chars.slice(0, 98).join('')}…` : clean;
+  return subject === '' ? 'eqlambda alert' : subject;
+}
+
+export function subjectFor(record: DetectionRecord): string {
+  if (record.kind === 'overflow') return cleanSubject(`[${record.rule.severity}] ${record.rule.name}: ${record.count} more matches suppressed`);
+  const host = first(HOST, record.document);
+  return cleanSubject(`[${record.rule.severity}] ${record.rule.name}${host === undefined ? '' : ` on ${host}`}`);
+}
+
+function techniques(record: DetectionRecord): string[] {
+  const out: string[] = [];
+  for (const t of record.rule.threat) {
+    for (const tech of t.technique ?? []) {
+      out.push(`${t.tactic.name} (${t.tactic.id}) / ${tech.name} (${tech.id})`);
+      for (const sub of tech.subtechnique ?? []) out.push(`${t.tactic.name} (${t.tactic.id}) / ${tech.name} / ${sub.name} (${sub.id})`);
+    }
+    if ((t.technique ?? []).length === 0) out.push(`${t.tactic.name} (${t.tactic.id})`);
+  }
+  return out;
+}
+
+export function emailText(record: DetectionRecord): string {
+  const lines: string[] = [];
+  const add = (label: string, value: string | undefined): void => {
+    if (value !== undefined && value !== '') lines.push(`${label.padEnd(10)} ${value}`);
+  };
+  if (record.kind === 'overflow') {
+    add('Rule', `${record.rule.name} (${record.rule.id})`);
+    add('Severity', `${record.rule.severity} (risk score ${record.rule.risk_score})`);
+    add('Source', sourceText(record.source));
+    lines.push('', `${record.count} further matches of this rule in this object were suppressed after its alert limit.`);
+    return lines.join('\n');
+  }
+  const doc = record.document;
+  add('Rule', `${record.rule.name} (${record.rule.id}, version ${record.rule.version})`);
+  add('Severity', `${record.rule.severity} (risk score ${record.rule.risk_score})`);
+  add('Host', first(HOST, doc));
+  add('User', first(USER, doc));
+  add('Process', first(PROCESS, doc) ?? first(PROCESS_NAME, doc));
+  add('Command', first(COMMAND_LINE, doc));
+  add('File', first(FILE, doc));
+  add('Reason', record.reason);
+  add('Source', sourceText(record.source));
+  const mitre = techniques(record);
+  if (mitre.length > 0) add('MITRE', mitre.join('\n           '));
+  add('Alert id', record.id);
+  if (record.truncated) lines.push('', 'The event document was trimmed to fit the message size limit.');
+  return lines.join('\n');
+}
+
+/** AWS Chatbot custom notification (renders in Slack and Microsoft Teams). */
+export function chatbotNotification(record: DetectionRecord): object {
+  const title = subjectFor(record);
+  if (record.kind === 'overflow') {
+    return {
+      version: '1.0',
+      source: 'custom',
+      content: {
+        textType: 'client-markdown',
+        title: `:warning: ${title}`,
+        description: `${record.count} further matches of *${record.rule.name}* in \`${sourceText(record.source)}\` were suppressed after the rule's alert limit.`,
+        keywords: [record.rule.severity, 'overflow'],
+      },
+      metadata: {
+        threadId: record.rule.id,
+        summary: title,
+        eventType: 'eqlambda.overflow',
+        additionalContext: { rule: record.rule.name, rule_id: record.rule.id, count: String(record.count) },
+      },
+    };
+  }
+  const doc = record.document;
+  const host = first(HOST, doc) ?? 'unknown host';
+  const details = [
+    ['Host', host],
+    ['User', first(USER, doc)],
+    ['Process', first(PROCESS, doc) ?? first(PROCESS_NAME, doc)],
+    ['Command', first(COMMAND_LINE, doc)],
+    ['File', first(FILE, doc)],
+    ['Source', sourceText(record.source)],
+  ]
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `*${k}:* \`${String(v).slice(0, 300)}\``);
+  return {
+    version: '1.0',
+    source: 'custom',
+    id: record.id,
+    content: {
+      textType: 'client-markdown',
+      title: `:rotating_light: ${title}`,
+      description: `${record.reason}\n${details.join('\n')}`,
+      nextSteps: [
+        `Review the ${record.rule.name} triage guide and the process tree on ${host}`,
+        `Search for alert id ${record.id} to find duplicates of this alert`,
+      ],
+      keywords: [record.rule.severity, ...techniques(record).map((t) => t.replace(/.*\(([^)]+)\)$/, '$1'))].slice(0, 10),
+    },
+    metadata: {
+      threadId: `${record.rule.id}:${host}`,
+      summary: title,
+      eventType: 'eqlambda.alert',
+      additionalContext: { alert_id: record.id, rule: record.rule.name, rule_id: record.rule.id, host, severity: record.rule.severity },
+    },
+  };
+}
+
+function attributes(record: DetectionRecord): Record<string, MessageAttributeValue> {
+  const attrs: Record<string, MessageAttributeValue> = {
+    severity: { DataType: 'String', StringValue: record.rule.severity },
+    risk_score: { DataType: 'Number', StringValue: String(record.rule.risk_score) },
+    rule_id: { DataType: 'String', StringValue: record.rule.id },
+  };
+  const host = record.kind === 'alert' ? first(HOST, record.document) : undefined;
+  if (host !== undefined && host !== '') attrs.host = { DataType: 'String', StringValue: host.slice(0, 1024) };
+  return attrs;
+}
+
+function body(record: DetectionRecord): string {
+  const json = JSON.stringify(record);
+  return JSON.stringify({
+    default: json,
+    sqs: json,
+    lambda: json,
+    'email-json': json,
+    email: emailText(record),
+    https: JSON.stringify(chatbotNotification(record)),
+  });
+}
+
+/** Builds the SNS message, trimming the event document until it fits. */
+export function toSnsMessage(record: DetectionRecord): SnsMessage {
+  let message = body(record);
+  if (Buffer.byteLength(message) > MESSAGE_BUDGET && record.kind === 'alert') {
+    message = body(trimAlert(record));
+  }
+  return { Message: message, Subject: subjectFor(record), MessageStructure: 'json', MessageAttributes: attributes(record) };
+}
+
+/** The largest trimming of the document (longest strings cut first) whose message fits. */
+export function trimAlert(alert: Alert): Alert {
+  const fits = (a: Alert): boolean => Buffer.byteLength(body(a)) <= MESSAGE_BUDGET;
+  let lo = 0;
+  let hi = 64 * 1024;
+  let best: Alert = { ...alert, document: { note: 'document removed: too large for an SNS message' }, truncated: true };
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const candidate: Alert = { ...alert, document: trimValue(alert.document, mid) as Alert['document'], truncated: true };
+    if (fits(candidate)) {
+      best = candidate;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return best;
+}
+
+/** Cuts strings to `max` characters and arrays to `max` items, recursively. */
+function trimValue(value: unknown, max: number): unknown {
+  if (typeof value === 'string') return value.length > max ? `${value.slice(0, max)}…[truncated]` : value;
+  if (Array.isArray(value)) return value.slice(0, Math.max(max, 1)).map((v) => trimValue(v, max));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = trimValue(v, max);
+    return out;
+  }
+  return value;
+}

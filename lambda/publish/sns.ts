@@ -1,0 +1,126 @@
+/**
+ * Delivers detection records to SNS with PublishBatch while the object is still being
+ * scanned: batches of at most 10 entries and 256 KiB, a bounded number of requests in
+ * flight (callers wait when it is full: backpressure), and entries reported `Failed`
+ * retried with exponential backoff. The SDK's own retries cover throttling and 5xx.
+ * Nothing is dropped silently: what could not be delivered is returned by `flush()`.
+ */
+import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
+import type { DetectionRecord } from '../alerts/document.js';
+import { MAX_MESSAGE_BYTES, toSnsMessage, type SnsMessage } from './format.js';
+
+export const MAX_BATCH_ENTRIES = 10;
+
+export interface PublisherOptions {
+  /** PublishBatch requests in flight at once. */
+  maxInFlight?: number;
+  /** Attempts per entry, counting the first, for entries SNS reports as failed. */
+  maxAttempts?: number;
+  /** First backoff delay; doubles per attempt, with jitter. */
+  baseDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface DeliveryFailure {
+  record: DetectionRecord;
+  code: string;
+  message: string;
+}
+
+export interface PublishReport {
+  published: number;
+  failed: DeliveryFailure[];
+}
+
+interface Pending {
+  record: DetectionRecord;
+  message: SnsMessage;
+  size: number;
+  attempts: number;
+}
+
+const entrySize = (m: SnsMessage): number => {
+  let n = Buffer.byteLength(m.Message) + Buffer.byteLength(m.Subject);
+  for (const [name, v] of Object.entries(m.MessageAttributes)) n += name.length + (v.DataType?.length ?? 0) + Buffer.byteLength(v.StringValue ?? '');
+  return n;
+};
+
+export class SnsPublisher {
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private published = 0;
+  private readonly failed: DeliveryFailure[] = [];
+  private readonly maxInFlight: number;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly client: SNSClient,
+    private readonly topicArn: string,
+    options: PublisherOptions = {},
+  ) {
+    this.maxInFlight = options.maxInFlight ?? 4;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.baseDelayMs = options.baseDelayMs ?? 100;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** Queues records; resolves once they are queued or sent (waits while too many requests are in flight). */
+  async publish(records: DetectionRecord[]): Promise<void> {
+    for (const record of records) {
+      const message = toSnsMessage(record);
+      const size = entrySize(message);
+      if (this.queue.length === MAX_BATCH_ENTRIES || this.queuedBytes + size > MAX_MESSAGE_BYTES) await this.sendQueued();
+      this.queue.push({ record, message, size, attempts: 0 });
+      this.queuedBytes += size;
+    }
+    if (this.queue.length === MAX_BATCH_ENTRIES) await this.sendQueued();
+  }
+
+  /** Sends everything still queued and waits for every request, retries included. */
+  async flush(): Promise<PublishReport> {
+    if (this.queue.length > 0) await this.sendQueued();
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    return { published: this.published, failed: [...this.failed] };
+  }
+
+  private async sendQueued(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+    const request = this.deliver(batch).finally(() => this.inFlight.delete(request));
+    this.inFlight.add(request);
+  }
+
+  /** Sends one batch, then retries its failed entries (in smaller batches as needed). */
+  private async deliver(batch: Pending[]): Promise<void> {
+    let pending = batch;
+    while (pending.length > 0) {
+      for (const p of pending) p.attempts++;
+      const retry: Pending[] = [];
+      try {
+        const entries: PublishBatchRequestEntry[] = pending.map((p, i) => ({ Id: `e${i}`, ...p.message }));
+        const response = await this.client.send(new PublishBatchCommand({ TopicArn: this.topicArn, PublishBatchRequestEntries: entries }));
+        this.published += response.Successful?.length ?? 0;
+        for (const f of response.Failed ?? []) {
+          const p = pending[Number(f.Id?.slice(1))];
+          if (p === undefined) continue;
+          if (f.SenderFault === true || p.attempts >= this.maxAttempts) this.failed.push({ record: p.record, code: f.Code ?? 'Failed', message: f.Message ?? '' });
+          else retry.push(p);
+        }
+      } catch (err) {
+        // The SDK has already retried throttling, 5xx and network errors; give up on the batch.
+        const e = err as Error & { name?: string };
+        for (const p of pending) this.failed.push({ record: p.record, code: e.name ?? 'Error', message: e.message });
+      }
+      if (retry.length > 0) {
+        const attempt = retry[0]!.attempts;
+        await this.sleep(this.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      }
+      pending = retry;
+    }
+  }
+}

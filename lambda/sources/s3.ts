@@ -1,0 +1,87 @@
+/**
+ * Source stage for S3: streams an object with GetObject (never buffering it whole),
+ * and lists prefixes for backfills. Clients come from the SDK's default configuration,
+ * so AWS_REGION, AWS_ENDPOINT_URL_S3 and the default credential chain all apply.
+ */
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import { SourceError } from '../scan/decode.js';
+
+export interface S3ObjectRef {
+  bucket: string;
+  key: string;
+  versionId?: string;
+}
+
+export interface OpenedObject {
+  stream: AsyncIterable<Buffer>;
+  etag?: string;
+  versionId?: string;
+  size?: number;
+}
+
+/** The object (or version) does not exist: nothing to retry. */
+export class ObjectMissingError extends Error {
+  constructor(ref: S3ObjectRef) {
+    super(`s3://${ref.bucket}/${ref.key}${ref.versionId ? ` (version ${ref.versionId})` : ''} does not exist`);
+    this.name = 'ObjectMissingError';
+  }
+}
+
+export function parseS3Url(url: string): { bucket: string; key: string } | undefined {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  return m === null ? undefined : { bucket: m[1]!, key: m[2]! };
+}
+
+/** ETags arrive quoted from GetObject and bare in S3 events; normalise to bare. */
+export function normaliseEtag(etag: string | undefined): string | undefined {
+  return etag === undefined ? undefined : etag.replace(/^"|"$/g, '');
+}
+
+export async function openS3Object(client: S3Client, ref: S3ObjectRef): Promise<OpenedObject> {
+  let response;
+  try {
+    response = await client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }));
+  } catch (err) {
+    if (isMissing(err)) throw new ObjectMissingError(ref);
+    throw new SourceError(`cannot read s3://${ref.bucket}/${ref.key}: ${describe(err)}`, err);
+  }
+  const body = response.Body as Readable | undefined;
+  const opened: OpenedObject = { stream: body ?? emptyStream() };
+  const etag = normaliseEtag(response.ETag);
+  if (etag !== undefined) opened.etag = etag;
+  if (response.VersionId !== undefined && response.VersionId !== 'null') opened.versionId = response.VersionId;
+  if (response.ContentLength !== undefined) opened.size = response.ContentLength;
+  return opened;
+}
+
+/** Every key under a prefix, in S3's (lexicographic) order, folder markers skipped. */
+export async function* listS3Keys(client: S3Client, bucket: string, prefix: string): AsyncGenerator<{ key: string; size: number }> {
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    } catch (err) {
+      throw new SourceError(`cannot list s3://${bucket}/${prefix}: ${describe(err)}`, err);
+    }
+    for (const o of page.Contents ?? []) {
+      if (o.Key === undefined || o.Key.endsWith('/')) continue;
+      yield { key: o.Key, size: o.Size ?? 0 };
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+}
+
+function isMissing(err: unknown): boolean {
+  if (err instanceof NoSuchKey) return true;
+  if (err instanceof S3ServiceException) return err.name === 'NoSuchKey' || err.name === 'NoSuchVersion' || err.$metadata.httpStatusCode === 404;
+  return false;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof S3ServiceException) return `${err.name}${err.message && err.message !== err.name ? `: ${err.message}` : ''}`;
+  return (err as Error).message ?? String(err);
+}
+
+async function* emptyStream(): AsyncGenerator<Buffer> {}

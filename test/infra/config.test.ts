@@ -1,0 +1,118 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULTS, readConfig, severitiesFrom, unknownContextKeys } from '../../infra/config.js';
+
+const read = (context: Record<string, unknown>) => readConfig((k) => context[k]);
+
+describe('readConfig', () => {
+  it('has defaults for everything', () => {
+    expect(read({})).toEqual({
+      prefix: '',
+      suffix: '',
+      logExpirationDays: 90,
+      alertEmails: [],
+      memorySize: 1769,
+      timeoutSeconds: 300,
+      logRetentionDays: RetentionDays.ONE_MONTH,
+      logLevel: 'INFO',
+      rulesDir: 'rules',
+    });
+    expect(DEFAULTS.memorySize).toBe(1769);
+  });
+
+  it('reads -c strings and cdk.json values alike', () => {
+    const fromCli = read({
+      logBucketName: 'my-logs',
+      logBucketKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      prefix: 'edr/',
+      suffix: '.json.gz',
+      logExpirationDays: '0',
+      alertEmails: ' a@x.io, b@y.io ,',
+      alertMinSeverity: 'High',
+      opsEmail: 'ops@x.io',
+      slackWorkspaceId: 'T0123',
+      slackChannelId: 'C0123',
+      memorySize: '3008',
+      timeoutSeconds: '900',
+      logRetentionDays: '365',
+      logLevel: 'debug',
+      defaultIndex: 'logs-endpoint.events.process-default',
+      indexByPrefix: '{"edr/":"logs-endpoint.events.process-default"}',
+      maxAlertsPerRule: '50',
+      rulesDir: '/abs/rules',
+    });
+    expect(fromCli).toEqual({
+      logBucketName: 'my-logs',
+      logBucketKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      prefix: 'edr/',
+      suffix: '.json.gz',
+      logExpirationDays: 0,
+      alertEmails: ['a@x.io', 'b@y.io'],
+      alertMinSeverity: 'high',
+      opsEmail: 'ops@x.io',
+      slackWorkspaceId: 'T0123',
+      slackChannelId: 'C0123',
+      memorySize: 3008,
+      timeoutSeconds: 900,
+      logRetentionDays: RetentionDays.ONE_YEAR,
+      logLevel: 'DEBUG',
+      defaultIndex: 'logs-endpoint.events.process-default',
+      indexByPrefix: { 'edr/': 'logs-endpoint.events.process-default' },
+      maxAlertsPerRule: 50,
+      rulesDir: '/abs/rules',
+    });
+    const fromJson = read({ alertEmails: ['a@x.io'], memorySize: 2048, indexByPrefix: { 'a/': 'x' } });
+    expect(fromJson).toMatchObject({ alertEmails: ['a@x.io'], memorySize: 2048, indexByPrefix: { 'a/': 'x' } });
+  });
+
+  it.each([
+    [{ alertEmails: 'a@x.io,not-an-email' }, 'context alertEmails: "not-an-email" is not an email address'],
+    [{ opsEmail: 'ops at x.io' }, 'context opsEmail: "ops at x.io" is not an email address'],
+    [{ alertMinSeverity: 'severe' }, 'context alertMinSeverity: expected one of low, medium, high, critical, got "severe"'],
+    [{ memorySize: '64' }, 'context memorySize: expected a whole number from 128 to 10240, got "64"'],
+    [{ memorySize: '1.5k' }, 'context memorySize: expected a whole number from 128 to 10240, got "1.5k"'],
+    [{ timeoutSeconds: '901' }, 'context timeoutSeconds: expected a whole number from 1 to 900, got "901"'],
+    [{ logRetentionDays: '31' }, 'context logRetentionDays: CloudWatch Logs accepts 1, 3, 5, 7, 14, 30, 60, 90'],
+    [{ logExpirationDays: '-1' }, 'context logExpirationDays: expected a whole number'],
+    [{ maxAlertsPerRule: '0' }, 'context maxAlertsPerRule: expected a whole number from 1 to 100000, got "0"'],
+    [{ logLevel: 'loud' }, 'context logLevel: expected one of TRACE, DEBUG, INFO, WARN, ERROR, got "loud"'],
+    [{ slackWorkspaceId: 'T0123' }, 'context slackChannelId: Slack needs both slackWorkspaceId and slackChannelId'],
+    [{ slackChannelId: 'C0123' }, 'context slackWorkspaceId: Slack needs both slackWorkspaceId and slackChannelId'],
+    [{ logBucketName: 'My_Logs' }, 'context logBucketName: "My_Logs" is not a valid S3 bucket name'],
+    [{ logBucketName: 'my-logs', logBucketKeyArn: 'alias/aws/s3' }, 'context logBucketKeyArn: "alias/aws/s3" is not a KMS key ARN'],
+    [
+      { logBucketKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
+      'context logBucketKeyArn: only applies with logBucketName',
+    ],
+    [{ indexByPrefix: '{edr/: x}' }, 'context indexByPrefix: not valid JSON'],
+    [{ indexByPrefix: '["x"]' }, 'context indexByPrefix: expected a JSON object of key prefix to index name'],
+    [{ indexByPrefix: '{"edr/": 1}' }, 'context indexByPrefix: index for prefix "edr/" must be a non-empty string'],
+    [{ alertEmails: { a: 1 } }, 'context alertEmails: expected a comma-separated string or a list of strings'],
+  ])('rejects %j', (context, message) => {
+    const run = () => read(context);
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(message);
+  });
+});
+
+describe('severitiesFrom', () => {
+  it('lists the severity and everything above it', () => {
+    expect(severitiesFrom('low')).toEqual(['low', 'medium', 'high', 'critical']);
+    expect(severitiesFrom('high')).toEqual(['high', 'critical']);
+    expect(severitiesFrom('critical')).toEqual(['critical']);
+  });
+});
+
+describe('unknownContextKeys', () => {
+  it('reports typos but not feature flags or CDK keys', () => {
+    expect(
+      unknownContextKeys({
+        alertEmail: 'a@x.io',
+        alertEmails: 'a@x.io',
+        stackName: 'Eqlambda',
+        '@aws-cdk/aws-lambda:recognizeLayerVersion': true,
+        'aws:cdk:bundling-stacks': ['**'],
+      }),
+    ).toEqual(['alertEmail']);
+  });
+});

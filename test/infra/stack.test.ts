@@ -1,0 +1,413 @@
+/** The synthesized template, resource by resource (bundling skipped: see bundle.test.ts). */
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { build, joinToText, logicalId, resource } from './helpers.js';
+
+const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const FULL = {
+  logBucketName: 'corp-endpoint-logs',
+  logBucketKeyArn: KEY_ARN,
+  prefix: 'edr/',
+  suffix: '.json.gz',
+  alertEmails: 'soc@example.com,lead@example.com',
+  alertMinSeverity: 'high',
+  opsEmail: 'ops@example.com',
+  slackWorkspaceId: 'T0123ABCD',
+  slackChannelId: 'C0456EFGH',
+  memorySize: '3008',
+  timeoutSeconds: '600',
+  logRetentionDays: '90',
+  logLevel: 'DEBUG',
+  defaultIndex: 'logs-endpoint.events.process-default',
+  indexByPrefix: '{"edr/":"logs-endpoint.events.process-default","audit/":"auditbeat-8"}',
+  maxAlertsPerRule: '25',
+};
+
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** Statements of the role's inline (default) policy, sorted by Sid then first action. */
+function roleStatements(template: Template, roleId: string): Statement[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } }));
+  expect(policies).toHaveLength(1);
+  const statements = (policies[0] as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement;
+  const key = (s: Statement) => `${s.Sid ?? ''}|${([] as string[]).concat(s.Action)[0]}`;
+  return [...statements].sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+const getAtt = (id: string, attr = 'Arn') => ({ 'Fn::GetAtt': [id, attr] });
+const objectsOf = (bucketArn: unknown, key: string) => ({ 'Fn::Join': ['', [bucketArn, `/${key}`]] });
+const importedObjects = (bucket: string, key: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::${bucket}/${key}`]],
+});
+
+describe('default deployment (bucket created by the stack)', () => {
+  let t: Template;
+  let ids: Record<'bucket' | 'fn' | 'role' | 'topic' | 'alertsKey' | 'opsTopic' | 'dlq' | 'logs' | 'batchRole', string>;
+  beforeAll(() => {
+    t = build().template;
+    ids = {
+      bucket: logicalId(t, 'AWS::S3::Bucket', 'LogBucket'),
+      fn: logicalId(t, 'AWS::Lambda::Function', 'DetectorFunction'),
+      role: logicalId(t, 'AWS::IAM::Role', 'DetectorRole'),
+      topic: logicalId(t, 'AWS::SNS::Topic', 'AlertingAlertsTopic'),
+      alertsKey: logicalId(t, 'AWS::KMS::Key', 'AlertingAlertsKey'),
+      opsTopic: logicalId(t, 'AWS::SNS::Topic', 'AlertingOpsTopic'),
+      dlq: logicalId(t, 'AWS::SQS::Queue', 'DeadLetterQueue'),
+      logs: logicalId(t, 'AWS::Logs::LogGroup', 'DetectorLogs'),
+      batchRole: logicalId(t, 'AWS::IAM::Role', 'BatchOperationsRole'),
+    };
+  });
+
+  it('creates a private, encrypted, versioned log bucket with expiry, kept on stack deletion', () => {
+    t.resourceCountIs('AWS::S3::Bucket', 1);
+    t.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        VersioningConfiguration: { Status: 'Enabled' },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LifecycleConfiguration: {
+          Rules: [
+            { Id: 'AbortIncompleteUploads', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } },
+            { Id: 'ExpireLogs', Status: 'Enabled', ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 90 } },
+          ],
+        },
+      },
+    });
+  });
+
+  it('denies non-TLS (and TLS < 1.2) access to the bucket', () => {
+    const bucketArn = getAtt(ids.bucket);
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: ids.bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: [bucketArn, objectsOf(bucketArn, '*')],
+          },
+          Match.objectLike({ Effect: 'Deny', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+        ]),
+      },
+    });
+  });
+
+  it('sends every OBJECT_CREATED event to the function', () => {
+    t.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: ids.bucket },
+      Managed: true,
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [{ Events: ['s3:ObjectCreated:*'], LambdaFunctionArn: getAtt(ids.fn), Filter: Match.absent() }],
+      },
+    });
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(ids.fn),
+      Principal: 's3.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: getAtt(ids.bucket),
+    });
+  });
+
+  it('runs the handler on Node.js 24, arm64, with the default memory, timeout, logging and environment', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 1769,
+      Timeout: 300,
+      Role: getAtt(ids.role),
+      LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', LogGroup: { Ref: ids.logs } },
+      Environment: {
+        Variables: {
+          ALERTS_TOPIC_ARN: { Ref: ids.topic },
+          LOG_LEVEL: 'INFO',
+          POWERTOOLS_SERVICE_NAME: 'eqlambda',
+          POWERTOOLS_METRICS_NAMESPACE: 'eqlambda',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+      },
+    });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('retries async invocations twice, then sends them to the dead-letter queue', () => {
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: ids.fn },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: { OnFailure: { Destination: getAtt(ids.dlq) } },
+    });
+  });
+
+  it('keeps failed events 14 days in an encrypted, SSL-only queue', () => {
+    t.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: ids.dlq }],
+      PolicyDocument: {
+        Statement: [Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } })],
+      },
+    });
+  });
+
+  it('encrypts the alerts topic with a rotating CMK and denies non-SSL publishers', () => {
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: getAtt(ids.alertsKey) });
+    t.hasResourceProperties('AWS::KMS::Key', { Description: 'eqlambda detection alerts topic', EnableKeyRotation: true });
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: ids.topic }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Sid: 'AllowPublishThroughSSLOnly',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Resource: { Ref: ids.topic },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      },
+    });
+    t.resourceCountIs('AWS::SNS::Subscription', 0);
+    t.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
+  });
+
+  it('gives the function exactly: its log group, the DLQ, sns:Publish on the topic, its key, and object reads', () => {
+    expect(roleStatements(t, ids.role)).toEqual([
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAtt(ids.logs) },
+      { Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: getAtt(ids.dlq) },
+      { Sid: 'PublishAlerts', Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: ids.topic } },
+      { Sid: 'ReadLogObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: objectsOf(getAtt(ids.bucket), '*') },
+      { Sid: 'UseAlertsTopicKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: getAtt(ids.alertsKey) },
+    ]);
+    const role = resource(t, 'AWS::IAM::Role', 'DetectorRole');
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    });
+  });
+
+  it('lets S3 Batch Operations invoke the function and read manifests / write reports in the bucket only', () => {
+    const role = resource(t, 'AWS::IAM::Role', 'BatchOperationsRole');
+    expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'batchoperations.s3.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    });
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(roleStatements(t, ids.batchRole)).toEqual([
+      { Sid: 'InvokeDetector', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.fn) },
+      { Sid: 'LocateBucket', Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: getAtt(ids.bucket) },
+      { Sid: 'ReadManifestsAndObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: objectsOf(getAtt(ids.bucket), '*') },
+      { Sid: 'WriteReports', Effect: 'Allow', Action: 's3:PutObject', Resource: objectsOf(getAtt(ids.bucket), 'eqlambda-batch-reports/*') },
+    ]);
+  });
+
+  it('has no wildcard action and no `*` resource in any inline policy', () => {
+    for (const [id, policy] of Object.entries(t.findResources('AWS::IAM::Policy'))) {
+      for (const s of (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement) {
+        for (const action of ([] as string[]).concat(s.Action)) expect(action, `${id} ${action}`).not.toContain('*');
+        expect(([] as unknown[]).concat(s.Resource), id).not.toContain('*');
+      }
+    }
+    // The only managed policy is Lambda logging on CDK's notification custom resource.
+    const managed = Object.values(t.findResources('AWS::IAM::Role')).flatMap((r) => (r as { Properties: { ManagedPolicyArns?: unknown[] } }).Properties.ManagedPolicyArns ?? []);
+    expect(managed.map(joinToText)).toEqual(['arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']);
+  });
+
+  it('alarms on errors, throttles, DLQ depth, duration near timeout and publish failures, notifying the ops topic', () => {
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    const alarm = (props: Record<string, unknown>) =>
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: ids.opsTopic }], EvaluationPeriods: 1, ...props });
+    const fnDims = [{ Name: 'FunctionName', Value: { Ref: ids.fn } }];
+    alarm({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: fnDims, Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    alarm({ Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: fnDims, Statistic: 'Sum', Threshold: 1 });
+    alarm({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: getAtt(ids.dlq, 'QueueName') }],
+      Statistic: 'Maximum',
+      Threshold: 1,
+      TreatMissingData: 'ignore',
+    });
+    alarm({ Namespace: 'AWS/Lambda', MetricName: 'Duration', Dimensions: fnDims, Statistic: 'Maximum', Threshold: 240_000 });
+    alarm({
+      Namespace: 'eqlambda',
+      MetricName: 'PublishFailures',
+      Dimensions: [{ Name: 'service', Value: 'eqlambda' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+    });
+  });
+
+  it('lets only this account’s CloudWatch alarms publish to the CMK-encrypted ops topic', () => {
+    const condition = {
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: { 'aws:SourceArn': Match.anyValue() },
+    };
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: ids.opsTopic }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'AllowPublishThroughSSLOnly', Effect: 'Deny' }),
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: condition }),
+        ]),
+      },
+    });
+    t.hasResourceProperties('AWS::KMS::Key', {
+      Description: 'eqlambda operational alarms topic',
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Condition: condition }),
+        ]),
+      },
+    });
+  });
+
+  it('has a dashboard with throughput, alerts per rule, skipped lines by reason, errors, duration and concurrency', () => {
+    const body = JSON.parse(joinToText(resource(t, 'AWS::CloudWatch::Dashboard', 'MonitoringDashboard').Properties.DashboardBody)) as {
+      widgets: { properties: { title: string; metrics?: unknown[][] } }[];
+    };
+    const widgets = new Map(body.widgets.map((w) => [w.properties.title, JSON.stringify(w.properties.metrics ?? w.properties)]));
+    expect([...widgets.keys()]).toEqual(['Bytes scanned', 'Lines scanned', 'Alerts per rule', 'Skipped lines by reason', 'Errors', 'Duration (ms)', 'Concurrency', 'Alarms']);
+    expect(widgets.get('Bytes scanned')).toContain('"eqlambda","BytesScanned","service","eqlambda"');
+    expect(widgets.get('Lines scanned')).toContain('"eqlambda","LinesScanned","service","eqlambda"');
+    expect(widgets.get('Alerts per rule')).toContain(`SEARCH('{eqlambda,rule,service} MetricName=\\"AlertsPublished\\" service=\\"eqlambda\\"', 'Sum', 300)`);
+    expect(widgets.get('Skipped lines by reason')).toContain(`SEARCH('{eqlambda,reason,service} MetricName=\\"LinesSkipped\\" service=\\"eqlambda\\"', 'Sum', 300)`);
+    expect(widgets.get('Errors')).toMatch(/"AWS\/Lambda","Errors".*"ObjectErrors".*"PublishFailures".*"ApproximateNumberOfMessagesVisible"/);
+    expect(widgets.get('Duration (ms)')).toMatch(/"AWS\/Lambda","Duration".*"ScanDurationMs"/);
+    expect(widgets.get('Concurrency')).toMatch(/"ConcurrentExecutions".*"Invocations".*"Throttles"/);
+  });
+
+  it('outputs the backfill role, the dead-letter queue URL and the other names operators need', () => {
+    t.hasOutput('BatchOperationsRoleArn', { Value: getAtt(ids.batchRole) });
+    t.hasOutput('DeadLetterQueueUrl', { Value: { Ref: ids.dlq } });
+    t.hasOutput('DeadLetterQueueArn', { Value: getAtt(ids.dlq) });
+    t.hasOutput('FunctionName', { Value: { Ref: ids.fn } });
+    t.hasOutput('FunctionArn', { Value: getAtt(ids.fn) });
+    t.hasOutput('AlertsTopicArn', { Value: { Ref: ids.topic } });
+    t.hasOutput('OpsTopicArn', { Value: { Ref: ids.opsTopic } });
+    t.hasOutput('LogBucketName', { Value: { Ref: ids.bucket } });
+    t.hasOutput('BatchReportPrefix', Match.anyValue());
+    t.hasOutput('DashboardName', Match.anyValue());
+  });
+});
+
+describe('existing bucket, filters, subscriptions and Slack from context', () => {
+  let t: Template;
+  beforeAll(() => {
+    t = build(FULL).template;
+  });
+
+  it('creates no bucket and only adds the filtered notification to the existing one', () => {
+    t.resourceCountIs('AWS::S3::Bucket', 0);
+    t.resourceCountIs('AWS::S3::BucketPolicy', 0);
+    const fn = logicalId(t, 'AWS::Lambda::Function', 'DetectorFunction');
+    t.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: 'corp-endpoint-logs',
+      Managed: false, // keeps the bucket's other notifications
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [
+          {
+            Events: ['s3:ObjectCreated:*'],
+            LambdaFunctionArn: getAtt(fn),
+            Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: '.json.gz' }, { Name: 'prefix', Value: 'edr/' }] } },
+          },
+        ],
+      },
+    });
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 's3.amazonaws.com',
+      SourceArn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::corp-endpoint-logs']] },
+    });
+  });
+
+  it('reads objects under the prefix only, and decrypts with the bucket key only through S3', () => {
+    const statements = roleStatements(t, logicalId(t, 'AWS::IAM::Role', 'DetectorRole'));
+    expect(statements.find((s) => s.Sid === 'ReadLogObjects')).toEqual({
+      Sid: 'ReadLogObjects',
+      Effect: 'Allow',
+      Action: ['s3:GetObject', 's3:GetObjectVersion'],
+      Resource: importedObjects('corp-endpoint-logs', 'edr/*'),
+    });
+    expect(statements.find((s) => s.Sid === 'UseLogBucketKeyThroughS3')).toEqual({
+      Sid: 'UseLogBucketKeyThroughS3',
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: KEY_ARN,
+      Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+    });
+    expect(statements).toHaveLength(6);
+    const batch = roleStatements(t, logicalId(t, 'AWS::IAM::Role', 'BatchOperationsRole'));
+    expect(batch.map((s) => [s.Sid, s.Action])).toEqual([
+      ['InvokeDetector', 'lambda:InvokeFunction'],
+      ['LocateBucket', 's3:GetBucketLocation'],
+      ['ReadManifestsAndObjects', ['s3:GetObject', 's3:GetObjectVersion']],
+      ['UseLogBucketKeyThroughS3', ['kms:Decrypt', 'kms:GenerateDataKey']],
+      ['WriteReports', 's3:PutObject'],
+    ]);
+    expect(batch.find((s) => s.Sid === 'ReadManifestsAndObjects')?.Resource).toEqual(importedObjects('corp-endpoint-logs', '*'));
+  });
+
+  it('applies memory, timeout, retention, log level and the routing settings', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      MemorySize: 3008,
+      Timeout: 600,
+      LoggingConfig: Match.objectLike({ ApplicationLogLevel: 'DEBUG' }),
+      Environment: {
+        Variables: Match.objectLike({
+          LOG_LEVEL: 'DEBUG',
+          DEFAULT_INDEX: 'logs-endpoint.events.process-default',
+          INDEX_BY_PREFIX: '{"edr/":"logs-endpoint.events.process-default","audit/":"auditbeat-8"}',
+          MAX_ALERTS_PER_RULE: '25',
+        }),
+      },
+    });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', Threshold: 480_000 });
+  });
+
+  it('subscribes each email with a severity filter, and the ops email without one', () => {
+    const alerts = logicalId(t, 'AWS::SNS::Topic', 'AlertingAlertsTopic');
+    const ops = logicalId(t, 'AWS::SNS::Topic', 'AlertingOpsTopic');
+    t.resourceCountIs('AWS::SNS::Subscription', 3);
+    for (const email of ['soc@example.com', 'lead@example.com']) {
+      t.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: email,
+        TopicArn: { Ref: alerts },
+        FilterPolicy: { severity: ['high', 'critical'] },
+      });
+    }
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: { Ref: ops }, FilterPolicy: Match.absent() });
+  });
+
+  it('adds a notification-only Slack channel for both topics', () => {
+    t.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      SlackWorkspaceId: 'T0123ABCD',
+      SlackChannelId: 'C0456EFGH',
+      SnsTopicArns: [{ Ref: logicalId(t, 'AWS::SNS::Topic', 'AlertingAlertsTopic') }, { Ref: logicalId(t, 'AWS::SNS::Topic', 'AlertingOpsTopic') }],
+      GuardrailPolicies: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AWSDenyAll']] }],
+    });
+    const slackRole = resource(t, 'AWS::IAM::Role', 'AlertingSlackConfigurationRole');
+    expect(slackRole.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(t.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: slackRole.id }] } })).toEqual({});
+  });
+});
+
+describe('alert subscriptions without a minimum severity, and no expiry', () => {
+  it('subscribes without a filter policy and keeps objects forever', () => {
+    const { template: t } = build({ alertEmails: 'soc@example.com', logExpirationDays: '0' });
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'soc@example.com', FilterPolicy: Match.absent() });
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: [Match.objectLike({ Id: 'AbortIncompleteUploads' })] }, // and no ExpireLogs
+    });
+  });
+});
