@@ -1,6 +1,7 @@
 /** The `eqlambda` command line: a thin adapter over the engine and the scan pipeline. */
 import { UsageError, type Output } from './args.js';
 import { QUERY_USAGE, queryCommand } from './query.js';
+import { REPLAY_USAGE, replayCommand } from './replay.js';
 import { RULES_USAGE, rulesCheckCommand } from './rules-check.js';
 import { SCAN_USAGE, scanCommand } from './scan.js';
 
@@ -10,6 +11,7 @@ commands:
   scan         scan log files, folders, stdin or S3 objects with the detection rules
   query        run an ad-hoc EQL query over NDJSON files
   rules check  load and compile detection rules, report problems
+  replay       re-drive failed S3 events from the dead-letter queue to the function
 
 run 'eqlambda <command> --help' for a command's options.`;
 
@@ -28,6 +30,9 @@ export async function main(argv: string[], io: Output): Promise<number> {
         if (rest[0] !== 'check') throw new UsageError(`unknown rules subcommand ${rest[0] === undefined ? '(none)' : `"${rest[0]}"`}: expected "check"`);
         if (wantsHelp) return help(io, RULES_USAGE);
         return rulesCheckCommand(rest.slice(1), io);
+      case 'replay':
+        if (wantsHelp) return help(io, REPLAY_USAGE);
+        return await replayCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -55,6 +60,7 @@ function usageFor(command: string | undefined): string {
   if (command === 'scan') return SCAN_USAGE;
   if (command === 'query') return QUERY_USAGE;
   if (command === 'rules') return RULES_USAGE;
+  if (command === 'replay') return REPLAY_USAGE;
   return USAGE;
 }
 

@@ -4,7 +4,7 @@
  * S3 objects and prefixes. Alerts go to stdout as NDJSON; a summary (and, on a
  * terminal, a progress line) goes to stderr.
  */
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SourceRef } from '../alerts/document.js';
@@ -12,7 +12,7 @@ import { loadRules } from '../rules/load.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
 import { readFileSource } from '../sources/file.js';
-import { listS3Keys, ObjectMissingError, openS3Object, parseS3Url } from '../sources/s3.js';
+import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url } from '../sources/s3.js';
 import { SourceError } from '../scan/decode.js';
 import { parse, positiveInteger, UsageError, type Output } from './args.js';
 import { Summary } from './summary.js';
@@ -61,7 +61,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
   summary.start(loaded.rules.length, prepared.prefilter.enabled ? undefined : (prepared.prefilter.disabledBecause ?? 'off'));
 
   let s3: S3Client | undefined;
-  const s3Client = (): S3Client => (s3 ??= new S3Client({}));
+  const s3Client = (): S3Client => (s3 ??= createS3Client());
   let failed = false;
 
   for (const arg of positionals) {

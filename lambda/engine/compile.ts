@@ -65,8 +65,9 @@ export function compileCondition(query: Query, categoryField: string, source: st
   const categoryPath = new FieldPath(categoryField);
   const inCategory = (v: Scalar): boolean => v === category;
   const whereTest = asTest(where);
+  const categoryFirst = selectivity(where.needs) <= category.length;
   return {
-    test: (e) => categoryPath.some(e, inCategory) && whereTest(e),
+    test: categoryFirst ? (e) => categoryPath.some(e, inCategory) && whereTest(e) : (e) => whereTest(e) && categoryPath.some(e, inCategory),
     // The category goes last: on a tie the prefilter should prefer the rule's own literals.
     needs: allOf([where.needs, literalNeed(category, false)]),
   };
@@ -100,6 +101,9 @@ class Compiler {
       case 'And':
       case 'Or': {
         const parts = folded.operands.map((o) => this.predicate(o));
+        // Conditions have no side effects, so an `and` may test its most selective part
+        // first: the one requiring the longest literal (negations, needing none, go last).
+        if (folded.type === 'And') parts.sort((a, b) => selectivity(b.needs) - selectivity(a.needs));
         const tests = parts.map(asTest);
         const needs = folded.type === 'And' ? allOf(parts.map((p) => p.needs)) : anyOf(parts.map((p) => p.needs));
         const test: Predicate =
@@ -283,7 +287,9 @@ class Compiler {
       }
     }
     const norm = caseInsensitive ? asciiLower : (s: string): string => s;
-    if (matchers.length === 0) return (v) => exact.has(norm(v));
+    // Most values differ in length from every exact pattern: reject those before folding.
+    const lengths = new Set([...exact].map((e) => e.length));
+    if (matchers.length === 0) return (v) => lengths.has(v.length) && exact.has(norm(v));
     if (exact.size === 0 && matchers.length === 1) return matchers[0]!;
     return (v) => {
       if (exact.size > 0 && exact.has(norm(v))) return true;
@@ -491,6 +497,20 @@ function patternNeeds(op: ':' | 'like' | 'regex', caseInsensitive: boolean, p: L
   // change it at the cut: escaping is per character, so each segment's escaped form
   // appears inside the escaped value.
   return allOf(literalRuns(parseEqlWildcard(p.value)).map((s) => literalNeed(s, caseInsensitive)));
+}
+
+/** How rare a condition's required text is: the longest literal it surely needs. */
+function selectivity(needs: Needs): number {
+  switch (needs.kind) {
+    case 'always':
+      return 0;
+    case 'literal':
+      return needs.text.length;
+    case 'all':
+      return Math.max(...needs.parts.map(selectivity));
+    case 'any':
+      return Math.min(...needs.parts.map(selectivity));
+  }
 }
 
 function describeLiteral(lit: Literal): string {

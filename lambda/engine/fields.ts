@@ -47,23 +47,41 @@ export class FieldPath {
     return out;
   }
 
-  private someFrom(node: unknown, index: number, pred: (v: Scalar) => boolean): boolean {
-    if (Array.isArray(node)) {
-      for (const item of node) if (this.someFrom(item, index, pred)) return true;
-      return false;
+  private someFrom(start: unknown, startIndex: number, pred: (v: Scalar) => boolean): boolean {
+    let node = start;
+    let index = startIndex;
+    const last = this.segments.length;
+    // Walk down iteratively; branch (recurse) only for arrays and for keys present in
+    // both nested and dotted spellings.
+    for (;;) {
+      if (Array.isArray(node)) {
+        for (const item of node) if (this.someFrom(item, index, pred)) return true;
+        return false;
+      }
+      if (index === last) {
+        const t = typeof node;
+        return (t === 'string' || t === 'number' || t === 'boolean') && pred(node as Scalar);
+      }
+      if (node === null || typeof node !== 'object') return false;
+      const row = this.keys[index]!;
+      let next: unknown;
+      let nextIndex = -1;
+      for (let k = 0; k < row.length; k++) {
+        const key = row[k]!;
+        // A plain load first (cheap), then confirm the key is the object's own: a
+        // prototype member (constructor, __proto__, toString...) is never a field.
+        const value = (node as Event)[key];
+        if (value === undefined || !hasOwn.call(node, key)) continue;
+        if (nextIndex < 0) {
+          next = value;
+          nextIndex = index + k + 1;
+        } else if (this.someFrom(value, index + k + 1, pred)) {
+          return true;
+        }
+      }
+      if (nextIndex < 0) return false;
+      node = next;
+      index = nextIndex;
     }
-    if (index === this.segments.length) {
-      if (node === null || typeof node === 'object' || node === undefined) return false;
-      const t = typeof node;
-      if (t !== 'string' && t !== 'number' && t !== 'boolean') return false;
-      return pred(node as Scalar);
-    }
-    if (node === null || typeof node !== 'object') return false;
-    const row = this.keys[index]!;
-    for (let k = 0; k < row.length; k++) {
-      const key = row[k]!;
-      if (hasOwn.call(node, key) && this.someFrom((node as Event)[key], index + k + 1, pred)) return true;
-    }
-    return false;
   }
 }

@@ -22,6 +22,7 @@ const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 export function readConfig(env: Record<string, string | undefined>): HandlerConfig {
   const topicArn = env.ALERTS_TOPIC_ARN;
   if (topicArn === undefined || topicArn === '') throw new ConfigError('ALERTS_TOPIC_ARN is required (the SNS topic alerts are published to)');
+  if (topicArn.endsWith('.fifo')) throw new ConfigError(`ALERTS_TOPIC_ARN names a FIFO topic, which is not supported (alerts need no ordering): "${topicArn}"`);
   if (!SNS_ARN.test(topicArn)) throw new ConfigError(`ALERTS_TOPIC_ARN is not an SNS topic ARN: "${topicArn}"`);
   const config: HandlerConfig = { topicArn, indexByPrefix: [], safetyMarginMs: 15_000 };
 

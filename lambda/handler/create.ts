@@ -14,13 +14,13 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context, S3Event } from 'aws-lambda';
 import type { SourceRef } from '../alerts/document.js';
 import type { Rule } from '../rules/model.js';
 import { PreparedRules, scan, type ScanResult } from '../scan/pipeline.js';
-import { ObjectMissingError, openS3Object } from '../sources/s3.js';
+import { createS3Client, ObjectMissingError, openS3Object } from '../sources/s3.js';
 import { SourceError } from '../scan/decode.js';
 import { SnsPublisher, type PublisherOptions } from '../publish/sns.js';
 import { indexForKey, type HandlerConfig } from './config.js';
@@ -48,7 +48,7 @@ export type HandlerResult = { objects: number; alerts: number; skipped: number }
 export function createHandler(deps: HandlerDeps): (event: unknown, context: Context) => Promise<HandlerResult> {
   const logger = deps.logger ?? new Logger({ serviceName: 'eqlambda' });
   const metrics = deps.metrics ?? new Metrics({ namespace: 'eqlambda', serviceName: 'eqlambda' });
-  const s3 = deps.s3 ?? new S3Client({});
+  const s3 = deps.s3 ?? createS3Client();
   const sns = deps.sns ?? new SNSClient({});
   const prepared = new PreparedRules(deps.rules);
   const { config } = deps;

@@ -28,9 +28,13 @@ const PROCESS_NAME = new FieldPath('process.name');
 const COMMAND_LINE = new FieldPath('process.command_line');
 const FILE = new FieldPath('file.path');
 
+/** Event values repeated in subjects, texts and chat fields are clipped: they are attacker-controlled. */
+const MAX_FIELD_CHARS = 512;
+const clip = (s: string, max = MAX_FIELD_CHARS): string => (s.length > max ? `${s.slice(0, max)}…` : s);
+
 const first = (path: FieldPath, doc: object): string | undefined => {
   const v = path.values(doc)[0];
-  return v === undefined ? undefined : String(v);
+  return v === undefined ? undefined : clip(String(v));
 };
 
 export function sourceText(source: Location & { line?: number }): string {
@@ -85,7 +89,7 @@ export function emailText(record: DetectionRecord): string {
   add('Process', first(PROCESS, doc) ?? first(PROCESS_NAME, doc));
   add('Command', first(COMMAND_LINE, doc));
   add('File', first(FILE, doc));
-  add('Reason', record.reason);
+  add('Reason', clip(record.reason, 4 * MAX_FIELD_CHARS));
   add('Source', sourceText(record.source));
   const mitre = techniques(record);
   if (mitre.length > 0) add('MITRE', mitre.join('\n           '));
@@ -134,7 +138,7 @@ export function chatbotNotification(record: DetectionRecord): object {
     content: {
       textType: 'client-markdown',
       title: `:rotating_light: ${title}`,
-      description: `${record.reason}\n${details.join('\n')}`,
+      description: `${clip(record.reason, 4 * MAX_FIELD_CHARS)}\n${details.join('\n')}`,
       nextSteps: [
         `Review the ${record.rule.name} triage guide and the process tree on ${host}`,
         `Search for alert id ${record.id} to find duplicates of this alert`,
@@ -156,8 +160,9 @@ function attributes(record: DetectionRecord): Record<string, MessageAttributeVal
     risk_score: { DataType: 'Number', StringValue: String(record.rule.risk_score) },
     rule_id: { DataType: 'String', StringValue: record.rule.id },
   };
-  const host = record.kind === 'alert' ? first(HOST, record.document) : undefined;
-  if (host !== undefined && host !== '') attrs.host = { DataType: 'String', StringValue: host.slice(0, 1024) };
+  const raw = record.kind === 'alert' ? HOST.values(record.document)[0] : undefined;
+  const host = raw === undefined ? '' : String(raw);
+  if (host !== '') attrs.host = { DataType: 'String', StringValue: host.slice(0, 1024) };
   return attrs;
 }
 
@@ -173,11 +178,13 @@ function body(record: DetectionRecord): string {
   });
 }
 
-/** Builds the SNS message, trimming the event document until it fits. */
+/** Builds the SNS message, trimming the event document (and, if need be, the reason) until it fits. */
 export function toSnsMessage(record: DetectionRecord): SnsMessage {
   let message = body(record);
   if (Buffer.byteLength(message) > MESSAGE_BUDGET && record.kind === 'alert') {
-    message = body(trimAlert(record));
+    // The reason repeats event values (host, user, file...): clip it too when it is huge.
+    const reason = record.reason.length > 4 * MAX_FIELD_CHARS ? clip(record.reason, 4 * MAX_FIELD_CHARS) : record.reason;
+    message = body(trimAlert({ ...record, reason, ...(reason !== record.reason ? { truncated: true as const } : {}) }));
   }
   return { Message: message, Subject: subjectFor(record), MessageStructure: 'json', MessageAttributes: attributes(record) };
 }

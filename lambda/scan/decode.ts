@@ -4,7 +4,7 @@
  * Errors are classified so callers can decide what a retry could fix:
  * SourceError (the bytes could not be read) vs ContentError (the bytes are damaged).
  */
-import { createGunzip } from 'node:zlib';
+import { constants, createGunzip } from 'node:zlib';
 
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 ** 3;
 
@@ -76,23 +76,54 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   };
 
   if (!stats.compressed) {
-    for await (const chunk of rest) {
-      limit(chunk);
-      yield chunk;
+    try {
+      for await (const chunk of rest) {
+        limit(chunk);
+        yield chunk;
+      }
+    } finally {
+      await input.return?.(undefined);
     }
     return;
   }
 
   const gunzip = createGunzip({ chunkSize: options.chunkSize ?? 64 * 1024 });
   let sourceFailure: SourceError | undefined;
-  // Feed the compressed bytes in the background, honouring backpressure.
+  const waitFor = (event: 'drain' | 'flushed'): Promise<void> =>
+    new Promise<void>((resolve) => {
+      // 'close' too: after destroy() (an error, or the consumer stopping) 'drain' never comes.
+      const done = (): void => {
+        gunzip.off('drain', done);
+        gunzip.off('close', done);
+        resolve();
+      };
+      if (event === 'drain') gunzip.once('drain', done);
+      gunzip.once('close', done);
+      if (event === 'flushed') gunzip.flush(constants.Z_SYNC_FLUSH, done);
+    });
+  const write = async (bytes: Buffer): Promise<boolean> => {
+    // Small slices: Node's zlib discards the output of the one call that fails, so a
+    // corrupt block costs at most one slice's worth of output, never a whole read chunk.
+    for (let i = 0; i < bytes.length && !gunzip.destroyed; i += WRITE_SLICE) {
+      if (!gunzip.write(bytes.subarray(i, i + WRITE_SLICE))) await waitFor('drain');
+    }
+    return !gunzip.destroyed;
+  };
+  // Feed the compressed bytes in the background, honouring backpressure. The last 8 bytes
+  // (the gzip trailer, whose CRC check may fail) are held back until everything before
+  // them has been flushed out, so a bad trailer or a truncated stream loses no lines.
   const feeding = (async () => {
+    let tail = Buffer.alloc(0);
     try {
       for await (const chunk of rest) {
-        if (!gunzip.write(chunk)) await new Promise<void>((resolve) => gunzip.once('drain', resolve));
-        if (gunzip.destroyed) return;
+        const joined = tail.length === 0 ? chunk : Buffer.concat([tail, chunk]);
+        const cut = Math.max(joined.length - TRAILER_BYTES, 0);
+        tail = Buffer.from(joined.subarray(cut));
+        if (!(await write(joined.subarray(0, cut)))) return;
       }
-      gunzip.end();
+      if (gunzip.destroyed) return;
+      await waitFor('flushed');
+      if (!gunzip.destroyed) gunzip.end(tail);
     } catch (err) {
       sourceFailure = err instanceof SourceError ? err : new SourceError(`read failed: ${(err as Error).message}`, err);
       gunzip.destroy(sourceFailure);
@@ -110,8 +141,14 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   } finally {
     gunzip.destroy();
     await feeding;
+    await input.return?.(undefined); // release the source (e.g. close the S3 response) when stopped early
   }
 }
+
+/** Compressed bytes per zlib write: bounds what a corrupt block can take with it. */
+const WRITE_SLICE = 16 * 1024;
+/** A gzip member ends with CRC32 and ISIZE. */
+const TRAILER_BYTES = 8;
 
 function describeZlibError(err: NodeJS.ErrnoException): string {
   if (err.code === 'Z_BUF_ERROR') return 'gzip stream is truncated (unexpected end of file)';

@@ -94,6 +94,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
   const started = performance.now();
   const prepared = options.prepared ?? new PreparedRules(options.rules, options.prefilter !== false);
   const { router, prefilter, views } = prepared;
+  prefilter.reset();
   const identity = sourceIdentity(ref);
   const now = options.now ?? (() => new Date());
   const startLine = options.startLine ?? 1;
@@ -177,7 +178,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
 
   const result: ScanResult = { stats };
   try {
-    for await (const chunk of decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: 1024 * 1024 })) {
+    for await (const chunk of decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: 256 * 1024 })) {
       splitter.push(chunk);
       await flush();
       options.onProgress?.(stats);

@@ -190,6 +190,11 @@ export class Prefilter {
     return this.needles.slice(ESCAPES.length).map((n) => (n.caseInsensitive ? `~${n.text}` : n.text));
   }
 
+  /** Forgets the search state (call at the start of each scan: a Buffer may be seen again). */
+  reset(): void {
+    this.buf = undefined;
+  }
+
   /** Could the line [start, end) of `buf` match a rule? Lines of one buffer must come in order. */
   isCandidate(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     if (!this.enabled) return true;

@@ -3,9 +3,18 @@
  * and lists prefixes for backfills. Clients come from the SDK's default configuration,
  * so AWS_REGION, AWS_ENDPOINT_URL_S3 and the default credential chain all apply.
  */
-import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { SourceError } from '../scan/decode.js';
+
+/**
+ * An S3 client from the SDK's default configuration. AWS_S3_FORCE_PATH_STYLE=true selects
+ * path-style URLs, which S3-compatible servers on a host name (localhost, MinIO) need.
+ */
+export function createS3Client(env: Record<string, string | undefined> = process.env): S3Client {
+  const pathStyle = /^(1|true|yes)$/i.test(env.AWS_S3_FORCE_PATH_STYLE ?? '');
+  return new S3Client(pathStyle ? { forcePathStyle: true } : {});
+}
 
 export interface S3ObjectRef {
   bucket: string;

@@ -129,6 +129,7 @@ describe('default deployment (bucket created by the stack)', () => {
           POWERTOOLS_SERVICE_NAME: 'eqlambda',
           POWERTOOLS_METRICS_NAMESPACE: 'eqlambda',
           NODE_OPTIONS: '--enable-source-maps',
+          MALLOC_ARENA_MAX: '2',
         },
       },
     });

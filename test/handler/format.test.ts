@@ -1,0 +1,135 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { alertRule, buildAlert, buildOverflow, sourceIdentity, type Alert, type SourceRef } from '../../lambda/alerts/document.js';
+import type { Event } from '../../lambda/engine/index.js';
+import { cleanSubject, MAX_MESSAGE_BYTES, toSnsMessage } from '../../lambda/publish/format.js';
+import type { Rule } from '../../lambda/rules/model.js';
+import { subjectProblem, type WireEntry } from '../support/fake-sns.js';
+import { corpus, OPENSSL_RULE, shippedRules, SSH_RULE, type Doc } from '../support/logs.js';
+import { expectWellFormed, fromSdkEntry, protocols, recordOf, type ChatbotNotification } from '../support/sns-messages.js';
+
+const rules = shippedRules();
+const rule = (name: string): Rule => rules.find((r) => r.name === name)!;
+const REF: SourceRef = { kind: 's3', bucket: 'logs', key: 'edr/2026/11/20/host é.ndjson.gz', versionId: 'v1', etag: 'abc' };
+const NOW = new Date('2026-11-20T07:00:00.000Z');
+
+function alertFor(doc: Doc, ruleName = OPENSSL_RULE, line = 42): Alert {
+  const r = rule(ruleName);
+  return buildAlert(r, alertRule(r), REF, sourceIdentity(REF), line, doc as Event, NOW);
+}
+
+function entryFor(record: Parameters<typeof toSnsMessage>[0]): WireEntry {
+  return fromSdkEntry({ Id: 'e0', ...toSnsMessage(record) });
+}
+
+describe('toSnsMessage', () => {
+  const c = corpus(7);
+
+  it('builds a well-formed message for every protocol from an alert', () => {
+    const doc = c.openssl();
+    const alert = alertFor(doc);
+    const entry = entryFor(alert);
+    const record = expectWellFormed(entry);
+    expect(record).toEqual(JSON.parse(JSON.stringify(alert)));
+
+    const p = protocols(entry);
+    const chat = JSON.parse(p.https) as ChatbotNotification;
+    expect(chat.content.title).toBe(`:rotating_light: [low] ${OPENSSL_RULE} on ${String(doc.host!.name)}`);
+    expect(chat.content.description.startsWith(alert.reason)).toBe(true);
+    expect(chat.metadata.threadId).toBe(`${alert.rule.id}:${String(doc.host!.name)}`);
+    expect(chat.metadata.additionalContext).toEqual({ alert_id: alert.id, rule: OPENSSL_RULE, rule_id: alert.rule.id, host: doc.host!.name, severity: 'low' });
+    expect(entry.subject).toBe(`[low] ${OPENSSL_RULE} on ${String(doc.host!.name)}`);
+
+    // The email is the readable summary: one field per line.
+    const email = p.email.split('\n');
+    expect(email[0]).toMatch(new RegExp(`^Rule {7}${OPENSSL_RULE} \\(${alert.rule.id}, version \\d+\\)$`));
+    expect(email).toContain('Severity   low (risk score 21)');
+    expect(email).toContain(`Host       ${String(doc.host!.name)}`);
+    expect(email).toContain(`Process    /usr/bin/openssl`);
+    expect(email).toContain(`Source     s3://logs/edr/2026/11/20/host é.ndjson.gz (version v1), line 42`);
+    expect(email).toContain('MITRE      Execution (TA0002) / Command and Scripting Interpreter (T1059)');
+    expect(email.at(-1)).toBe(`Alert id   ${alert.id}`);
+  });
+
+  it('builds a well-formed overflow message', () => {
+    const r = rule(SSH_RULE);
+    const overflow = buildOverflow(alertRule(r), REF, 17, 3);
+    const entry = entryFor(overflow);
+    expect(expectWellFormed(entry)).toEqual(overflow);
+    expect(entry.subject).toBe(`[low] ${SSH_RULE}: 3 more matches suppressed`);
+    expect(entry.attributes.host).toBeUndefined();
+    const chat = JSON.parse(protocols(entry).https) as ChatbotNotification;
+    expect(chat.metadata.additionalContext).toEqual({ rule: SSH_RULE, rule_id: r.id, count: '3' });
+  });
+
+  it('keeps the subject valid with a hostile host.name (line breaks, tabs, 1000 characters)', () => {
+    const doc = c.openssl();
+    doc.host = { ...(doc.host as object), name: `evil\nhost\r\n\twith\u0000\u0007\u0085\u2028breaks ${'x'.repeat(1000)}` };
+    const entry = entryFor(alertFor(doc));
+    expectWellFormed(entry);
+    expect([...entry.subject!].length).toBeLessThanOrEqual(99);
+    expect(entry.subject).toMatch(/^\[low\] Openssl Client or Server Activity on evil host with breaks x+…$/);
+    // the attribute keeps the host (bounded), the document keeps it whole
+    expect(entry.attributes.host!.stringValue!.length).toBe(1024);
+    expect((recordOf(entry) as Alert).document).toEqual(JSON.parse(JSON.stringify(doc)));
+  });
+
+  it('keeps the subject valid for any host name', () => {
+    const r = rule(OPENSSL_RULE);
+    const doc = c.openssl();
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (host) => {
+        const d = { ...doc, host: { name: host } };
+        const message = toSnsMessage(buildAlert(r, alertRule(r), REF, 'id', 1, d as Event, NOW));
+        expect(subjectProblem(message.Subject)).toBeUndefined();
+        expect([...message.Subject].length).toBeLessThanOrEqual(99);
+        expect(JSON.parse(message.Message)).toHaveProperty('default');
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('never returns an empty subject', () => {
+    expect(cleanSubject('\n\t \u0000')).toBe('eqlambda alert');
+    expect(cleanSubject('  ok  ')).toBe('ok');
+    expect([...cleanSubject('日本'.repeat(80))].length).toBe(99);
+  });
+
+  it('trims an oversized document (1 MB command line) and keeps the alert fields whole', () => {
+    const doc = c.openssl();
+    doc.process = { ...doc.process, command_line: `openssl s_client -connect 203.0.113.7:4443 ${'A'.repeat(1_000_000)}` };
+    const alert = alertFor(doc);
+    const entry = entryFor(alert);
+    expect(Buffer.byteLength(entry.message)).toBeLessThan(MAX_MESSAGE_BYTES);
+    const record = expectWellFormed(entry) as Alert;
+    expect(record.truncated).toBe(true);
+    expect(record.id).toBe(alert.id);
+    expect(record.rule).toEqual(alert.rule);
+    expect(record.reason).toBe(alert.reason);
+    expect(record.source).toEqual(alert.source);
+    expect(record['@timestamp']).toBe(alert['@timestamp']);
+    const trimmed = (record.document as { process: { command_line: string; name: string } }).process;
+    expect(trimmed.command_line.length).toBeLessThan(200_000);
+    expect(trimmed.command_line).toMatch(/^openssl s_client -connect 203\.0\.113\.7:4443 A+…\[truncated\]$/);
+    expect(trimmed.name).toBe('openssl');
+    expect(protocols(entry).email).toContain('The event document was trimmed to fit the message size limit.');
+  });
+
+  it('does not mark a document that fits as truncated', () => {
+    const record = recordOf(entryFor(alertFor(c.openssl()))) as Alert;
+    expect(record.truncated).toBeUndefined();
+  });
+
+  // BUG (lambda/publish/format.ts): only the document is trimmed, but the fields the
+  // reason is built from (host.name, user.name, process.name, process.parent.name,
+  // file.name) are repeated whole in `reason` (x4 bodies), the email (Host + Reason),
+  // and the Chatbot description/threadId/nextSteps/additionalContext. A 50 KB host.name
+  // gives a ~500 KB message, which SNS rejects, so the alert (and its batch) is never
+  // delivered and the invocation fails on every retry.
+  it('keeps the message under 256 KiB when a reason field (host.name) is huge', () => {
+    const doc = c.openssl();
+    doc.host = { ...(doc.host as object), name: `host-${'h'.repeat(50_000)}` };
+    const entry = entryFor(alertFor(doc));
+    expect(Buffer.byteLength(entry.message)).toBeLessThan(MAX_MESSAGE_BYTES);
+  });
+});

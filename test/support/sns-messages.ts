@@ -1,0 +1,144 @@
+/**
+ * Checks that an SNS message built for a detection record is well formed for every
+ * subscriber protocol, and returns the record it carries.
+ */
+import type { PublishBatchRequestEntry } from '@aws-sdk/client-sns';
+import { expect } from 'vitest';
+import type { Alert, DetectionRecord, Overflow } from '../../lambda/alerts/document.js';
+import { snsPayloadBytes, subjectProblem, type WireEntry } from './fake-sns.js';
+
+export const SNS_LIMIT = 256 * 1024;
+
+/** A PublishBatch entry as the SDK was asked to send it, in the fake's wire shape. */
+export function fromSdkEntry(e: PublishBatchRequestEntry): WireEntry {
+  const out: WireEntry = { id: e.Id ?? '', message: e.Message ?? '', attributes: {} };
+  if (e.Subject !== undefined) out.subject = e.Subject;
+  if (e.MessageStructure !== undefined) out.messageStructure = e.MessageStructure;
+  for (const [name, v] of Object.entries(e.MessageAttributes ?? {})) {
+    out.attributes[name] = v.StringValue === undefined ? { dataType: v.DataType ?? '' } : { dataType: v.DataType ?? '', stringValue: v.StringValue };
+  }
+  return out;
+}
+
+export interface Protocols {
+  default: string;
+  sqs: string;
+  lambda: string;
+  'email-json': string;
+  email: string;
+  https: string;
+}
+
+export interface ChatbotNotification {
+  version: string;
+  source: string;
+  id?: string;
+  content: { textType: string; title: string; description: string; nextSteps?: string[]; keywords?: string[] };
+  metadata: { threadId: string; summary: string; eventType: string; additionalContext: Record<string, string> };
+}
+
+export function protocols(entry: WireEntry): Protocols {
+  return JSON.parse(entry.message) as Protocols;
+}
+
+/** The detection record an entry carries (its `default` body). */
+export function recordOf(entry: WireEntry): DetectionRecord {
+  return JSON.parse(protocols(entry).default) as DetectionRecord;
+}
+
+export function alertsOf(entries: WireEntry[]): Alert[] {
+  return entries.map(recordOf).filter((r): r is Alert => r.kind === 'alert');
+}
+
+export function overflowsOf(entries: WireEntry[]): Overflow[] {
+  return entries.map(recordOf).filter((r): r is Overflow => r.kind === 'overflow');
+}
+
+/** Asserts every protocol body, the subject, the attributes and the size; returns the record. */
+export function expectWellFormed(entry: WireEntry): DetectionRecord {
+  expect(entry.messageStructure).toBe('json');
+  expect(snsPayloadBytes(entry)).toBeLessThan(SNS_LIMIT);
+  expect(entry.subject).toBeDefined();
+  expect(subjectProblem(entry.subject!)).toBeUndefined();
+
+  const body = JSON.parse(entry.message) as Record<string, unknown>;
+  for (const key of ['default', 'sqs', 'lambda', 'email-json', 'email', 'https']) expect(typeof body[key], `protocol ${key}`).toBe('string');
+  const p = body as unknown as Protocols;
+  // default/sqs/lambda/email-json carry the same alert JSON.
+  expect(p.sqs).toBe(p.default);
+  expect(p.lambda).toBe(p.default);
+  expect(p['email-json']).toBe(p.default);
+  const record = JSON.parse(p.default) as DetectionRecord;
+  expect(['alert', 'overflow']).toContain(record.kind);
+  expect(record.rule.name).toEqual(expect.any(String));
+
+  // Attributes for filter policies.
+  expect(entry.attributes.severity).toEqual({ dataType: 'String', stringValue: record.rule.severity });
+  expect(entry.attributes.risk_score).toEqual({ dataType: 'Number', stringValue: String(record.rule.risk_score) });
+  expect(entry.attributes.rule_id).toEqual({ dataType: 'String', stringValue: record.rule.id });
+  if (record.kind === 'alert') {
+    const host = (record.document as { host?: { name?: unknown } }).host?.name;
+    if (typeof host === 'string' && host !== '') expect(entry.attributes.host).toEqual({ dataType: 'String', stringValue: host.slice(0, 1024) });
+  }
+
+  // https: an AWS Chatbot custom notification.
+  const chat = JSON.parse(p.https) as ChatbotNotification;
+  expect(chat.version).toBe('1.0');
+  expect(chat.source).toBe('custom');
+  expect(chat.content.textType).toBe('client-markdown');
+  expect(chat.content.title).toEqual(expect.any(String));
+  expect(chat.content.title.length).toBeGreaterThan(0);
+  expect(chat.content.description).toEqual(expect.any(String));
+  expect(chat.content.description.length).toBeGreaterThan(0);
+  expect(chat.metadata.threadId).toEqual(expect.any(String));
+  expect(chat.metadata.summary).toBe(entry.subject);
+  expect(chat.metadata.eventType).toBe(record.kind === 'alert' ? 'eqlambda.alert' : 'eqlambda.overflow');
+  expect(chat.metadata.additionalContext).toBeTypeOf('object');
+  for (const v of Object.values(chat.metadata.additionalContext)) expect(v).toEqual(expect.any(String));
+  expect(chat.metadata.additionalContext.rule_id).toBe(record.rule.id);
+
+  // email: readable text, one labelled field per line.
+  const email = p.email;
+  expect(email).not.toMatch(/^\s*[{[]/); // not JSON
+  expect(email).toContain(`Rule       ${record.rule.name} (${record.rule.id}`);
+  expect(email).toContain(`Severity   ${record.rule.severity} (risk score ${record.rule.risk_score})`);
+  expect(email).toMatch(/^Source {5}\S/m);
+  if (record.kind === 'alert') {
+    expect(chat.id).toBe(record.id);
+    expect(chat.metadata.additionalContext.alert_id).toBe(record.id);
+    expect(email).toContain(`Reason     ${record.reason}`);
+    expect(email).toContain(`Alert id   ${record.id}`);
+    expect(email).toMatch(/^MITRE {6}\S/m);
+    const doc = record.document as { host?: { name?: string }; user?: { name?: string }; process?: { executable?: string; name?: string } };
+    // Event values in the readable texts are clipped at 512 characters (they are attacker-controlled).
+    if (doc.host?.name !== undefined) expect(email).toContain(`Host       ${clipped(String(doc.host.name))}`);
+    if (doc.user?.name !== undefined) expect(email).toContain(`User       ${doc.user.name}`);
+    const proc = doc.process?.executable ?? doc.process?.name;
+    if (proc !== undefined) expect(email).toContain(`Process    ${proc}`);
+    expect(email).toContain(`Source     s3://${'bucket' in record.source ? `${record.source.bucket}/${record.source.key}` : ''}`);
+    expect(email).toContain(`line ${record.source.line}`);
+  } else {
+    expect(email).toContain(`${record.count} further matches`);
+  }
+  return record;
+}
+
+/** Every alert id is unique and the ids are exactly the expected ones. */
+export function expectDeliveredOnce(entries: WireEntry[]): Alert[] {
+  const alerts = alertsOf(entries);
+  const ids = alerts.map((a) => a.id);
+  expect(new Set(ids).size, `duplicate alert ids in ${ids.join(', ')}`).toBe(ids.length);
+  return alerts;
+}
+
+/** An alert without its processing time (which differs between runs). */
+export function timeless(record: DetectionRecord): Omit<DetectionRecord, '@timestamp'> {
+  const copy = { ...record } as Record<string, unknown>;
+  delete copy['@timestamp'];
+  return copy as Omit<DetectionRecord, '@timestamp'>;
+}
+
+/** How the email and chat texts show an event value: at most 512 characters, then an ellipsis. */
+export function clipped(value: string): string {
+  return value.length > 512 ? `${value.slice(0, 512)}…` : value;
+}
