@@ -56,6 +56,7 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
       for await (const chunk of decode(readFileSource(file), stats)) lines.push(chunk);
       lines.end();
     } catch (err) {
+      const line = lines.lineNumber;
       lines.end();
       if (err instanceof SourceError) {
         io.err(`${file}: ${err.message}`);
@@ -63,7 +64,8 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
         continue;
       }
       if (!(err instanceof ContentError)) throw err;
-      io.err(`${file}:${lines.lineNumber}: ${err.message}; events before it were searched`);
+      io.err(`${file}:${line}: ${err.message}; events before it were searched`);
+      failed = true;
     }
     if (skips.total > 0) io.err(`${file}: skipped ${skips.total} line(s): ${skips.describe()}`);
   }

@@ -126,6 +126,8 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       if (!gunzip.destroyed) gunzip.end(tail);
     } catch (err) {
       sourceFailure = err instanceof SourceError ? err : new SourceError(`read failed: ${(err as Error).message}`, err);
+      // Deliver what was already decoded before reporting the read failure.
+      if (!gunzip.destroyed) await waitFor('flushed');
       gunzip.destroy(sourceFailure);
     }
   })();

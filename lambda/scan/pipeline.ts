@@ -189,10 +189,12 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     }
     if (result.stoppedAtLine === undefined) splitter.end();
   } catch (err) {
-    // Lines decoded before the error still count, including a final partial line.
+    // The line being read when the error hit; lines decoded before it still count,
+    // including a final partial line.
+    const line = splitter.lineNumber;
     splitter.end();
-    if (err instanceof ContentError) result.error = { kind: 'content', message: err.message, line: splitter.lineNumber };
-    else if (err instanceof SourceError) result.error = { kind: 'source', message: err.message, line: splitter.lineNumber };
+    if (err instanceof ContentError) result.error = { kind: 'content', message: err.message, line };
+    else if (err instanceof SourceError) result.error = { kind: 'source', message: err.message, line };
     else throw err;
   }
   stats.lines = splitter.lineNumber - 1;

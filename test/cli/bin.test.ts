@@ -1,0 +1,83 @@
+/**
+ * The built `eqlambda` binary (bin/eqlambda.mjs → dist/cli.mjs) as a child process:
+ * standard input (`-`), exit codes and the stdout / stderr split.
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert } from '../../lambda/alerts/document.js';
+import { BENIGN, EXAMPLES_DIR, gzip, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, REPO_ROOT, SSH_RULE_ID, SSH_TP, tempDir } from '../scan/helpers.js';
+import { alertKeys, records } from './helpers.js';
+
+const temp = tempDir('eqlambda-bin-test-');
+afterAll(temp.cleanup);
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
+});
+
+function eqlambda(args: string[], input?: string | Buffer): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['bin/eqlambda.mjs', ...args], { cwd: REPO_ROOT, input, encoding: 'utf8', timeout: 30_000 });
+}
+const lines = (stdout: string): string[] => stdout.split('\n').filter((l) => l !== '');
+
+describe('eqlambda (built binary)', () => {
+  it('scans standard input with `scan -`', () => {
+    const run = eqlambda(['scan', '-'], ndjson([BENIGN(), OPENSSL_TP(), SSH_TP()]));
+    expect(run.status).toBe(0);
+    const recs = records({ out: lines(run.stdout) });
+    expect(alertKeys(recs)).toEqual([
+      ['-', 2, OPENSSL_RULE_ID],
+      ['-', 3, SSH_RULE_ID],
+    ]);
+    expect((recs[0] as Alert).document).toEqual(OPENSSL_TP());
+    expect(run.stderr).toMatch(/^eqlambda: 2 rule\(s\)$/m);
+    expect(run.stderr).toMatch(/^scanned 1 object\(s\)/m);
+    expect(run.stderr).toMatch(/^alerts 2$/m);
+  });
+
+  it('sniffs gzip on standard input', () => {
+    const run = eqlambda(['scan', '-'], gzip(ndjson([SSH_TP(), BENIGN(), OPENSSL_TP()])));
+    expect(run.status).toBe(0);
+    expect(alertKeys(records({ out: lines(run.stdout) })).map(([, l, rule]) => [l, rule])).toEqual([
+      [1, SSH_RULE_ID],
+      [3, OPENSSL_RULE_ID],
+    ]);
+  });
+
+  it('exits 1 for a missing input (scanning the others, with the default rules/) and 2 for usage errors', () => {
+    const missing = eqlambda(['scan', join(temp.dir, 'nope.ndjson'), 'examples/']);
+    expect(missing.status).toBe(1);
+    expect(lines(missing.stdout)).toHaveLength(6);
+    expect(missing.stderr).toMatch(/^eqlambda: .*nope\.ndjson: ENOENT/m);
+    expect(missing.stderr).toMatch(/^alerts 6$/m);
+    const usage = eqlambda(['scan', '--max-alerts-per-rule', 'x', 'examples/']);
+    expect(usage.status).toBe(2);
+    expect(usage.stdout).toBe('');
+    expect(usage.stderr).toMatch(/^eqlambda: --max-alerts-per-rule must be a positive whole number, not "x"\nusage: eqlambda scan/);
+  });
+
+  it('runs `query -` over standard input, printing matches in order', () => {
+    const input = ['{"event":{"category":"process"},"n":1}', '{"event":{"category":"process"},"n":2}', '{"event":{"category":"process"},"n":3}'].join('\n');
+    const run = eqlambda(['query', 'process where n != 2', '-'], input);
+    expect(run.status).toBe(0);
+    expect(lines(run.stdout)).toEqual(['{"event":{"category":"process"},"n":1}', '{"event":{"category":"process"},"n":3}']);
+  });
+
+  // Regression: a corrupt gzip file read in 1 MiB chunks made decode() wait forever for 'drain';
+  // node then exited with code 13 (unsettled top-level await), without a summary and without
+  // scanning the inputs after it.
+  it('exits 1 for a corrupt gzip file of realistic size, still scanning the others', () => {
+    const bytes = Buffer.from(readFileSync(join(EXAMPLES_DIR, 'defend-linux-2026-11-20.ndjson.gz')));
+    const mid = bytes.length >> 1;
+    for (let i = mid; i < mid + 8; i++) bytes[i] = bytes[i]! ^ 0x55;
+    const corrupt = join(temp.dir, 'corrupt.ndjson.gz');
+    writeFileSync(corrupt, bytes);
+    const run = eqlambda(['scan', corrupt, 'examples/endgame-linux.ndjson']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/corrupt\.ndjson\.gz:\d+: gzip stream is corrupt \(.+\); alerts from the lines before it were reported/);
+    expect(run.stderr).toMatch(/^scanned 2 object\(s\) \(1 with errors\)/m);
+    expect(alertKeys(records({ out: lines(run.stdout) }))).toContainEqual(['endgame-linux.ndjson', 124, OPENSSL_RULE_ID]);
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * `eqlambda query`: syntax errors exit 2 as `query:line:col: reason`; matching events are
+ * printed as their original lines, in input order, across plain and gzip files.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { QUERY_USAGE } from '../../lambda/cli/query.js';
+import { EXAMPLES_DIR, gzip, tempDir } from '../scan/helpers.js';
+import { runCli } from './helpers.js';
+
+const temp = tempDir('eqlambda-query-test-');
+afterAll(temp.cleanup);
+let n = 0;
+function write(name: string, content: string | Buffer): string {
+  const dir = join(temp.dir, `case-${++n}`);
+  mkdirSync(dir);
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+const proc = (n: number, extra = ''): string => `{"event":{"category":"process"},"n":${n}${extra}}`;
+
+describe('eqlambda query: syntax errors', () => {
+  it('exits 2 with query:line:col: reason and prints nothing', async () => {
+    const file = write('a.ndjson', proc(1) + '\n');
+    const run = await runCli(['query', 'process where process.name = "x"', file]);
+    expect(run.code).toBe(2);
+    expect(run.out).toEqual([]);
+    expect(run.err).toEqual(['query:1:28: use == to compare values, not =']);
+  });
+
+  it('positions errors on later lines of a multi-line query', async () => {
+    const run = await runCli(['query', 'process where\n  process.name ==', join(temp.dir, 'never-read.ndjson')]);
+    expect(run.code).toBe(2);
+    expect(run.err).toEqual(['query:2:18: unexpected end of query: the condition is incomplete']);
+  });
+
+  it('exits 2 with the usage when the query or files are missing', async () => {
+    for (const argv of [['query'], ['query', 'any where true']]) {
+      const run = await runCli(argv);
+      expect(run.code).toBe(2);
+      expect(run.err).toEqual(['eqlambda: expected a query and at least one FILE', QUERY_USAGE]);
+    }
+  });
+});
+
+describe('eqlambda query: matches', () => {
+  it('prints the original lines of matching events in input order, across files (plain and gzip)', async () => {
+    const first = write('first.ndjson', [proc(1), `  ${proc(5, ', "spaced" : true')}`, proc(3), '{"event":{"category":"file"},"n":9}', proc(2), ''].join('\n'));
+    const second = write('second.ndjson.gz', gzip([proc(7), proc(0), proc(4, ',"last":1')].join('\r\n')));
+    const run = await runCli(['query', 'process where n >= 3', first, second]);
+    expect(run.code).toBe(0);
+    expect(run.out).toEqual([`  ${proc(5, ', "spaced" : true')}`, proc(3), proc(7), proc(4, ',"last":1')]);
+    expect(run.err).toEqual([]);
+  });
+
+  it('exits 0 with no output when nothing matches', async () => {
+    const file = write('none.ndjson', proc(1) + '\n');
+    const run = await runCli(['query', 'process where n > 100', file]);
+    expect(run.code).toBe(0);
+    expect(run.out).toEqual([]);
+  });
+
+  it('finds the openssl client executions in the examples, endgame first then Defend, each in line order', async () => {
+    const files = ['endgame-linux.ndjson', 'defend-linux-2026-11-20.ndjson.gz'].map((f) => join(EXAMPLES_DIR, f));
+    const run = await runCli(['query', 'process where process.name == "openssl" and process.args == "s_client"', ...files]);
+    expect(run.code).toBe(0);
+    // The same selection, computed by hand over the raw lines.
+    const expected = files.flatMap((file) => {
+      const bytes = readFileSync(file);
+      const text = (file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+      return text.split('\n').filter((l) => {
+        if (l === '') return false;
+        const e = JSON.parse(l) as { event?: { category?: string[] }; process?: { name?: string; args?: string[] } };
+        return e.event?.category?.includes('process') === true && e.process?.name === 'openssl' && e.process.args?.includes('s_client') === true;
+      });
+    });
+    expect(expected.length).toBeGreaterThan(3);
+    expect(run.out).toEqual(expected);
+  });
+
+  it('keeps only events of the --index patterns (and events with no index)', async () => {
+    const file = write(
+      'indexed.ndjson',
+      [
+        '{"event":{"category":"process"},"agent":{"type":"endgame","version":"3"},"n":1}',
+        '{"event":{"category":"process"},"agent":{"type":"auditbeat","version":"8"},"n":2}',
+        '{"event":{"category":"process"},"n":3}',
+        '{"event":{"category":"process"},"data_stream":{"type":"logs","dataset":"endpoint.events.process","namespace":"default"},"n":4}',
+      ].join('\n'),
+    );
+    const run = await runCli(['query', '--index', 'endgame-*,logs-endpoint.*', 'process where true', file]);
+    expect(run.out.map((l) => (JSON.parse(l) as { n: number }).n)).toEqual([1, 3, 4]);
+  });
+
+  it('tests --category-field instead of event.category', async () => {
+    const file = write('cat.ndjson', '{"kind":"process","n":1}\n{"event":{"category":"process"},"n":2}\n');
+    const run = await runCli(['query', '--category-field', 'kind', 'process where true', file]);
+    expect(run.out).toEqual(['{"kind":"process","n":1}']);
+  });
+
+  it('reports skipped lines on stderr', async () => {
+    const file = write('skips.ndjson', [proc(1), 'oops', '', '[1]', proc(2)].join('\n'));
+    const run = await runCli(['query', 'process where true', file]);
+    expect(run.out).toEqual([proc(1), proc(2)]);
+    expect(run.err).toEqual([`${file}: skipped 3 line(s): empty 1 (line 3), invalid_json 1 (line 2), not_object 1 (line 4)`]);
+  });
+
+  it('exits 1 for a missing file, after searching the others', async () => {
+    const file = write('ok.ndjson', proc(3) + '\n');
+    const missing = join(temp.dir, 'missing.ndjson');
+    const run = await runCli(['query', 'process where n == 3', missing, file]);
+    expect(run.code).toBe(1);
+    expect(run.out).toEqual([proc(3)]);
+    expect(run.err[0]).toMatch(new RegExp(`^${missing.replace(/[.\\]/g, '\\$&')}: cannot read ${missing.replace(/[.\\]/g, '\\$&')}: ENOENT`));
+  });
+
+  it('prints the matches before a truncated gzip’s damage and reports it', async () => {
+    const lines = Array.from({ length: 400 }, (_, i) => proc(i, `,"pad":"${'abcdefgh'.repeat(i % 13)}"`));
+    const bytes = gzip(lines.join('\n') + '\n');
+    const file = write('cut.ndjson.gz', bytes.subarray(0, bytes.length - 8));
+    const run = await runCli(['query', 'process where n % 100 == 0', file]);
+    expect(run.out).toEqual([lines[0], lines[100], lines[200], lines[300]]);
+    expect(run.err).toEqual([`${file}:401: gzip stream is truncated (unexpected end of file); events before it were searched`]);
+  });
+});

@@ -1,0 +1,264 @@
+/**
+ * `eqlambda scan`, run in-process through main(argv, io): exit codes (0 scanned, 1 an input
+ * unreadable or damaged while the others are still scanned, 2 usage), alerts on stdout as
+ * NDJSON, the summary on stderr, folder expansion, gzip sniffing and the options.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert, Overflow } from '../../lambda/alerts/document.js';
+import { SCAN_USAGE } from '../../lambda/cli/scan.js';
+import { BENIGN, EXAMPLES_DIR, gzip, line, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, RULES_DIR, SSH_RULE_ID, SSH_TP, tempDir, variant } from '../scan/helpers.js';
+import { alertKeys, records, runCli, withoutTimestamps, type CliRun } from './helpers.js';
+
+const EXPECTED_EXAMPLE_ALERTS: [string, number, string][] = [
+  ['auditbeat-fim.ndjson.gz', 418, SSH_RULE_ID],
+  ['defend-linux-2026-11-20.ndjson.gz', 1235, OPENSSL_RULE_ID],
+  ['defend-linux-2026-11-20.ndjson.gz', 3457, SSH_RULE_ID],
+  ['defend-linux-2026-11-20.ndjson.gz', 5001, OPENSSL_RULE_ID],
+  ['endgame-linux.ndjson', 124, OPENSSL_RULE_ID],
+  ['sentinelone-cloud-funnel.ndjson.gz', 251, SSH_RULE_ID],
+];
+
+const scanCli = (...args: string[]): Promise<CliRun> => runCli(['scan', '--rules', RULES_DIR, ...args]);
+
+const temp = tempDir('eqlambda-cli-test-');
+afterAll(temp.cleanup);
+let n = 0;
+/** Writes a file in a fresh temp folder and returns its path. */
+function write(name: string, content: string | Buffer): string {
+  const dir = join(temp.dir, `case-${++n}`);
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+/** A small gzip with 8 bytes flipped in the middle. */
+function corruptGzip(): Buffer {
+  const bytes = gzip(ndjson([OPENSSL_TP(), ...Array.from({ length: 30 }, (_, i) => BENIGN(i)), SSH_TP()]));
+  const mid = bytes.length >> 1;
+  for (let i = mid; i < mid + 8; i++) bytes[i] = bytes[i]! ^ 0x55;
+  return bytes;
+}
+
+describe('eqlambda scan: the bundled examples', () => {
+  let run: CliRun;
+  beforeAll(async () => {
+    run = await scanCli(EXAMPLES_DIR);
+  });
+
+  it('exits 0 and prints exactly the six alerts as NDJSON on stdout', () => {
+    expect(run.code).toBe(0);
+    expect(alertKeys(records(run))).toEqual(EXPECTED_EXAMPLE_ALERTS);
+    expect(records(run).every((r) => r.kind === 'alert')).toBe(true);
+  });
+
+  it('names each file by the path it was found under, with ids from its absolute path', () => {
+    for (const alert of records(run) as Alert[]) {
+      const file = (alert.source as { file: string }).file;
+      expect(file.startsWith(join(EXAMPLES_DIR, ''))).toBe(true);
+      expect(alert.id).toBe(createHash('sha256').update(`${alert.rule.id}\nfile:${resolve(file)}\n${alert.source.line}`).digest('hex'));
+    }
+  });
+
+  it('prints a summary on stderr', () => {
+    expect(run.err[0]).toBe('eqlambda: 2 rule(s)');
+    expect(run.stderr).toMatch(/^scanned 4 object\(s\): 0\.7 MB in, 10\.7 MB decompressed, \d+ MB\/s$/m);
+    expect(run.stderr).toMatch(/^lines 7803, parsed \d+, prefiltered \d+$/m);
+    expect(run.stderr).toContain('alerts 6\n  3  Potential OpenSSH Backdoor Logging Activity\n  3  Openssl Client or Server Activity');
+  });
+
+  it('gives the same alerts with --no-prefilter, and says the prefilter is off', async () => {
+    const off = await scanCli('--no-prefilter', EXAMPLES_DIR);
+    expect(off.code).toBe(0);
+    expect(off.err[0]).toBe('eqlambda: 2 rule(s); prefilter off (turned off)');
+    expect(off.stderr).toMatch(/^lines 7803, parsed 7803, prefiltered 0$/m);
+    expect(withoutTimestamps(records(off))).toEqual(withoutTimestamps(records(run)));
+  });
+
+  it('gives the same ids on a second run', async () => {
+    const again = await scanCli(EXAMPLES_DIR);
+    expect(records(again).map((r) => (r as Alert).id)).toEqual(records(run).map((r) => (r as Alert).id));
+  });
+
+  it('prints overflow records with --max-alerts-per-rule', async () => {
+    const limited = await scanCli('--max-alerts-per-rule', '1', join(EXAMPLES_DIR, 'defend-linux-2026-11-20.ndjson.gz'));
+    expect(limited.code).toBe(0);
+    const recs = records(limited);
+    expect(alertKeys(recs)).toEqual([
+      ['defend-linux-2026-11-20.ndjson.gz', 1235, OPENSSL_RULE_ID],
+      ['defend-linux-2026-11-20.ndjson.gz', 3457, SSH_RULE_ID],
+    ]);
+    const overflow = recs[2] as Overflow;
+    expect(recs).toHaveLength(3);
+    expect(overflow).toMatchObject({ kind: 'overflow', count: 1, source: { first_suppressed_line: 5001 } });
+    expect(overflow.rule.id).toBe(OPENSSL_RULE_ID);
+    expect(limited.stderr).toContain('  1 (+1 suppressed)  Openssl Client or Server Activity');
+  });
+
+  it('prints nothing on stderr with --quiet', async () => {
+    const quiet = await scanCli('--quiet', join(EXAMPLES_DIR, 'endgame-linux.ndjson'));
+    expect(quiet.code).toBe(0);
+    expect(quiet.err).toEqual([]);
+    expect(alertKeys(records(quiet))).toEqual([['endgame-linux.ndjson', 124, OPENSSL_RULE_ID]]);
+  });
+});
+
+describe('eqlambda scan: inputs', () => {
+  it('exits 0 when every input was scanned, with or without alerts', async () => {
+    const benign = write('benign.ndjson', ndjson([BENIGN(1), BENIGN(2)]));
+    const run = await scanCli(benign);
+    expect(run.code).toBe(0);
+    expect(run.out).toEqual([]);
+    expect(run.stderr).toMatch(/^alerts 0$/m);
+  });
+
+  it('expands folders recursively, in name order, skipping hidden files', async () => {
+    const root = join(temp.dir, 'tree');
+    mkdirSync(join(root, 'b-sub', 'deeper'), { recursive: true });
+    mkdirSync(join(root, '.git'), { recursive: true });
+    writeFileSync(join(root, 'a.log'), ndjson([OPENSSL_TP()]));
+    writeFileSync(join(root, 'b-sub', 'deeper', 'x.ndjson.gz'), gzip(ndjson([BENIGN(), SSH_TP()])));
+    writeFileSync(join(root, 'b-sub', 'empty.ndjson'), '');
+    writeFileSync(join(root, 'c.json'), ndjson([BENIGN(), BENIGN(), OPENSSL_TP()]));
+    writeFileSync(join(root, '.hidden.ndjson'), ndjson([OPENSSL_TP()]));
+    writeFileSync(join(root, '.git', 'objects.ndjson'), ndjson([OPENSSL_TP()]));
+    const run = await scanCli(root);
+    expect(run.code).toBe(0);
+    expect((records(run) as Alert[]).map((r) => [(r.source as { file: string }).file, r.source.line])).toEqual([
+      [join(root, 'a.log'), 1],
+      [join(root, 'b-sub', 'deeper', 'x.ndjson.gz'), 2],
+      [join(root, 'c.json'), 3],
+    ]);
+    expect(run.stderr).toMatch(/^scanned 4 object\(s\)/m);
+  });
+
+  it('sniffs gzip from the bytes, not the name', async () => {
+    const gzipNamedLog = write('events.log', gzip(ndjson([BENIGN(), OPENSSL_TP()])));
+    const plainNamedGz = write('events.ndjson.gz', ndjson([SSH_TP()]));
+    const run = await scanCli(gzipNamedLog, plainNamedGz);
+    expect(run.code).toBe(0);
+    expect(alertKeys(records(run))).toEqual([
+      ['events.log', 2, OPENSSL_RULE_ID],
+      ['events.ndjson.gz', 1, SSH_RULE_ID],
+    ]);
+  });
+
+  it('exits 1 when an input is missing, after scanning the others and printing their alerts', async () => {
+    const missing = join(temp.dir, 'no-such-file.ndjson');
+    const run = await scanCli(missing, join(EXAMPLES_DIR, 'endgame-linux.ndjson'), join(temp.dir, 'also-missing'));
+    expect(run.code).toBe(1);
+    expect(alertKeys(records(run))).toEqual([['endgame-linux.ndjson', 124, OPENSSL_RULE_ID]]);
+    expect(run.stderr).toContain(`eqlambda: ${missing}: ENOENT`);
+    expect(run.stderr).toContain('also-missing: ENOENT');
+    expect(run.stderr).toMatch(/^scanned 1 object\(s\)/m);
+  });
+
+  it('exits 1 for a corrupt gzip input, still scanning the others', async () => {
+    const corrupt = write('corrupt.ndjson.gz', corruptGzip());
+    const run = await scanCli(corrupt, join(EXAMPLES_DIR, 'endgame-linux.ndjson'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`^${corrupt.replace(/[.\\]/g, '\\$&')}:\\d+: gzip stream is corrupt \\(.+\\); alerts from the lines before it were reported$`, 'm'));
+    expect(run.stderr).toMatch(/^scanned 2 object\(s\) \(1 with errors\)/m);
+    expect(alertKeys(records(run))).toContainEqual(['endgame-linux.ndjson', 124, OPENSSL_RULE_ID]);
+  });
+
+  it('exits 1 for a truncated gzip input, printing the alerts before the cut', async () => {
+    const bytes = readFileSync(join(EXAMPLES_DIR, 'auditbeat-fim.ndjson.gz'));
+    const truncated = write('auditbeat-cut.ndjson.gz', bytes.subarray(0, Math.floor(bytes.length * 0.75)));
+    const run = await scanCli(truncated);
+    expect(run.code).toBe(1);
+    expect(alertKeys(records(run))).toEqual([['auditbeat-cut.ndjson.gz', 418, SSH_RULE_ID]]);
+    expect(run.stderr).toMatch(/auditbeat-cut\.ndjson\.gz:\d+: gzip stream is truncated \(unexpected end of file\); alerts from the lines before it were reported/);
+  });
+
+  it('uses --index for events with no routing fields', async () => {
+    const unrouted = write('unrouted.ndjson', ndjson([variant(OPENSSL_TP(), { agent: undefined, data_stream: undefined })]));
+    expect(alertKeys(records(await scanCli(unrouted)))).toHaveLength(1);
+    expect(records(await scanCli('--index', 'auditbeat-default', unrouted))).toEqual([]);
+    expect(alertKeys(records(await scanCli('--index', 'endgame-x', unrouted)))).toEqual([['unrouted.ndjson', 1, OPENSSL_RULE_ID]]);
+  });
+
+  it('skips lines over --max-line-bytes and reports them', async () => {
+    const file = write('long.ndjson', ndjson([OPENSSL_TP(), { pad: 'x'.repeat(5000) }, SSH_TP(), '[]']));
+    const run = await scanCli('--max-line-bytes', '4096', file);
+    expect(run.code).toBe(0);
+    expect(alertKeys(records(run)).map(([, l]) => l)).toEqual([1, 3]);
+    expect(run.stderr).toContain(`${file}: skipped 2 line(s): not_object 1 (line 4), too_long 1 (line 2)`);
+    expect(run.stderr).toMatch(/^lines 4, parsed 2, prefiltered 0, skipped not_object 1, too_long 1$/m);
+  });
+
+  it('reads CRLF files and a last line without a newline', async () => {
+    const file = write('crlf.ndjson', ndjson([BENIGN(), OPENSSL_TP(), SSH_TP()], '\r\n').slice(0, -2));
+    const run = await scanCli(file);
+    expect(alertKeys(records(run))).toEqual([
+      ['crlf.ndjson', 2, OPENSSL_RULE_ID],
+      ['crlf.ndjson', 3, SSH_RULE_ID],
+    ]);
+  });
+});
+
+describe('eqlambda scan: usage errors exit 2', () => {
+  const usage = async (args: string[], message: string): Promise<void> => {
+    const run = await runCli(['scan', ...args]);
+    expect(run.code).toBe(2);
+    expect(run.out).toEqual([]);
+    expect(run.err[0]).toBe(`eqlambda: ${message}`);
+    expect(run.err[1]).toBe(SCAN_USAGE);
+  };
+
+  it('without inputs', async () => {
+    await usage([], 'expected at least one INPUT');
+    await usage(['--rules', RULES_DIR], 'expected at least one INPUT');
+  });
+
+  it('for a bad --max-alerts-per-rule or --max-line-bytes', async () => {
+    for (const bad of ['0', 'abc', '1.5', '', '+3']) {
+      await usage(['--max-alerts-per-rule', bad, EXAMPLES_DIR], `--max-alerts-per-rule must be a positive whole number, not "${bad}"`);
+    }
+    await usage(['--max-line-bytes', '1k', EXAMPLES_DIR], '--max-line-bytes must be a positive whole number, not "1k"');
+  });
+
+  it('for an unknown option or a missing option value', async () => {
+    const unknown = await runCli(['scan', '--frobnicate', EXAMPLES_DIR]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err[0]).toMatch(/^eqlambda: .*--frobnicate/);
+    const missing = await runCli(['scan', EXAMPLES_DIR, '--max-alerts-per-rule']);
+    expect(missing.code).toBe(2);
+  });
+
+  it('for rule files that do not load', async () => {
+    const rules = join(temp.dir, 'bad-rules');
+    mkdirSync(rules);
+    writeFileSync(join(rules, 'broken.toml'), '[rule]\ntype = "eql"\n');
+    const run = await runCli(['scan', '--rules', rules, EXAMPLES_DIR]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('1 rule file(s) failed to load');
+    expect(run.out).toEqual([]);
+  });
+
+  it('prints the usage with --help and exits 0', async () => {
+    const run = await runCli(['scan', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.out).toEqual([SCAN_USAGE]);
+  });
+
+  it('for unknown commands', async () => {
+    expect((await runCli(['scna', EXAMPLES_DIR])).code).toBe(2);
+  });
+});
+
+describe('eqlambda scan: NDJSON output', () => {
+  it('prints one JSON object per line, with the alert shape', async () => {
+    const file = write('one.ndjson', line(OPENSSL_TP()) + '\n');
+    const run = await scanCli(file);
+    expect(run.out).toHaveLength(1);
+    const alert = JSON.parse(run.out[0]!) as Alert;
+    expect(Object.keys(alert).sort()).toEqual(['@timestamp', 'document', 'id', 'kind', 'reason', 'rule', 'source']);
+    expect(alert.document).toEqual(OPENSSL_TP());
+    expect(alert.source).toEqual({ line: 1, file });
+    expect(Number.isNaN(Date.parse(alert['@timestamp']))).toBe(false);
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * Flow control: the sink's promise is awaited (backpressure), shouldStop ends a scan
+ * after a chunk with stoppedAtLine, and startLine resumes it so that the parts add up
+ * to a full scan. Also progress callbacks and reuse of PreparedRules.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { DetectionRecord } from '../../lambda/alerts/document.js';
+import { PreparedRules, scan, type ScanStats } from '../../lambda/scan/pipeline.js';
+import { alertLines, BENIGN, chunked, cutAt, EXAMPLES_DIR, fileRef, fixedNow, gzip, HANG_MS, line, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, scanAll, settlesWithin, shippedRules, source, SSH_RULE_ID, SSH_TP } from './helpers.js';
+
+const rules = shippedRules();
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** 60 lines with a true positive every 5 lines (openssl and ssh in turn), and some junk. */
+const events = Array.from({ length: 60 }, (_, i) => (i % 5 === 4 ? (i % 10 === 4 ? OPENSSL_TP() : SSH_TP()) : i === 7 ? 'not json' : BENIGN(i)));
+const text = ndjson(events);
+const expectedLines = events.flatMap((e, i) => (i % 5 === 4 ? [i + 1] : []));
+
+describe('scan: the sink is awaited (backpressure)', () => {
+  it('does not read the next chunk until the sink’s promise resolves, and delivers every record in order', async () => {
+    const log: string[] = [];
+    async function* input(): AsyncGenerator<Buffer> {
+      let n = 0;
+      for await (const chunk of chunked(text, 4000)) {
+        log.push(`read ${++n}`);
+        yield chunk;
+      }
+    }
+    let inFlight = 0;
+    const received: DetectionRecord[] = [];
+    const result = await scan(input(), fileRef('slow.ndjson'), { rules, now: fixedNow }, async (records) => {
+      inFlight++;
+      expect(inFlight).toBe(1);
+      log.push(`sink ${records.length}`);
+      await sleep(15);
+      received.push(...records);
+      log.push('sink done');
+      inFlight--;
+    });
+    // Every sink call completes before the next chunk is read.
+    for (let i = 0; i < log.length; i++) {
+      if (log[i]!.startsWith('sink ') && log[i] !== 'sink done') expect(log[i + 1]).toBe('sink done');
+    }
+    const reads = log.filter((l) => l.startsWith('read')).length;
+    expect(reads).toBe(Math.ceil(text.length / 4000));
+    expect(log.filter((l) => l === 'sink done').length).toBeGreaterThan(3);
+    expect(received.map((r) => (r.kind === 'alert' ? r.source.line : -1))).toEqual(expectedLines);
+    expect(result.stats.perRule.get(OPENSSL_RULE_ID)!.alerts + result.stats.perRule.get(SSH_RULE_ID)!.alerts).toBe(12);
+  });
+
+  it('resolves only after the last sink call has finished (gzip input, slow sink)', async () => {
+    const received: number[] = [];
+    let pending = 0;
+    const result = await scan(chunked(gzip(text), 500), fileRef('slow.ndjson.gz'), { rules, now: fixedNow }, async (records) => {
+      pending++;
+      await sleep(25);
+      for (const r of records) if (r.kind === 'alert') received.push(r.source.line);
+      pending--;
+    });
+    expect(pending).toBe(0);
+    expect(result.error).toBeUndefined();
+    expect(received).toEqual(expectedLines);
+  });
+
+  it('delivers the overflow record after the alerts, also to a slow sink', async () => {
+    const batches: string[][] = [];
+    await scan(chunked(text, 1000), fileRef('x'), { rules, maxAlertsPerRule: 2, now: fixedNow }, async (records) => {
+      await sleep(5);
+      batches.push(records.map((r) => r.kind));
+    });
+    expect(batches.flat()).toEqual(['alert', 'alert', 'alert', 'alert', 'overflow', 'overflow']);
+  });
+
+  it('rejects with the sink’s error', async () => {
+    const failing = scan(chunked(text, 1000), fileRef('x'), { rules }, async () => {
+      throw new Error('SNS is down');
+    });
+    await expect(failing).rejects.toThrow('SNS is down');
+  });
+
+  // Regression: a throwing sink ended the for-await over decode() while its feeder waited for
+  // 'drain' on the gunzip (compressed reads of 16 KiB or more), and scan() never settled.
+  it('rejects with the sink’s error for a gzip input of 16 KiB or more', async () => {
+    const bytes = readFileSync(join(EXAMPLES_DIR, 'defend-linux-2026-11-20.ndjson.gz'));
+    const failing = scan(source(bytes), fileRef('x'), { rules }, () => {
+      throw new Error('SNS is down');
+    });
+    const outcome = await settlesWithin(
+      failing.then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      ),
+      HANG_MS,
+    );
+    expect(outcome).toBe('SNS is down');
+  });
+});
+
+describe('scan: shouldStop and startLine', () => {
+  const full = async (): Promise<DetectionRecord[]> => (await scanAll(text, { rules })).records;
+
+  it('stops after the first chunk, at the line that chunk cut (not scanned)', async () => {
+    const cut = text.indexOf(line(SSH_TP())) + 10; // inside line 10, the first ssh true positive
+    const { result, records } = await scanAll(cutAt(Buffer.from(text), [cut]), { rules, shouldStop: () => true });
+    expect(result.stoppedAtLine).toBe(10);
+    expect(result.error).toBeUndefined();
+    expect(result.stats.lines).toBe(9);
+    expect(alertLines(records)).toEqual([[OPENSSL_RULE_ID, 5]]);
+  });
+
+  it('stops at the next line when the chunk ends with a newline', async () => {
+    const cut = text.indexOf(line(SSH_TP())) + line(SSH_TP()).length + 1; // just after line 10
+    const { result, records } = await scanAll(cutAt(Buffer.from(text), [cut]), { rules, shouldStop: () => true });
+    expect(result.stoppedAtLine).toBe(11);
+    expect(alertLines(records)).toEqual([
+      [OPENSSL_RULE_ID, 5],
+      [SSH_RULE_ID, 10],
+    ]);
+  });
+
+  it('never stops when shouldStop stays false; a stop after the last chunk still reports the line', async () => {
+    const going = await scanAll(chunked(text, 1000), { rules, shouldStop: () => false });
+    expect(going.result.stoppedAtLine).toBeUndefined();
+    const last = await scanAll(text, { rules, shouldStop: () => true });
+    expect(last.result.stoppedAtLine).toBe(61);
+    expect(last.records).toEqual(await full());
+  });
+
+  it('resumes from stoppedAtLine: the two parts give exactly the full scan’s records', async () => {
+    const bytes = Buffer.from(text);
+    const cut = text.indexOf(line(SSH_TP())) + 10;
+    const first = await scanAll(cutAt(bytes, [cut]), { rules, shouldStop: () => true });
+    const second = await scanAll(cutAt(bytes, [cut]), { rules, startLine: first.result.stoppedAtLine! });
+    expect(second.result.stoppedAtLine).toBeUndefined();
+    expect([...first.records, ...second.records]).toEqual(await full());
+    // Lines before startLine are read (counted) but neither parsed nor classified.
+    expect(second.result.stats.lines).toBe(60);
+    expect(second.result.stats.skipped.total).toBe(0); // line 8 ("not json") was before the start
+    expect(first.result.stats.skipped.firstLines.invalid_json).toEqual([8]);
+  });
+
+  it('adds up over many resumptions, stopping at a time budget of one more chunk each round', async () => {
+    const collected: DetectionRecord[] = [];
+    let startLine = 1;
+    let rounds = 0;
+    for (;;) {
+      rounds++;
+      let chunks = 0;
+      const { result, records } = await scanAll(chunked(text, 3000), { rules, startLine, shouldStop: () => ++chunks >= rounds });
+      collected.push(...records);
+      if (result.stoppedAtLine === undefined) break;
+      expect(result.stoppedAtLine).toBeGreaterThan(startLine);
+      startLine = result.stoppedAtLine;
+    }
+    expect(rounds).toBeGreaterThan(3);
+    expect(collected).toEqual(await full());
+  });
+
+  it('resumes a gzip input the same way', async () => {
+    // Repetitive lines: 2.3 MB decompressed (several decode chunks), about 11 kB compressed.
+    const big = ndjson([OPENSSL_TP(), ...Array.from({ length: 600 }, () => BENIGN(1)), SSH_TP(), ...Array.from({ length: 600 }, () => BENIGN(2)), OPENSSL_TP()]);
+    const bytes = gzip(big);
+    expect(bytes.length).toBeLessThan(16 * 1024);
+    const first = await scanAll(bytes, { rules, shouldStop: () => true });
+    expect(first.result.stoppedAtLine).toBeGreaterThan(1);
+    expect(first.result.stoppedAtLine).toBeLessThan(1203);
+    const second = await scanAll(bytes, { rules, startLine: first.result.stoppedAtLine! });
+    expect(alertLines([...first.records, ...second.records])).toEqual([
+      [OPENSSL_RULE_ID, 1],
+      [SSH_RULE_ID, 602],
+      [OPENSSL_RULE_ID, 1203],
+    ]);
+  });
+
+  // Regression: stopping early broke out of decode() while its feeder waited for 'drain' on the
+  // gunzip (compressed reads of 16 KiB or more) and scan() never settled, so a Lambda hitting its
+  // time budget on a real gzip object would have hung until the function timeout.
+  it('returns stoppedAtLine for a gzip input of 16 KiB or more', async () => {
+    const bytes = gzip(Buffer.concat(Array.from({ length: 400 }, (_, i) => Buffer.from(ndjson([BENIGN(i), OPENSSL_TP(), SSH_TP()])))));
+    expect(bytes.length).toBeGreaterThan(16 * 1024);
+    const outcome = await settlesWithin(scanAll(bytes, { rules, shouldStop: () => true }), HANG_MS);
+    expect(outcome).not.toBe('timeout');
+  });
+
+  it('skips everything when startLine is past the end', async () => {
+    const { result, records } = await scanAll(text, { rules, startLine: 1000 });
+    expect(records).toEqual([]);
+    expect(result.stats.lines).toBe(60);
+    expect(result.stats.events + result.stats.prefiltered).toBe(0);
+  });
+});
+
+describe('scan: progress and reuse', () => {
+  it('reports progress after each chunk with growing byte counts', async () => {
+    const seen: number[] = [];
+    await scanAll(chunked(text, 5000), { rules, onProgress: (stats: ScanStats) => seen.push(stats.decode.bytesOut) });
+    expect(seen).toHaveLength(Math.ceil(text.length / 5000));
+    expect(seen.at(-1)).toBe(text.length);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+  });
+
+  it('gives the same records with a PreparedRules reused across objects as with fresh ones', async () => {
+    const prepared = new PreparedRules(rules);
+    const inputs = [text, ndjson([SSH_TP(), 'garbage', OPENSSL_TP()]), gzip(text)];
+    for (const input of inputs) {
+      const reused = await scanAll(input, { rules, prepared });
+      const fresh = await scanAll(input, { rules });
+      expect(reused.records).toEqual(fresh.records);
+    }
+  });
+
+  it('scans interleaved objects concurrently with one PreparedRules', async () => {
+    const prepared = new PreparedRules(rules);
+    const slow = async function* (data: string): AsyncGenerator<Buffer> {
+      for await (const chunk of chunked(data, 700)) {
+        await sleep(1);
+        yield chunk;
+      }
+    };
+    const [a, b] = await Promise.all([scanAll(slow(text), { rules, prepared }), scanAll(slow(ndjson([SSH_TP(), BENIGN(), OPENSSL_TP()])), { rules, prepared })]);
+    expect(alertLines(a.records).map(([, l]) => l)).toEqual(expectedLines);
+    expect(alertLines(b.records)).toEqual([
+      [SSH_RULE_ID, 1],
+      [OPENSSL_RULE_ID, 3],
+    ]);
+  });
+
+  it('reads a source that yields nothing', async () => {
+    const { result } = await scanAll(source(), { rules });
+    expect(result.stats.lines).toBe(0);
+    expect(result.stats.decode).toEqual({ compressed: false, bytesIn: 0, bytesOut: 0 });
+  });
+});
