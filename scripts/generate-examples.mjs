@@ -21,35 +21,44 @@ defend.splice(3456, 0, corpus.sshBackdoor());
 defend.splice(5000, 0, corpus.openssl());
 write('defend-linux-2026-11-20.ndjson.gz', defend);
 
-// Standalone Auditbeat file integrity (index auditbeat-<version>): only the ssh rule applies.
-const fim = [];
-for (let i = 0; i < 800; i++) {
-  const doc = corpus.base('auditbeat-fim-updated-sshd');
-  const backdoor = i === 417;
-  doc.process = { ...doc.process, executable: backdoor ? '/usr/sbin/sshd' : corpus.pick(['/usr/bin/dpkg', '/usr/sbin/logrotate', '/usr/bin/vim']) };
-  const path = backdoor ? '/usr/include/.ssh_keys.h' : corpus.pick(['/etc/ssh/sshd_config', '/var/log/auth.log', '/etc/passwd', '/usr/lib/libc.so.6']);
-  const name = path.split('/').pop();
-  doc.file = { ...doc.file, path, name };
-  if (name.includes('.')) doc.file.extension = name.split('.').pop();
-  else delete doc.file.extension;
-  fim.push(doc);
+/** File events from one agent's template; the event at `backdoorAt` is a patched sshd writing a log. */
+function fileEvents(template, count, backdoorAt, backdoorPath, executables, paths) {
+  const docs = [];
+  for (let i = 0; i < count; i++) {
+    const doc = corpus.base(template);
+    const backdoor = i === backdoorAt;
+    const executable = backdoor ? '/usr/sbin/sshd' : corpus.pick(executables);
+    doc.process = { ...doc.process, executable, name: executable.split('/').pop() };
+    const path = backdoor ? backdoorPath : corpus.pick(paths);
+    const name = path.split('/').pop();
+    doc.file = { ...doc.file, path, name };
+    if (name.includes('.')) doc.file.extension = name.split('.').pop();
+    else delete doc.file.extension;
+    docs.push(doc);
+  }
+  return docs;
 }
-write('auditbeat-fim.ndjson.gz', fim);
+
+// Standalone Auditbeat file integrity (index auditbeat-<version>): only the ssh rule applies.
+write(
+  'auditbeat-fim.ndjson.gz',
+  fileEvents('auditbeat-fim-updated-sshd', 800, 417, '/usr/include/.ssh_keys.h', ['/usr/bin/dpkg', '/usr/sbin/logrotate', '/usr/bin/vim'], [
+    '/etc/ssh/sshd_config',
+    '/var/log/auth.log',
+    '/etc/passwd',
+    '/usr/lib/libc.so.6',
+  ]),
+);
 
 // SentinelOne Cloud Funnel: file modifications, one by a patched sshd.
-const s1 = [];
-for (let i = 0; i < 600; i++) {
-  const doc = corpus.base('sentinel-one-linux-file-modification-ssh');
-  const backdoor = i === 250;
-  doc.process = { ...doc.process, executable: backdoor ? '/usr/sbin/sshd' : corpus.pick(['/usr/bin/python3', '/usr/sbin/cron', '/usr/bin/ssh']) };
-  const path = backdoor ? '/usr/share/locale/.sshd_log.gz' : corpus.pick(['/home/bob/.ssh/known_hosts', '/var/spool/cron/root', '/srv/app/out.log']);
-  const name = path.split('/').pop();
-  doc.file = { ...doc.file, path, name };
-  if (name.includes('.')) doc.file.extension = name.split('.').pop();
-  else delete doc.file.extension;
-  s1.push(doc);
-}
-write('sentinelone-cloud-funnel.ndjson.gz', s1);
+write(
+  'sentinelone-cloud-funnel.ndjson.gz',
+  fileEvents('sentinel-one-linux-file-modification-ssh', 600, 250, '/usr/share/locale/.sshd_log.gz', ['/usr/bin/python3', '/usr/sbin/cron', '/usr/bin/ssh'], [
+    '/home/bob/.ssh/known_hosts',
+    '/var/spool/cron/root',
+    '/srv/app/out.log',
+  ]),
+);
 
 // Endgame, written plain (not gzipped): the scanner sniffs compression from the bytes.
 const endgame = [];

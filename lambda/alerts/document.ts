@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Event } from '../engine/index.js';
-import type { Rule, Threat } from '../rules/model.js';
+import type { Rule, RuleSpec } from '../rules/model.js';
 import { buildReason } from './reason.js';
 
 /** Where the bytes came from. */
@@ -17,16 +17,8 @@ export type Location = { file: string } | { bucket: string; key: string; version
 
 export type AlertSource = Location & { line: number };
 
-export interface AlertRule {
-  id: string;
-  name: string;
-  version: number;
-  severity: string;
-  risk_score: number;
-  tags: string[];
-  references: string[];
-  threat: Threat[];
-}
+/** The rule fields an alert carries. */
+export type AlertRule = Pick<RuleSpec, 'id' | 'name' | 'version' | 'severity' | 'risk_score' | 'tags' | 'references' | 'threat'>;
 
 export interface Alert {
   kind: 'alert';

@@ -4,7 +4,8 @@
  * Errors are classified so callers can decide what a retry could fix:
  * SourceError (the bytes could not be read) vs ContentError (the bytes are damaged).
  */
-import { constants, createGunzip } from 'node:zlib';
+import type { TransformOptions } from 'node:stream';
+import { constants, createGunzip, type ZlibOptions } from 'node:zlib';
 
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 ** 3;
 
@@ -87,7 +88,10 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     return;
   }
 
-  const gunzip = createGunzip({ chunkSize: options.chunkSize ?? 64 * 1024 });
+  // zlib streams take Transform options too (the types omit them): a 1 MiB writable
+  // buffer lets the small slices below queue up instead of waiting on 'drain' one by one.
+  const zlibOptions: ZlibOptions & TransformOptions = { chunkSize: options.chunkSize ?? 64 * 1024, writableHighWaterMark: 1024 * 1024 };
+  const gunzip = createGunzip(zlibOptions);
   let sourceFailure: SourceError | undefined;
   const waitFor = (event: 'drain' | 'flushed'): Promise<void> =>
     new Promise<void>((resolve) => {

@@ -178,7 +178,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
 
   const result: ScanResult = { stats };
   try {
-    for await (const chunk of decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: 256 * 1024 })) {
+    for await (const chunk of decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: 1024 * 1024 })) {
       splitter.push(chunk);
       await flush();
       options.onProgress?.(stats);

@@ -65,7 +65,7 @@ describe('eqlambda scan: the bundled examples', () => {
 
   it('prints a summary on stderr', () => {
     expect(run.err[0]).toBe('eqlambda: 2 rule(s)');
-    expect(run.stderr).toMatch(/^scanned 4 object\(s\): 0\.7 MB in, 10\.7 MB decompressed, \d+ MB\/s$/m);
+    expect(run.stderr).toMatch(/^scanned 4 object\(s\): 0\.7 MB in, 10\.5 MB decompressed, \d+ MB\/s$/m);
     expect(run.stderr).toMatch(/^lines 7803, parsed \d+, prefiltered \d+$/m);
     expect(run.stderr).toContain('alerts 6\n  3  Potential OpenSSH Backdoor Logging Activity\n  3  Openssl Client or Server Activity');
   });

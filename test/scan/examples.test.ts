@@ -27,25 +27,25 @@ const EXPECTED = [
     file: 'auditbeat-fim.ndjson.gz',
     line: 418,
     rule: SSH_RULE_ID,
-    reason: `file event with process sshd, file .ssh_keys.h, on mail-01 created low alert ${SSH_NAME}.`,
+    reason: `file event with process sshd, file .ssh_keys.h, on build-07 created low alert ${SSH_NAME}.`,
   },
   {
     file: 'defend-linux-2026-11-20.ndjson.gz',
     line: 1235,
     rule: OPENSSL_RULE_ID,
-    reason: `process event with process openssl, parent process python3, by jenkins on web-02 created low alert ${OPENSSL_NAME}.`,
+    reason: `process event with process openssl, parent process run.sh, by www-data on jump-02 created low alert ${OPENSSL_NAME}.`,
   },
   {
     file: 'defend-linux-2026-11-20.ndjson.gz',
     line: 3457,
     rule: SSH_RULE_ID,
-    reason: `file event with process ssh, file .ssh-log.1, by root on db-01 created low alert ${SSH_NAME}.`,
+    reason: `file event with process sshd, file libkeyutils.so.1.9, by root on web-01 created low alert ${SSH_NAME}.`,
   },
   {
     file: 'defend-linux-2026-11-20.ndjson.gz',
     line: 5001,
     rule: OPENSSL_RULE_ID,
-    reason: `process event with process openssl, parent process run.sh, by jenkins on build-07 created low alert ${OPENSSL_NAME}.`,
+    reason: `process event with process openssl, parent process bash, by deploy on bastion created low alert ${OPENSSL_NAME}.`,
   },
   {
     file: 'endgame-linux.ndjson',
@@ -57,7 +57,7 @@ const EXPECTED = [
     file: 'sentinelone-cloud-funnel.ndjson.gz',
     line: 251,
     rule: SSH_RULE_ID,
-    reason: `file event with process ssh, file .sshd_log.gz, on db-01 created low alert ${SSH_NAME}.`,
+    reason: `file event with process sshd, file .sshd_log.gz, on web-01 created low alert ${SSH_NAME}.`,
   },
 ];
 
