@@ -155,14 +155,19 @@ function splitRanges(edges: Edge[]): { lo: number; hi: number; targets: number[]
   return out;
 }
 
-/** Subset construction. Throws AutomatonTooComplexError past `maxStates`. */
-export function determinize(nfa: Nfa, frag: Fragment, maxStates = DEFAULT_MAX_DFA_STATES): Dfa {
+/** The sorted epsilon closure of a set of NFA states, from the per-state closures. */
+function closureOfSets(nfa: Nfa): (states: Iterable<number>) => number[] {
   const eclose = closures(nfa);
-  const closure = (states: Iterable<number>): number[] => {
+  return (states) => {
     const seen = new Set<number>();
     for (const s of states) for (const t of eclose[s]!) seen.add(t);
     return [...seen].sort((x, y) => x - y);
   };
+}
+
+/** Subset construction. Throws AutomatonTooComplexError past `maxStates`. */
+export function determinize(nfa: Nfa, frag: Fragment, maxStates = DEFAULT_MAX_DFA_STATES): Dfa {
+  const closure = closureOfSets(nfa);
 
   const dfa: Dfa = { accept: [], edges: [] };
   const ids = new Map<string, number>();
@@ -342,12 +347,14 @@ export class LazyDfaMatcher {
   private states: LazyState[] = [];
   private ids = new Map<string, number>();
   private readonly start: number[];
+  private readonly closure: (states: Iterable<number>) => number[];
 
   constructor(
     private readonly nfa: Nfa,
     private readonly frag: Fragment,
     private readonly maxStates = DEFAULT_MAX_DFA_STATES,
   ) {
+    this.closure = closureOfSets(nfa);
     this.start = this.closure([frag.start]);
   }
 
@@ -407,20 +414,5 @@ export class LazyDfaMatcher {
       this.ids.set(key, id);
     }
     return id;
-  }
-
-  private closure(states: number[]): number[] {
-    const seen = new Set<number>(states);
-    const stack = [...states];
-    while (stack.length > 0) {
-      const s = stack.pop()!;
-      for (const t of this.nfa.eps[s]!) {
-        if (!seen.has(t)) {
-          seen.add(t);
-          stack.push(t);
-        }
-      }
-    }
-    return [...seen].sort((x, y) => x - y);
   }
 }

@@ -89,7 +89,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
         (records) => publisher.publish(records),
       );
       const report = await publisher.flush();
-      record(result, report.published);
+      record(result);
       const alerts = [...result.stats.perRule.values()].reduce((n, c) => n + c.alerts, 0);
       if (report.failed.length > 0) {
         metrics.addMetric('PublishFailures', MetricUnit.Count, report.failed.length);
@@ -118,7 +118,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
     return { status: 'failed', message, retryable };
   }
 
-  function record(result: ScanResult, published: number): void {
+  function record(result: ScanResult): void {
     const s = result.stats;
     metrics.addMetric('ObjectsScanned', MetricUnit.Count, 1);
     metrics.addMetric('BytesScanned', MetricUnit.Bytes, s.decode.bytesOut);
@@ -139,7 +139,6 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
       m.addMetric('AlertsPublished', MetricUnit.Count, c.alerts);
     }
     if (suppressed > 0) metrics.addMetric('OverflowSuppressed', MetricUnit.Count, suppressed);
-    void published;
   }
 
   async function handleBatch(event: BatchEvent, context: Context): Promise<BatchResponse> {
