@@ -10,4 +10,8 @@ import { createHandler } from './handler/create.js';
 const config = readConfig(process.env);
 const rules = readRuleBundle(new URL('./rules.json', import.meta.url));
 
-export const handler = createHandler({ rules, config });
+// The stack starts Node with --expose-gc (see infra/detector.ts) so a scan can return
+// zlib's dead buffers promptly and stay within a 128 MB function.
+const gc = (globalThis as { gc?: () => void }).gc;
+
+export const handler = createHandler({ rules, config, reclaimMemory: gc === undefined ? undefined : () => gc() });

@@ -35,6 +35,8 @@ export interface HandlerDeps {
   metrics?: Metrics;
   publisher?: PublisherOptions;
   now?: () => Date;
+  /** Returns memory during long scans (see ScanOptions.reclaimMemory); the entry point passes V8's gc when exposed. */
+  reclaimMemory?: () => void;
 }
 
 export type Outcome =
@@ -85,6 +87,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
           maxAlertsPerRule: config.maxAlertsPerRule,
           shouldStop: () => context.getRemainingTimeInMillis() < config.safetyMarginMs,
           now: deps.now,
+          reclaimMemory: deps.reclaimMemory,
         },
         (records) => publisher.publish(records),
       );

@@ -89,7 +89,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   }
 
   // zlib streams take Transform options too (the types omit them): a 1 MiB writable
-  // buffer lets the small slices below queue up instead of waiting on 'drain' one by one.
+  // buffer lets a write queue up behind the one zlib is working on instead of waiting on 'drain'.
   const zlibOptions: ZlibOptions & TransformOptions = { chunkSize: options.chunkSize ?? 64 * 1024, writableHighWaterMark: 1024 * 1024 };
   const gunzip = createGunzip(zlibOptions);
   let sourceFailure: SourceError | undefined;
@@ -106,32 +106,42 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       if (event === 'flushed') gunzip.flush(constants.Z_SYNC_FLUSH, done);
     });
   const write = async (bytes: Buffer): Promise<boolean> => {
-    // Small slices: Node's zlib discards the output of the one call that fails, so a
-    // corrupt block costs at most one slice's worth of output, never a whole read chunk.
-    for (let i = 0; i < bytes.length && !gunzip.destroyed; i += WRITE_SLICE) {
-      if (!gunzip.write(bytes.subarray(i, i + WRITE_SLICE))) await waitFor('drain');
-    }
+    if (bytes.length > 0 && !gunzip.destroyed && !gunzip.write(bytes)) await waitFor('drain');
     return !gunzip.destroyed;
   };
   // Feed the compressed bytes in the background, honouring backpressure. The last 8 bytes
   // (the gzip trailer, whose CRC check may fail) are held back until everything before
   // them has been flushed out, so a bad trailer or a truncated stream loses no lines.
   const feeding = (async () => {
-    let tail = Buffer.alloc(0);
+    // Reads are gathered into large writes (see WRITE_BYTES).
+    const pending: Buffer[] = [];
+    let pendingBytes = 0;
+    /** Writes what is pending but its last 8 bytes, and returns those (undefined once zlib is gone). */
+    const writeHoldingTrailer = async (): Promise<Buffer | undefined> => {
+      const joined = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      const cut = Math.max(joined.length - TRAILER_BYTES, 0);
+      pending.length = 0;
+      pendingBytes = 0;
+      return (await write(joined.subarray(0, cut))) ? joined.subarray(cut) : undefined;
+    };
     try {
       for await (const chunk of rest) {
-        const joined = tail.length === 0 ? chunk : Buffer.concat([tail, chunk]);
-        const cut = Math.max(joined.length - TRAILER_BYTES, 0);
-        tail = Buffer.from(joined.subarray(cut));
-        if (!(await write(joined.subarray(0, cut)))) return;
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes < WRITE_BYTES + TRAILER_BYTES) continue;
+        const trailer = await writeHoldingTrailer();
+        if (trailer === undefined) return;
+        pending.push(Buffer.from(trailer)); // a copy: the rest of its buffer can go
+        pendingBytes = trailer.length;
       }
-      if (gunzip.destroyed) return;
+      const trailer = await writeHoldingTrailer();
+      if (trailer === undefined) return;
       await waitFor('flushed');
-      if (!gunzip.destroyed) gunzip.end(tail);
+      if (!gunzip.destroyed) gunzip.end(trailer);
     } catch (err) {
       sourceFailure = err instanceof SourceError ? err : new SourceError(`read failed: ${(err as Error).message}`, err);
-      // Deliver what was already decoded before reporting the read failure.
-      if (!gunzip.destroyed) await waitFor('flushed');
+      // Deliver what was read and decoded before reporting the read failure.
+      if ((await writeHoldingTrailer()) !== undefined) await waitFor('flushed');
       gunzip.destroy(sourceFailure);
     }
   })();
@@ -151,8 +161,13 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   }
 }
 
-/** Compressed bytes per zlib write: bounds what a corrupt block can take with it. */
-const WRITE_SLICE = 16 * 1024;
+/**
+ * Compressed bytes gathered per zlib write. Every write is at least one round trip to
+ * the thread pool, and the thread pool idles until the main thread, busy with the
+ * previous chunk, takes the result: small writes (a socket's 16 KiB reads) leave zlib
+ * waiting, large ones let it run ahead. Damage loses at most one output chunk either way.
+ */
+const WRITE_BYTES = 1024 * 1024;
 /** A gzip member ends with CRC32 and ISIZE. */
 const TRAILER_BYTES = 8;
 

@@ -4,15 +4,18 @@
  * (literals a matching line must contain) and must never change results:
  *
  * - Each rule contributes an "anchor" set of needles, one of which any matching line
- *   must contain. Anchors are searched once per chunk (String.indexOf over a latin1
- *   view of the bytes, lower-cased for case-insensitive needles), then a hit line is
- *   checked against each rule's full literal formula.
- * - A line holding a JSON escape that could spell a needle another way (`\u0073`,
- *   `\/`) is always a candidate.
+ *   must contain. Anchors are searched in the raw bytes of a whole chunk with
+ *   Buffer.indexOf (native, no string copies); case-insensitive ones in a case-folded
+ *   copy of the chunk. A line with an anchor is then checked against each rule's full
+ *   literal formula.
+ * - A line holding a JSON escape that could spell a needle another way (`\u0073`, `\/`)
+ *   is always a candidate. Escapes that cannot (`\u00e9` when every literal is ASCII,
+ *   or the `\\u` of a Windows path) do not count.
  * - If some rule requires no literal at all, the prefilter is off: every line is parsed.
  */
 import type { Needs } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
+import { CaseFolder, foldBytes } from './fold.js';
 
 interface Needle {
   /** The needle as a latin1 string of its UTF-8 bytes (lower-cased if case-insensitive). */
@@ -20,34 +23,7 @@ interface Needle {
   caseInsensitive: boolean;
 }
 
-/** A compiled search: String.indexOf for exact needles, a sticky-free /gi regex for case-insensitive ones. */
-interface Searcher {
-  find(text: string, from: number): number;
-}
-
-function searcherFor(n: Needle): Searcher {
-  if (!n.caseInsensitive) return { find: (text, from) => text.indexOf(n.text, from) };
-  // The 'i' flag without 'u' folds ASCII letters (and a few latin1 ones, which only adds candidates).
-  const re = new RegExp(n.text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), 'gi');
-  return {
-    find(text, from) {
-      re.lastIndex = from;
-      const m = re.exec(text);
-      return m === null ? -1 : m.index;
-    },
-  };
-}
-
-/** JSON escapes that can hide a needle: \uXXXX can spell any character, \/ spells "/". */
-const ESCAPES: Needle[] = [
-  { text: '\\u', caseInsensitive: false },
-  { text: '\\/', caseInsensitive: false },
-];
-
 const latin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
-
-/** Size of the latin1 views searched at once. */
-const WINDOW_BYTES = 64 * 1024;
 
 function toNeedle(n: Needs & { kind: 'literal' }): Needle {
   const text = latin1(n.text);
@@ -55,8 +31,9 @@ function toNeedle(n: Needs & { kind: 'literal' }): Needle {
 }
 
 /**
- * Characters common in JSON logs. V8's indexOf is fastest when a needle starts with a
- * character that occurs rarely, so needles are cut to start at their rarest character.
+ * Characters common in JSON logs. Native substring search is fastest when a needle
+ * starts with a character that occurs rarely, so needles are cut to start at their
+ * rarest character.
  */
 const COMMON = ' "etaoinsrlcdumh/.:,_-0123456789{}[]';
 const rarity = (ch: string): number => {
@@ -147,22 +124,95 @@ function formulaOf(needs: Needs): Formula {
   return { kind: needs.kind, parts: needs.parts.map(formulaOf) };
 }
 
+function* literalsOf(f: Formula): Generator<Needle> {
+  if (f.kind === 'needle') yield f.needle;
+  else if (f.kind !== 'always') for (const p of f.parts) yield* literalsOf(p);
+}
+
+const BACKSLASH = 0x5c;
+const SLASH = 0x2f;
+
+/**
+ * Which JSON escapes could spell part of a literal. `\uXXXX` can spell any character,
+ * `\/` spells "/"; an escape matters if what it spells occurs in some literal.
+ */
+class EscapePolicy {
+  /** For code points below 0x80: does the character (in either case) occur in a literal? */
+  private readonly ascii = new Uint8Array(128);
+  private readonly nonAscii: boolean;
+  /** A literal holding a backslash holds an escape itself (`\"`, `\n`, `\ud800`): then every \u escape matters. */
+  private readonly anyUnicode: boolean;
+  readonly slash: boolean;
+
+  constructor(literals: Needle[]) {
+    let nonAscii = false;
+    let backslash = false;
+    for (const { text } of literals) {
+      for (const ch of text) {
+        const code = ch.charCodeAt(0);
+        if (code >= 0x80) nonAscii = true;
+        else {
+          this.ascii[code] = 1;
+          this.ascii[ch.toLowerCase().charCodeAt(0)] = 1;
+          this.ascii[ch.toUpperCase().charCodeAt(0)] = 1;
+        }
+        if (code === BACKSLASH) backslash = true;
+      }
+    }
+    this.nonAscii = nonAscii;
+    this.anyUnicode = backslash;
+    this.slash = this.ascii[SLASH] === 1;
+  }
+
+  /** `buf[at]` is a backslash followed by `u` or `/`: is it an escape that could spell a literal? */
+  matters(buf: Buffer, at: number): boolean {
+    // An even run of backslashes before it means this one is itself escaped (`C:\\users`).
+    let run = 0;
+    for (let i = at - 1; i >= 0 && buf[i] === BACKSLASH; i--) run++;
+    if (run % 2 === 1) return false;
+    if (buf[at + 1] === SLASH) return true;
+    if (this.anyUnicode) return true;
+    const code = hex4(buf, at + 2);
+    if (code < 0) return true; // malformed: let JSON.parse classify the line
+    return code >= 0x80 ? this.nonAscii : this.ascii[code] === 1;
+  }
+}
+
+function hex4(buf: Buffer, at: number): number {
+  if (at + 4 > buf.length) return -1;
+  let code = 0;
+  for (let i = at; i < at + 4; i++) {
+    const c = buf[i]!;
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (digit < 0) return -1;
+    code = code * 16 + digit;
+  }
+  return code;
+}
+
+/** How one needle is found in a buffer: its bytes, in the raw or the case-folded view. */
+interface Search {
+  bytes: Buffer;
+  folded: boolean;
+  /** Escape searches: hits that cannot spell a literal are passed over. */
+  escape: boolean;
+}
+
 export class Prefilter {
   readonly enabled: boolean;
   /** Why the prefilter is off, when it is. */
   readonly disabledBecause?: string;
-  private readonly needles: Needle[] = [];
-  private readonly searchers: Searcher[] = [];
+  private readonly searches: Search[] = [];
+  private readonly escapeCount: number;
+  private readonly anchorNeedles: Needle[];
   private readonly formulas: Formula[] = [];
+  private readonly escapes: EscapePolicy;
+  private readonly folder = new CaseFolder();
 
-  // Search state for the current window of the current buffer: a latin1 view of
-  // [winStart, winEnd) and the next hit of each needle (relative to winStart).
-  // Windows of ~64 KiB keep the string work cheap (large strings are much slower to
-  // build and lower-case); a window always starts at a line start and holds the whole line.
+  // Search state for the current buffer: its case-folded view (made on first use)
+  // and the next hit of each search (-2: not searched yet, -1: none left).
   private buf: Buffer | undefined;
-  private winStart = 0;
-  private winEnd = 0;
-  private text = '';
+  private foldedView: Buffer | undefined;
   private readonly nextHit: Int32Array;
 
   constructor(rules: Rule[], enabled = true) {
@@ -180,60 +230,73 @@ export class Prefilter {
     if (rules.length === 0) why ??= 'no rules';
     this.enabled = why === undefined;
     if (why !== undefined) this.disabledBecause = why;
-    this.needles = [...ESCAPES, ...reduceNeedles(anchors)];
-    this.searchers = this.needles.map(searcherFor);
-    this.nextHit = new Int32Array(this.needles.length);
+    this.escapes = new EscapePolicy(this.formulas.flatMap((f) => [...literalsOf(f)]));
+    this.searches.push({ bytes: Buffer.from('\\u', 'latin1'), folded: false, escape: true });
+    if (this.escapes.slash) this.searches.push({ bytes: Buffer.from('\\/', 'latin1'), folded: false, escape: true });
+    this.escapeCount = this.searches.length;
+    this.anchorNeedles = reduceNeedles(anchors);
+    for (const n of this.anchorNeedles) {
+      const bytes = Buffer.from(n.text, 'latin1');
+      if (n.caseInsensitive) foldBytes(bytes);
+      this.searches.push({ bytes, folded: n.caseInsensitive, escape: false });
+    }
+    this.nextHit = new Int32Array(this.searches.length);
   }
 
-  /** The needles searched per chunk (escapes first), for reports and tests. */
+  /** The anchor needles searched per chunk, for reports and tests (`~` marks case-insensitive). */
   get anchors(): string[] {
-    return this.needles.slice(ESCAPES.length).map((n) => (n.caseInsensitive ? `~${n.text}` : n.text));
+    return this.anchorNeedles.map((n) => (n.caseInsensitive ? `~${n.text}` : n.text));
   }
 
   /** Forgets the search state (call at the start of each scan: a Buffer may be seen again). */
   reset(): void {
     this.buf = undefined;
+    this.foldedView = undefined;
   }
 
   /** Could the line [start, end) of `buf` match a rule? Lines of one buffer must come in order. */
   isCandidate(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     if (!this.enabled) return true;
-    if (buf !== this.buf || lineStart < this.winStart || lineEnd > this.winEnd) this.load(buf, lineStart, lineEnd);
-    const start = lineStart - this.winStart;
-    const end = lineEnd - this.winStart;
-    let anchorHit = false;
+    if (buf !== this.buf) this.load(buf);
     const hits = this.nextHit;
-    for (let k = 0; k < this.needles.length; k++) {
+    let anchorHit = false;
+    for (let k = 0; k < hits.length; k++) {
       let h = hits[k]!;
-      if (h === -1) continue; // no more occurrences in this window
-      if (h < start) {
-        h = this.search(k, start);
+      if (h === -1) continue; // no more occurrences in this buffer
+      if (h < lineStart) {
+        h = this.search(k, lineStart);
         hits[k] = h;
         if (h === -1) continue;
       }
-      if (h < end) {
-        if (k < ESCAPES.length) return true;
+      if (h < lineEnd) {
+        if (k < this.escapeCount) return true;
         anchorHit = true;
         break;
       }
     }
     if (!anchorHit) return false;
     // Check each rule's full formula within the line only.
-    const line = this.text.slice(start, end);
+    const line = buf.toString('latin1', lineStart, lineEnd);
     const lowerLine = line.toLowerCase();
     return this.formulas.some((f) => holds(f, line, lowerLine));
   }
 
-  private load(buf: Buffer, lineStart: number, lineEnd: number): void {
+  private load(buf: Buffer): void {
     this.buf = buf;
-    this.winStart = lineStart;
-    this.winEnd = Math.min(buf.length, Math.max(lineEnd, lineStart + WINDOW_BYTES));
-    this.text = buf.toString('latin1', this.winStart, this.winEnd);
-    this.nextHit.fill(-2); // unknown: search on first use
+    this.foldedView = undefined;
+    this.nextHit.fill(-2);
   }
 
   private search(k: number, from: number): number {
-    return this.searchers[k]!.find(this.text, from);
+    const s = this.searches[k]!;
+    const buf = this.buf!;
+    if (s.folded) {
+      this.foldedView ??= this.folder.fold(buf);
+      return this.foldedView.indexOf(s.bytes, from);
+    }
+    let at = buf.indexOf(s.bytes, from);
+    if (s.escape) while (at >= 0 && !this.escapes.matters(buf, at)) at = buf.indexOf(s.bytes, at + 1);
+    return at;
   }
 }
 

@@ -13,7 +13,7 @@ import { readConfig, type HandlerConfig } from '../../lambda/handler/config.js';
 import { createHandler } from '../../lambda/handler/create.js';
 import type { BatchResponse } from '../../lambda/handler/events.js';
 import type { PublisherOptions } from '../../lambda/publish/sns.js';
-import { scan } from '../../lambda/scan/pipeline.js';
+import { DEFAULT_RECLAIM_EVERY_BYTES, scan } from '../../lambda/scan/pipeline.js';
 import { batchEvent, lambdaContext, S3_TEST_EVENT, s3Event } from '../support/aws-events.js';
 import { SNS_MAX_BATCH_ENTRIES, SNS_MAX_PAYLOAD_BYTES, snsPayloadBytes, subjectProblem } from '../support/fake-sns.js';
 import { corpus, example, EXAMPLES, gz, logWith, ndjson, OPENSSL_RULE, shippedRules, SSH_RULE, unrouted, type Doc } from '../support/logs.js';
@@ -615,5 +615,26 @@ describe('index routing by key prefix', () => {
     s3.put('auditbeat/routed.ndjson', logOf(31, [c.openssl()]).body); // Defend events: data_stream says logs-endpoint.events.process-*
     await run(s3Event({ key: 'auditbeat/routed.ndjson' }), readConfig({ ALERTS_TOPIC_ARN: TOPIC, INDEX_BY_PREFIX: '{"auditbeat/":"auditbeat-8.11.1"}' }));
     expect(alertsOf(sns.delivered).map((a) => a.rule.name)).toEqual([OPENSSL_RULE]);
+  });
+});
+
+describe('memory', () => {
+  it('passes reclaimMemory to the scan: called every 128 MiB of a large object', async () => {
+    let calls = 0;
+    const handler = createHandler({
+      rules,
+      config: { topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000 },
+      s3: new S3Client({ region: 'us-east-1' }),
+      sns: new SNSClient({ region: 'us-east-1' }),
+      logger: logger.asLogger(),
+      metrics: metrics.asMetrics(),
+      reclaimMemory: () => calls++,
+    });
+    const lines = Buffer.from('{"a":1}\n'.repeat(18_500_000)); // 148 MB decompressed
+    expect(Math.floor(lines.length / DEFAULT_RECLAIM_EVERY_BYTES)).toBe(1);
+    s3.put('edr/large.ndjson.gz', gzipSync(lines, { level: 1 }));
+    const result = await handler(s3Event({ key: 'edr/large.ndjson.gz' }), lambdaContext());
+    expect(result).toMatchObject({ objects: 1, alerts: 0 });
+    expect(calls).toBe(1);
   });
 });

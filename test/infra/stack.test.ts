@@ -128,7 +128,7 @@ describe('default deployment (bucket created by the stack)', () => {
           LOG_LEVEL: 'INFO',
           POWERTOOLS_SERVICE_NAME: 'eqlambda',
           POWERTOOLS_METRICS_NAMESPACE: 'eqlambda',
-          NODE_OPTIONS: '--enable-source-maps',
+          NODE_OPTIONS: '--enable-source-maps --expose-gc',
           MALLOC_ARENA_MAX: '2',
         },
       },

@@ -192,6 +192,27 @@ describe('scan: shouldStop and startLine', () => {
   });
 });
 
+describe('scan: reclaimMemory', () => {
+  it('is called once per reclaimEveryBytes of decompressed input, and changes no record', async () => {
+    const big = Buffer.from(text.repeat(40)); // ~ 900 kB
+    const every = 100_000;
+    let calls = 0;
+    const withReclaim = await scanAll(chunked(big, 10_000), { rules, reclaimMemory: () => calls++, reclaimEveryBytes: every });
+    const without = await scanAll(chunked(big, 10_000), { rules });
+    // Checked after each 10 kB chunk: a call every 100 kB exactly.
+    expect(calls).toBe(Math.floor(big.length / every));
+    expect(withReclaim.records).toEqual(without.records);
+  });
+
+  it('counts decompressed bytes for gzip input', async () => {
+    let calls = 0;
+    const lines = Buffer.from('{"a":1}\n'.repeat(3_000_000)); // 24 MB, a few hundred kB gzip
+    const { result } = await scanAll(gzip(lines), { rules, reclaimMemory: () => calls++, reclaimEveryBytes: 10_000_000 });
+    expect(result.stats.decode.bytesOut).toBe(lines.length);
+    expect(calls).toBe(2);
+  });
+});
+
 describe('scan: progress and reuse', () => {
   it('reports progress after each chunk with growing byte counts', async () => {
     const seen: number[] = [];

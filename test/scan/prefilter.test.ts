@@ -132,7 +132,7 @@ interface LineSpec {
   crlf: boolean;
 }
 
-const NEEDLE_WORDS = ['openssl', 'OpenSSL', 's_client', 's_server', '-connect', '-port', '/usr/sbin/sshd', '/usr/bin/ssh', 'bin/ssh', 'process', 'file', 'linux', 'start', 'exec', 'change', '\\u0073', '\\/', '"', ':', '{', '}'];
+const NEEDLE_WORDS = ['openssl', 'OpenSSL', 's_client', 's_server', '-connect', '-port', '/usr/sbin/sshd', '/usr/bin/ssh', 'bin/ssh', 'process', 'file', 'linux', 'start', 'exec', 'change', '\\u0073', '\\/', '\\\\u0073', '\\\\\\u0073', 'C:\\\\Users\\\\', '\\u00e9', '\\u004f', '"', ':', '{', '}'];
 
 /** Corpus events, generated once: a line picks one by its seed. */
 const corpus = newCorpus(20261121);
@@ -164,7 +164,7 @@ function eventFor(kind: (typeof EVENT_KINDS)[number], seed: number, random: Rand
     case 'endgame':
       return fixtureCopy(kind);
     case 'padded': {
-      // Longer than the prefilter's 64 KiB search window.
+      // A long line (once longer than the prefilter's search window; now it spans read chunks).
       const event = fixtureCopy(chance(random, 0.5) ? 'openssl' : 'ssh');
       event.padding = 'x'.repeat(64 * 1024 + Math.floor(random() * 8192));
       return event;

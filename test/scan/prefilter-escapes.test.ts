@@ -1,0 +1,71 @@
+/**
+ * Which JSON escapes make the prefilter parse a line: only those that could spell part
+ * of a rule's literal. `\\u` in a Windows path is an escaped backslash, `\u00e9` cannot
+ * spell an ASCII literal; neither should cost a JSON.parse, and neither may hide a match.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseRule } from '../../lambda/rules/load.js';
+import type { Rule } from '../../lambda/rules/model.js';
+import { PreparedRules } from '../../lambda/scan/pipeline.js';
+import { scanAll, shippedRules } from './helpers.js';
+
+function rule(id: string, query: string): Rule {
+  const lines = ['[rule]', `rule_id = "${id}"`, `name = "${id}"`, 'risk_score = 21', 'severity = "low"', 'type = "eql"', `query = '''${query}'''`];
+  return parseRule(lines.join('\n'), `${id}.toml`);
+}
+
+/** Scans `lines` with the prefilter on and off: same records, and which lines were parsed. */
+async function parsedLines(rules: Rule[], lines: string[]): Promise<{ parsed: number; alerts: number }> {
+  const text = lines.join('\n') + '\n';
+  const on = await scanAll(text, { rules, prepared: new PreparedRules(rules, true) });
+  const off = await scanAll(text, { rules, prepared: new PreparedRules(rules, false) });
+  expect(on.records).toEqual(off.records);
+  expect(on.result.stats.lines).toBe(lines.length);
+  return { parsed: on.result.stats.events + on.result.stats.skipped.total, alerts: on.records.length };
+}
+
+const benign = (value: string): string => `{"event":{"category":"process"},"process":{"name":"bash","title":"${value}"}}`;
+
+describe('prefilter: JSON escapes', () => {
+  const shipped = shippedRules();
+
+  it('skips escaped backslashes before "u" and "/" (Windows paths) and non-ASCII escapes', async () => {
+    const lines = [benign('C:\\\\users\\\\admin'), benign('C:\\\\\\\\unc\\\\share'), benign('caf\\u00e9 \\ud83d\\ude00'), benign('a\\\\/b')];
+    expect(await parsedLines(shipped, lines)).toEqual({ parsed: 0, alerts: 0 });
+  });
+
+  it('parses lines with an escape that could spell a literal character, after any even run of backslashes', async () => {
+    const lines = [benign('\\u0073'), benign('\\\\\\u0073'), benign('\\u004F'), benign('a\\/b')];
+    expect((await parsedLines(shipped, lines)).parsed).toBe(4);
+  });
+
+  it('finds a match spelled with escapes (open\\u0073sl, \\/usr\\/sbin\\/sshd) next to Windows-style escaped backslashes', async () => {
+    const openssl = '{"event":{"type":"start","action":"exec","category":"process"},"host":{"os":{"type":"linux"}},"process":{"name":"open\\u0073sl","args":["s_client","-connect","x:443"],"title":"C:\\\\users"}}';
+    const result = await parsedLines(shipped, [openssl]);
+    expect(result.alerts).toBe(1);
+  });
+
+  it('parses malformed \\u escapes, so JSON.parse classifies them', async () => {
+    const text = benign('\\uZZZZ') + '\n';
+    const { result } = await scanAll(text, { rules: shipped, prepared: new PreparedRules(shipped, true) });
+    expect(result.stats.skipped.total).toBe(1);
+  });
+
+  it('ignores \\/ when no literal holds a slash', async () => {
+    const rules = [rule('openssl-only', 'process where process.name == "openssl"')];
+    expect(await parsedLines(rules, [benign('a\\/b'), benign('\\u0041')])).toEqual({ parsed: 0, alerts: 0 });
+    expect(await parsedLines(rules, [benign('\\u006f'), benign('\\u004F')])).toEqual({ parsed: 2, alerts: 0 });
+  });
+
+  it('counts every \\u escape when a literal holds a backslash (it holds escapes itself)', async () => {
+    const rules = [rule('windows', 'process where process.executable : "C:\\\\Windows\\\\evil.exe"')];
+    const evil = '{"event":{"category":"process"},"process":{"executable":"C:\\u005cWINDOWS\\\\evil.exe"}}';
+    expect(await parsedLines(rules, [benign('caf\\u00e9'), benign('\\u0001'), evil])).toEqual({ parsed: 3, alerts: 1 });
+  });
+
+  it('counts non-ASCII escapes when a literal is not ASCII', async () => {
+    const rules = [rule('cafe', 'process where process.name == "café"')];
+    const match = '{"event":{"category":"process"},"process":{"name":"caf\\u00e9"}}';
+    expect(await parsedLines(rules, [match, benign('\\u00e8'), benign('plain')])).toEqual({ parsed: 2, alerts: 1 });
+  });
+});
