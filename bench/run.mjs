@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const data = `${root}bench/.data`;
 const CORPUS_LINES = Number(process.env.BENCH_LINES ?? 100_000);
 const REPEAT_FOR_RSS = Number(process.env.BENCH_RSS_REPEAT ?? 0); // 0: enough copies for ≥ 2 GB
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const MB = 1e6;
 
 function ensureCorpus() {

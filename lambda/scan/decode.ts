@@ -4,8 +4,7 @@
  * Errors are classified so callers can decide what a retry could fix:
  * SourceError (the bytes could not be read) vs ContentError (the bytes are damaged).
  */
-import type { TransformOptions } from 'node:stream';
-import { constants, createGunzip, type ZlibOptions } from 'node:zlib';
+import { constants, createGunzip } from 'node:zlib';
 
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 ** 3;
 
@@ -88,25 +87,39 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     return;
   }
 
-  // zlib streams take Transform options too (the types omit them): a 1 MiB writable
-  // buffer lets a write queue up behind the one zlib is working on instead of waiting on 'drain'.
-  const zlibOptions: ZlibOptions & TransformOptions = { chunkSize: options.chunkSize ?? 64 * 1024, writableHighWaterMark: 1024 * 1024 };
-  const gunzip = createGunzip(zlibOptions);
+  const gunzip = createGunzip({ chunkSize: options.chunkSize ?? 64 * 1024 });
   let sourceFailure: SourceError | undefined;
-  const waitFor = (event: 'drain' | 'flushed'): Promise<void> =>
+  /** Resolves once zlib has taken everything written so far (or is gone). */
+  const flushed = (): Promise<void> =>
     new Promise<void>((resolve) => {
-      // 'close' too: after destroy() (an error, or the consumer stopping) 'drain' never comes.
+      // 'close' too: after destroy() (an error, or the consumer stopping) the flush never completes.
       const done = (): void => {
-        gunzip.off('drain', done);
         gunzip.off('close', done);
         resolve();
       };
-      if (event === 'drain') gunzip.once('drain', done);
       gunzip.once('close', done);
-      if (event === 'flushed') gunzip.flush(constants.Z_SYNC_FLUSH, done);
+      gunzip.flush(constants.Z_SYNC_FLUSH, done);
     });
+  // Backpressure by a window of compressed bytes written but not yet taken by zlib,
+  // tracked with write callbacks: 'drain' only comes once the queue is empty, which would
+  // leave zlib idle while the next write is gathered.
+  let queued = 0;
+  let resume: (() => void) | undefined;
+  const wake = (): void => {
+    const r = resume;
+    resume = undefined;
+    r?.();
+  };
+  gunzip.once('close', wake);
   const write = async (bytes: Buffer): Promise<boolean> => {
-    if (bytes.length > 0 && !gunzip.destroyed && !gunzip.write(bytes)) await waitFor('drain');
+    if (bytes.length === 0 || gunzip.destroyed) return !gunzip.destroyed;
+    queued += bytes.length;
+    // The callback also runs (with an error) for writes still queued when the stream is destroyed.
+    gunzip.write(bytes, () => {
+      queued -= bytes.length;
+      if (queued <= MAX_QUEUED_BYTES / 2) wake();
+    });
+    if (queued > MAX_QUEUED_BYTES && !gunzip.destroyed) await new Promise<void>((r) => (resume = r));
     return !gunzip.destroyed;
   };
   // Feed the compressed bytes in the background, honouring backpressure. The last 8 bytes
@@ -136,12 +149,12 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       }
       const trailer = await writeHoldingTrailer();
       if (trailer === undefined) return;
-      await waitFor('flushed');
+      await flushed();
       if (!gunzip.destroyed) gunzip.end(trailer);
     } catch (err) {
       sourceFailure = err instanceof SourceError ? err : new SourceError(`read failed: ${(err as Error).message}`, err);
       // Deliver what was read and decoded before reporting the read failure.
-      if ((await writeHoldingTrailer()) !== undefined) await waitFor('flushed');
+      if ((await writeHoldingTrailer()) !== undefined) await flushed();
       gunzip.destroy(sourceFailure);
     }
   })();
@@ -167,7 +180,9 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
  * previous chunk, takes the result: small writes (a socket's 16 KiB reads) leave zlib
  * waiting, large ones let it run ahead. Damage loses at most one output chunk either way.
  */
-const WRITE_BYTES = 1024 * 1024;
+const WRITE_BYTES = 256 * 1024;
+/** Compressed bytes written ahead of zlib at most (the reading pauses beyond). */
+const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 /** A gzip member ends with CRC32 and ISIZE. */
 const TRAILER_BYTES = 8;
 

@@ -192,6 +192,44 @@ describe('scan: shouldStop and startLine', () => {
   });
 });
 
+describe('scan: gzip read-ahead is bounded', () => {
+  it('reads at most a few MiB of compressed input ahead of what it has decompressed', async () => {
+    // Hex of a xorshift stream: about 2:1 under gzip, so the compressed input is large.
+    let x = 2463534242;
+    const hex = (): string => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0).toString(16).padStart(8, '0');
+    };
+    const rows: string[] = [];
+    for (let i = 0; i < 100_000; i++) rows.push(JSON.stringify({ i, v: Array.from({ length: 20 }, hex).join('') }));
+    const text = Buffer.from(rows.join('\n') + '\n');
+    const compressed = gzip(text);
+    const ratio = compressed.length / text.length;
+    expect(compressed.length).toBeGreaterThan(6 * 1024 * 1024);
+    let pulled = 0;
+    async function* fast(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < compressed.length; i += 64 * 1024) {
+        const piece = compressed.subarray(i, i + 64 * 1024);
+        pulled += piece.length;
+        yield piece;
+      }
+    }
+    let worst = 0;
+    const result = await scan(fast(), fileRef('big.ndjson.gz'), {
+      rules,
+      onProgress: (stats) => {
+        worst = Math.max(worst, pulled - stats.decode.bytesOut * ratio);
+      },
+    }, () => undefined);
+    expect(result.stats.decode.bytesOut).toBe(text.length);
+    expect(worst).toBeGreaterThan(0);
+    // The window (2 MiB) plus the write being gathered (256 KiB) and one read.
+    expect(worst).toBeLessThan(3 * 1024 * 1024);
+  });
+});
+
 describe('scan: reclaimMemory', () => {
   it('is called once per reclaimEveryBytes of decompressed input, and changes no record', async () => {
     const big = Buffer.from(text.repeat(40)); // ~ 900 kB
