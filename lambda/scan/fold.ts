@@ -86,23 +86,66 @@ interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object) => { exports: { memory: WasmMemory; fold: (from: number, to: number) => void } };
 }
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 let compiled: object | undefined;
 
 const PAGE = 64 * 1024;
 
+interface Folding {
+  memory: WasmMemory;
+  foldRange: (from: number, to: number) => void;
+}
+
+function wasmFolding(): Folding {
+  if (wasm === undefined) throw new Error('WebAssembly is not available');
+  compiled ??= new wasm.Module(MODULE);
+  const { exports } = new wasm.Instance(compiled);
+  return { memory: exports.memory, foldRange: exports.fold };
+}
+
+/** The same in plain JavaScript (~3 GB/s), for runtimes without WebAssembly (node --jitless). */
+function jsFolding(): Folding {
+  let buffer = new ArrayBuffer(PAGE);
+  const memory: WasmMemory = {
+    get buffer() {
+      return buffer;
+    },
+    grow(pages) {
+      const next = new ArrayBuffer(buffer.byteLength + pages * PAGE);
+      new Uint8Array(next).set(new Uint8Array(buffer));
+      const before = buffer.byteLength / PAGE;
+      buffer = next;
+      return before;
+    },
+  };
+  const foldRange = (from: number, to: number): void => {
+    const words = new Uint32Array(buffer, from, Math.ceil((to - from) / 4));
+    for (let i = 0; i < words.length; i++) words[i]! &= 0xdfdfdfdf;
+  };
+  return { memory, foldRange };
+}
+
 /** Folds buffers into a reused scratch area (WebAssembly memory, grown on demand). */
 export class CaseFolder {
+  /** Which implementation folds: the SIMD loop, or plain JavaScript where WebAssembly is unavailable. */
+  readonly engine: 'wasm' | 'js';
   private readonly memory: WasmMemory;
   private readonly foldRange: (from: number, to: number) => void;
   private view: Buffer;
 
-  constructor() {
-    compiled ??= new wasm.Module(MODULE);
-    const { exports } = new wasm.Instance(compiled);
-    this.memory = exports.memory;
-    this.foldRange = exports.fold;
+  constructor(options: { wasm?: boolean } = {}) {
+    let folding: Folding;
+    try {
+      if (options.wasm === false) throw new Error('not wanted');
+      folding = wasmFolding();
+      this.engine = 'wasm';
+    } catch {
+      folding = jsFolding();
+      this.engine = 'js';
+    }
+    this.memory = folding.memory;
+    this.foldRange = folding.foldRange;
     this.view = Buffer.from(this.memory.buffer);
   }
 

@@ -61,7 +61,7 @@ function longestCommon(a: string, b: string): string {
  * containing any of them contains it), and each needle is cut to start at its rarest
  * character. Both keep the prefilter a necessary condition.
  */
-export function reduceNeedles(needles: Needle[]): Needle[] {
+function reduceNeedles(needles: Needle[]): Needle[] {
   return mergeNeedles(needles).map(cutToRareStart);
 }
 
@@ -84,7 +84,7 @@ function cutToRareStart(n: Needle): Needle {
 }
 
 /** A set of needles of which every line satisfying `needs` contains at least one; undefined if none can be named. */
-export function anchorsOf(needs: Needs): Needle[] | undefined {
+function anchorsOf(needs: Needs): Needle[] | undefined {
   switch (needs.kind) {
     case 'always':
       return undefined;

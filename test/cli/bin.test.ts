@@ -17,8 +17,8 @@ beforeAll(() => {
   execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
 });
 
-function eqlambda(args: string[], input?: string | Buffer): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, ['bin/eqlambda.mjs', ...args], { cwd: REPO_ROOT, input, encoding: 'utf8', timeout: 30_000 });
+function eqlambda(args: string[], input?: string | Buffer, nodeFlags: string[] = []): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [...nodeFlags, 'bin/eqlambda.mjs', ...args], { cwd: REPO_ROOT, input, encoding: 'utf8', timeout: 30_000 });
 }
 const lines = (stdout: string): string[] => stdout.split('\n').filter((l) => l !== '');
 
@@ -35,6 +35,15 @@ describe('eqlambda (built binary)', () => {
     expect(run.stderr).toMatch(/^eqlambda: 2 rule\(s\)$/m);
     expect(run.stderr).toMatch(/^scanned 1 object\(s\)/m);
     expect(run.stderr).toMatch(/^alerts 2$/m);
+  });
+
+  it('gives the same alerts without WebAssembly (node --jitless: case folding falls back to JavaScript)', () => {
+    const withWasm = eqlambda(['scan', 'examples/']);
+    const jitless = eqlambda(['scan', 'examples/'], undefined, ['--jitless']);
+    expect(jitless.status).toBe(0);
+    const keys = (stdout: string) => alertKeys(records({ out: lines(stdout) }));
+    expect(keys(jitless.stdout)).toEqual(keys(withWasm.stdout));
+    expect(keys(jitless.stdout)).toHaveLength(6);
   });
 
   it('sniffs gzip on standard input', () => {
