@@ -144,7 +144,8 @@ const gunzips = [16384, 65536, 262144, 1048576].map((size) => ({ size, ...best([
 const baseline = gunzips.reduce((a, b) => (b.ms < a.ms ? b : a));
 const scanOn = best(['scan', file, 'on']);
 const scanOff = best(['scan', file, 'off']);
-const evalResult = run(['eval', file]);
+// Evaluation speed varies between processes with the JIT's choices: the best of RUNS workers.
+const evalResult = Array.from({ length: RUNS }, () => run(['eval', file])).reduce((a, b) => (b.warm > a.warm ? b : a));
 const rate = (r) => r.bytes / MB / (r.ms / 1000);
 
 const rows = [
