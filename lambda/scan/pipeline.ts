@@ -92,9 +92,11 @@ export class PreparedRules {
   constructor(
     readonly rules: Rule[],
     prefilter = true,
+    /** wasm: false searches with native indexOf instead of the SIMD loop (as where WebAssembly is unavailable). */
+    prefilterOptions: { wasm?: boolean } = {},
   ) {
     this.router = new RuleRouter(rules);
-    this.prefilter = new Prefilter(rules, prefilter);
+    this.prefilter = new Prefilter(rules, prefilter, prefilterOptions);
     this.views = new Map(rules.map((r) => [r.id, alertRule(r)]));
   }
 }

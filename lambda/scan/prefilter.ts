@@ -4,10 +4,9 @@
  * (literals a matching line must contain) and must never change results:
  *
  * - Each rule contributes an "anchor" set of needles, one of which any matching line
- *   must contain. Anchors are searched in the raw bytes of a whole chunk with
- *   Buffer.indexOf (native, no string copies); case-insensitive ones in a case-folded
- *   copy of the chunk. A line with an anchor is then checked against each rule's full
- *   literal formula.
+ *   must contain. The anchors and the JSON escapes are searched together, in one pass
+ *   over the raw bytes of each chunk (scan/needle-search.ts). A line with an anchor is
+ *   then checked against each rule's full literal formula.
  * - A line holding a JSON escape that could spell a needle another way (`\u0073`, `\/`)
  *   is always a candidate. Escapes that cannot (`\u00e9` when every literal is ASCII,
  *   or the `\\u` of a Windows path) do not count.
@@ -15,7 +14,7 @@
  */
 import type { Needs } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
-import { CaseFolder, foldBytes } from './fold.js';
+import { createNeedleFinder, type Needle as SearchNeedle, type NeedleFinder } from './needle-search.js';
 
 interface Needle {
   /** The needle as a latin1 string of its UTF-8 bytes (lower-cased if case-insensitive). */
@@ -190,32 +189,23 @@ function hex4(buf: Buffer, at: number): number {
   return code;
 }
 
-/** How one needle is found in a buffer: its bytes, in the raw or the case-folded view. */
-interface Search {
-  bytes: Buffer;
-  folded: boolean;
-  /** Escape searches: hits that cannot spell a literal are passed over. */
-  escape: boolean;
-}
-
 export class Prefilter {
   readonly enabled: boolean;
   /** Why the prefilter is off, when it is. */
   readonly disabledBecause?: string;
-  private readonly searches: Search[] = [];
-  private readonly escapeCount: number;
   private readonly anchorNeedles: Needle[];
   private readonly formulas: Formula[] = [];
   private readonly escapes: EscapePolicy;
-  private readonly folder = new CaseFolder();
+  /** Finds escapes (needles below escapeCount) and anchors in one pass. */
+  private readonly finder: NeedleFinder;
+  private readonly escapeCount: number;
 
-  // Search state for the current buffer: its case-folded view (made on first use)
-  // and the next hit of each search (-2: not searched yet, -1: none left).
+  // Search state for the current buffer: the next hit at or after the last line asked
+  // about (-2: not searched yet, -1: none left).
   private buf: Buffer | undefined;
-  private foldedView: Buffer | undefined;
-  private readonly nextHit: Int32Array;
+  private hit = -2;
 
-  constructor(rules: Rule[], enabled = true) {
+  constructor(rules: Rule[], enabled = true, options: { wasm?: boolean } = {}) {
     let why: string | undefined = enabled ? undefined : 'turned off';
     const anchors: Needle[] = [];
     for (const rule of rules) {
@@ -231,16 +221,13 @@ export class Prefilter {
     this.enabled = why === undefined;
     if (why !== undefined) this.disabledBecause = why;
     this.escapes = new EscapePolicy(this.formulas.flatMap((f) => [...literalsOf(f)]));
-    this.searches.push({ bytes: Buffer.from('\\u', 'latin1'), folded: false, escape: true });
-    if (this.escapes.slash) this.searches.push({ bytes: Buffer.from('\\/', 'latin1'), folded: false, escape: true });
-    this.escapeCount = this.searches.length;
+    // Escapes first: where an escape and an anchor start at the same byte, the escape is reported.
+    const searched: SearchNeedle[] = [{ bytes: Buffer.from('\\u', 'latin1'), caseInsensitive: false }];
+    if (this.escapes.slash) searched.push({ bytes: Buffer.from('\\/', 'latin1'), caseInsensitive: false });
+    this.escapeCount = searched.length;
     this.anchorNeedles = reduceNeedles(anchors);
-    for (const n of this.anchorNeedles) {
-      const bytes = Buffer.from(n.text, 'latin1');
-      if (n.caseInsensitive) foldBytes(bytes);
-      this.searches.push({ bytes, folded: n.caseInsensitive, escape: false });
-    }
-    this.nextHit = new Int32Array(this.searches.length);
+    for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
+    this.finder = createNeedleFinder(searched, options);
   }
 
   /** The anchor needles searched per chunk, for reports and tests (`~` marks case-insensitive). */
@@ -248,55 +235,40 @@ export class Prefilter {
     return this.anchorNeedles.map((n) => (n.caseInsensitive ? `~${n.text}` : n.text));
   }
 
+  /** How the needles are searched: 'wasm' (SIMD) or 'indexOf' (where WebAssembly is unavailable). */
+  get engine(): 'wasm' | 'indexOf' {
+    return this.finder.engine;
+  }
+
   /** Forgets the search state (call at the start of each scan: a Buffer may be seen again). */
   reset(): void {
     this.buf = undefined;
-    this.foldedView = undefined;
   }
 
   /** Could the line [start, end) of `buf` match a rule? Lines of one buffer must come in order. */
   isCandidate(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     if (!this.enabled) return true;
-    if (buf !== this.buf) this.load(buf);
-    const hits = this.nextHit;
-    let anchorHit = false;
-    for (let k = 0; k < hits.length; k++) {
-      let h = hits[k]!;
-      if (h === -1) continue; // no more occurrences in this buffer
-      if (h < lineStart) {
-        h = this.search(k, lineStart);
-        hits[k] = h;
-        if (h === -1) continue;
-      }
-      if (h < lineEnd) {
-        if (k < this.escapeCount) return true;
-        anchorHit = true;
-        break;
-      }
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.finder.load(buf);
+      this.hit = -2;
     }
-    if (!anchorHit) return false;
-    // Check each rule's full formula within the line only.
-    const line = buf.toString('latin1', lineStart, lineEnd);
-    const lowerLine = line.toLowerCase();
-    return this.formulas.some((f) => holds(f, line, lowerLine));
-  }
-
-  private load(buf: Buffer): void {
-    this.buf = buf;
-    this.foldedView = undefined;
-    this.nextHit.fill(-2);
-  }
-
-  private search(k: number, from: number): number {
-    const s = this.searches[k]!;
-    const buf = this.buf!;
-    if (s.folded) {
-      this.foldedView ??= this.folder.fold(buf);
-      return this.foldedView.indexOf(s.bytes, from);
+    if (this.hit !== -1 && this.hit < lineStart) this.hit = this.finder.next(lineStart);
+    let anchored = false;
+    while (this.hit !== -1 && this.hit < lineEnd) {
+      if (this.finder.needle < this.escapeCount) {
+        if (this.escapes.matters(buf, this.hit)) return true;
+      } else if (!anchored) {
+        anchored = true;
+        // Check each rule's full formula within the line only.
+        const line = buf.toString('latin1', lineStart, lineEnd);
+        const lowerLine = line.toLowerCase();
+        if (this.formulas.some((f) => holds(f, line, lowerLine))) return true;
+      }
+      // Still a candidate if a later escape in the line could spell a literal.
+      this.hit = this.finder.next(this.hit + 1);
     }
-    let at = buf.indexOf(s.bytes, from);
-    if (s.escape) while (at >= 0 && !this.escapes.matters(buf, at)) at = buf.indexOf(s.bytes, at + 1);
-    return at;
+    return false;
   }
 }
 

@@ -18,8 +18,11 @@ function rule(id: string, query: string): Rule {
 async function parsedLines(rules: Rule[], lines: string[]): Promise<{ parsed: number; alerts: number }> {
   const text = lines.join('\n') + '\n';
   const on = await scanAll(text, { rules, prepared: new PreparedRules(rules, true) });
+  const viaIndexOf = await scanAll(text, { rules, prepared: new PreparedRules(rules, true, { wasm: false }) });
   const off = await scanAll(text, { rules, prepared: new PreparedRules(rules, false) });
   expect(on.records).toEqual(off.records);
+  expect(viaIndexOf.records).toEqual(off.records);
+  expect(viaIndexOf.result.stats.events).toBe(on.result.stats.events);
   expect(on.result.stats.lines).toBe(lines.length);
   return { parsed: on.result.stats.events + on.result.stats.skipped.total, alerts: on.records.length };
 }

@@ -11,6 +11,7 @@ import { chunked, fixtureEvent, gzip, line, newCorpus, OPENSSL_TP, scanAll, seed
 
 const rules = shippedRules();
 const on = new PreparedRules(rules, true);
+const onIndexOf = new PreparedRules(rules, true, { wasm: false });
 const off = new PreparedRules(rules, false);
 
 type Random = () => number;
@@ -242,18 +243,23 @@ function bytesOf(spec: InputSpec): Buffer {
   return Buffer.concat(parts);
 }
 
-async function scanBoth(spec: InputSpec): Promise<[Scanned, Scanned]> {
+/** Scans with the SIMD prefilter, the indexOf prefilter and no prefilter. */
+async function scanAllWays(spec: InputSpec): Promise<[Scanned, Scanned, Scanned]> {
   const text = bytesOf(spec);
   const bytes = spec.gzip ? gzip(text) : text;
   const options = spec.maxAlertsPerRule === undefined ? {} : { maxAlertsPerRule: spec.maxAlertsPerRule };
   const withPrefilter = await scanAll(chunked(bytes, spec.chunkSize), { rules, prepared: on, ...options });
+  const withIndexOf = await scanAll(chunked(bytes, spec.chunkSize), { rules, prepared: onIndexOf, ...options });
   const without = await scanAll(chunked(bytes, spec.chunkSize), { rules, prepared: off, ...options });
-  return [withPrefilter, without];
+  return [withPrefilter, withIndexOf, without];
 }
 
 describe('prefilter equivalence', () => {
   it('is on for the shipped rules, with the expected anchors', () => {
     expect(on.prefilter.enabled).toBe(true);
+    expect(on.prefilter.engine).toBe('wasm');
+    expect(onIndexOf.prefilter.engine).toBe('indexOf');
+    expect(onIndexOf.prefilter.anchors).toEqual(on.prefilter.anchors);
     expect(on.prefilter.anchors).toEqual(['~bin/ssh', 'penssl']);
     expect(off.prefilter.enabled).toBe(false);
     expect(off.prefilter.disabledBecause).toBe('turned off');
@@ -263,8 +269,10 @@ describe('prefilter equivalence', () => {
     const totals = { alerts: 0, mutatedAlerts: 0, overflows: 0, prefiltered: 0, lines: 0 };
     await fc.assert(
       fc.asyncProperty(inputSpec, async (spec) => {
-        const [a, b] = await scanBoth(spec);
+        const [a, viaIndexOf, b] = await scanAllWays(spec);
         expect(a.records).toEqual(b.records);
+        expect(viaIndexOf.records).toEqual(b.records);
+        expect(viaIndexOf.result.stats.prefiltered).toBe(a.result.stats.prefiltered);
         expect(a.result.error).toBeUndefined();
         expect(a.result.stats.lines).toBe(b.result.stats.lines);
         expect([...a.result.stats.perRule]).toEqual([...b.result.stats.perRule]);
@@ -307,6 +315,7 @@ describe('prefilter equivalence', () => {
     const a = await scanAll(text, { rules, prepared: on });
     const b = await scanAll(text, { rules, prepared: off });
     expect(a.records).toEqual(b.records);
+    expect((await scanAll(text, { rules, prepared: onIndexOf })).records).toEqual(b.records);
     expect(a.records.length).toBeGreaterThanOrEqual(7);
   });
 });

@@ -1,0 +1,117 @@
+/**
+ * The needle finders: the WebAssembly SIMD loop and the indexOf one against a naive
+ * reference, on random needles and data from a small alphabet (so matches, near misses
+ * and case variants are frequent), including stale bytes after a shorter load.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createNeedleFinder, IndexOfNeedleFinder, WasmNeedleFinder, type Needle, type NeedleFinder } from '../../lambda/scan/needle-search.js';
+
+const ALPHABET = [...Buffer.from('abAB/\\u\x0f{[é"'), 0x00, 0xff];
+
+function matchesAt(data: Uint8Array, at: number, n: Needle): boolean {
+  if (at + n.bytes.length > data.length) return false;
+  for (let j = 0; j < n.bytes.length; j++) {
+    const d = data[at + j]!;
+    const b = n.bytes[j]!;
+    if (n.caseInsensitive ? (d & 0xdf) !== (b & 0xdf) : d !== b) return false;
+  }
+  return true;
+}
+
+/** Every [position, lowest needle index] from `from` on, the slow way. */
+function reference(data: Uint8Array, needles: Needle[], from: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = from; at < data.length; at++) {
+    const k = needles.findIndex((n) => matchesAt(data, at, n));
+    if (k >= 0) out.push([at, k]);
+  }
+  return out;
+}
+
+function allHits(finder: NeedleFinder, from: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = finder.next(from); at !== -1; at = finder.next(at + 1)) out.push([at, finder.needle]);
+  return out;
+}
+
+const byte = fc.constantFrom(...ALPHABET);
+const needle: fc.Arbitrary<Needle> = fc.record({
+  bytes: fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 3 }).map((a) => a.map((i) => ALPHABET[i % ALPHABET.length]!)), fc.array(byte, { minLength: 1, maxLength: 40 }).map((a) => Uint8Array.from(a))),
+  caseInsensitive: fc.boolean(),
+});
+
+/** Data with some needles planted, ci ones in a random case. */
+const dataFor = (needles: Needle[]): fc.Arbitrary<Uint8Array> =>
+  fc
+    .array(fc.oneof({ weight: 3, arbitrary: fc.array(byte, { minLength: 1, maxLength: 80 }) }, { weight: 1, arbitrary: fc.tuple(fc.nat(needles.length - 1), fc.boolean()) }), { maxLength: 60 })
+    .map((parts) =>
+      Uint8Array.from(
+        parts.flatMap((p) => {
+          if (Array.isArray(p) && typeof p[0] === 'number' && typeof p[1] === 'boolean' && p.length === 2) {
+            const n = needles[p[0]]!;
+            return [...n.bytes].map((b) => (n.caseInsensitive && p[1] && ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a) ? b ^ 0x20 : b));
+          }
+          return p as number[];
+        }),
+      ),
+    );
+
+describe('needle finders', () => {
+  it('the WebAssembly and indexOf finders find exactly what a naive search finds', () => {
+    fc.assert(
+      fc.property(
+        fc.array(needle, { minLength: 1, maxLength: 6 }).chain((needles) => fc.tuple(fc.constant(needles), fc.array(dataFor(needles), { minLength: 1, maxLength: 3 }), fc.nat(200))),
+        ([needles, loads, from]) => {
+          const wasm = new WasmNeedleFinder(needles);
+          const indexOf = new IndexOfNeedleFinder(needles);
+          // Several loads, larger then smaller: stale bytes past the end must never match.
+          for (const data of [...loads].sort((a, b) => b.length - a.length)) {
+            wasm.load(data);
+            indexOf.load(data);
+            const start = Math.min(from, data.length);
+            const expected = reference(data, needles, start);
+            expect(allHits(wasm, start)).toEqual(expected);
+            expect(allHits(indexOf, start)).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('finds needles at the very end and across every block boundary, and grows for large buffers', () => {
+    const needles: Needle[] = [
+      { bytes: Buffer.from('penssl'), caseInsensitive: false },
+      { bytes: Buffer.from('bin/ssh'), caseInsensitive: true },
+    ];
+    const wasm = new WasmNeedleFinder(needles);
+    for (const size of [7, 64, 65, 200, 300_000]) {
+      for (let at = Math.max(0, size - 70); at + 7 <= size; at++) {
+        const data = Buffer.alloc(size, 'x');
+        data.write('BiN/sSh', at, 'latin1');
+        wasm.load(data);
+        expect([wasm.next(0), wasm.needle]).toEqual([at, 1]);
+        expect(wasm.next(at + 1)).toBe(-1);
+      }
+    }
+  });
+
+  it('reports the lowest needle where several start at the same byte', () => {
+    const needles: Needle[] = [
+      { bytes: Buffer.from('\\u'), caseInsensitive: false },
+      { bytes: Buffer.from('\\u00'), caseInsensitive: false },
+    ];
+    for (const finder of [new WasmNeedleFinder(needles), new IndexOfNeedleFinder(needles)]) {
+      finder.load(Buffer.from('ab\\u0041'));
+      expect([finder.next(0), finder.needle]).toEqual([2, 0]);
+    }
+  });
+
+  it('uses WebAssembly when available, and indexOf when asked (as under node --jitless)', () => {
+    const needles: Needle[] = [{ bytes: Buffer.from('x'), caseInsensitive: false }];
+    expect(createNeedleFinder(needles).engine).toBe('wasm');
+    expect(createNeedleFinder(needles, { wasm: false }).engine).toBe('indexOf');
+    expect(() => createNeedleFinder([])).toThrow('needles must be non-empty');
+  });
+});
