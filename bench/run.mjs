@@ -4,7 +4,7 @@
 //   2. the full scan (prefilter on), 3. the scan with the prefilter off
 //   4. compiled evaluation of the seed rules on parsed events (events/s)
 //   5. peak RSS of a scan over ≥ 2 GB of decompressed input (multi-member gzip), as deployed
-//      (node --expose-gc: the scan reclaims memory every 128 MiB) and without
+//      in a 128 MB function (node --expose-gc: gc when resident memory passes 85 % of it) and without
 // Each scan/gunzip runs in its own child process so peak RSS is its own.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -58,14 +58,14 @@ async function workerGunzip(file, chunkSize, repeat = 1) {
 }
 
 async function workerScan(file, prefilter, repeat) {
-  const { loadRules, PreparedRules, scan } = await import(`${root}dist/lib.mjs`);
+  const { loadRules, memoryReclaimer, PreparedRules, scan } = await import(`${root}dist/lib.mjs`);
   const { rules } = loadRules([`${root}rules`]);
   const prepared = new PreparedRules(rules, prefilter);
   async function* source() {
     for (let i = 0; i < repeat; i++) for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) yield c;
   }
-  // As the deployed handler does when Node runs with --expose-gc (infra/detector.ts).
-  const reclaimMemory = typeof globalThis.gc === 'function' ? () => globalThis.gc() : undefined;
+  // As the deployed handler does (Node with --expose-gc, infra/detector.ts), in the smallest function: 128 MB.
+  const reclaimMemory = memoryReclaimer({ gc: typeof globalThis.gc === 'function' ? () => globalThis.gc() : undefined, memoryMb: 128 });
   let alerts = 0;
   const t0 = performance.now();
   const result = await scan(source(), { kind: 'file', file, identity: file }, { rules, prepared, reclaimMemory }, (records) => {
@@ -189,8 +189,8 @@ const [bigGunzip, big, bigNoGc] = bestOfInterleaved(
   2,
 );
 console.log(`\nlarge input: ${(big.bytes / 1e9).toFixed(2)} GB decompressed (${repeat} gzip members), best of 2 each`);
-console.log(`  plain gunzip (chunk ${baseline.size / 1024} KiB):                              ${rate(bigGunzip).toFixed(0)} MB/s, peak RSS ${bigGunzip.maxRssMB.toFixed(0)} MB`);
-console.log(`  as deployed (--expose-gc, memory reclaimed every 128 MiB): ${rate(big).toFixed(0)} MB/s, peak RSS ${big.maxRssMB.toFixed(0)} MB`);
-console.log(`  without --expose-gc:                                       ${rate(bigNoGc).toFixed(0)} MB/s, peak RSS ${bigNoGc.maxRssMB.toFixed(0)} MB`);
+console.log(`  plain gunzip (chunk ${baseline.size / 1024} KiB):                                ${rate(bigGunzip).toFixed(0)} MB/s, peak RSS ${bigGunzip.maxRssMB.toFixed(0)} MB`);
+console.log(`  as deployed in a 128 MB function (gc above 109 MB resident): ${rate(big).toFixed(0)} MB/s, peak RSS ${big.maxRssMB.toFixed(0)} MB`);
+console.log(`  without --expose-gc:                                         ${rate(bigNoGc).toFixed(0)} MB/s, peak RSS ${bigNoGc.maxRssMB.toFixed(0)} MB`);
 console.log(`  scan ÷ gunzip at this size: ${(rate(big) / rate(bigGunzip)).toFixed(2)} as deployed, ${(rate(bigNoGc) / rate(bigGunzip)).toFixed(2)} without --expose-gc`);
 console.log(`\ngoals: scan ≥ 0.9 × gunzip → ${(rate(scanOn) / rate(baseline)).toFixed(2)}; peak RSS ≤ 128 MB → ${big.maxRssMB.toFixed(0)} MB; evaluation ≥ 2M events/s → ${fmt(evalResult.warm)} (warm)`);

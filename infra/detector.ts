@@ -56,8 +56,8 @@ export class Detector extends Construct {
       LOG_LEVEL: config.logLevel,
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-      // --expose-gc: the handler returns zlib's dead output buffers every 128 MiB of a scan
-      // (lambda/scan/pipeline.ts, reclaimMemory), which keeps a 2 GB object under 128 MB.
+      // --expose-gc: a scan collects zlib's dead output buffers when resident memory passes
+      // 85 % of the function's memory (lambda/handler/memory.ts): a 2 GB object fits in 128 MB.
       NODE_OPTIONS: '--enable-source-maps --expose-gc',
       // zlib inflates on libuv's thread pool; without a cap glibc gives each thread its own
       // malloc arena, which inflates resident memory (the benchmark runs with the same setting).

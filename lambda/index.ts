@@ -3,3 +3,4 @@ export { compileQuery } from './engine/index.js';
 export { loadRules } from './rules/load.js';
 export { PreparedRules, scan } from './scan/pipeline.js';
 export { decode } from './scan/decode.js';
+export { memoryReclaimer } from './handler/memory.js';

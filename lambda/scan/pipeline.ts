@@ -36,11 +36,9 @@ export interface ScanOptions {
   onProgress?: (stats: ScanStats) => void;
   now?: () => Date;
   /**
-   * Called after every `reclaimEveryBytes` of decompressed input (default 128 MiB) to
-   * return memory; the Lambda passes V8's `gc` (NODE_OPTIONS=--expose-gc). zlib allocates
-   * a fresh output buffer per chunk, and with the prefilter there is so little JavaScript
-   * garbage that V8 rarely collects: dead buffers pile up to its 64 MB external-memory
-   * trigger, and the malloc heap with them.
+   * Called after every `reclaimEveryBytes` of decompressed input (default 16 MiB), to
+   * return memory when it is tight: the Lambda passes a hook that runs V8's gc above a
+   * share of the function's memory (handler/memory.ts).
    */
   reclaimMemory?: () => void;
   reclaimEveryBytes?: number;
@@ -103,12 +101,7 @@ export class PreparedRules {
 
 /** zlib output chunk: larger chunks mean fewer round trips to the thread pool. */
 const DECODE_CHUNK_BYTES = 1024 * 1024;
-/**
- * Each reclaim is a full collection that also hands freed memory back to the system, so
- * the next buffers fault their pages in again: every 128 MiB keeps a scan near 100 MB of
- * resident memory for a few percent of throughput (measured by `npm run bench`).
- */
-export const DEFAULT_RECLAIM_EVERY_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_RECLAIM_EVERY_BYTES = 16 * 1024 * 1024;
 
 export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, options: ScanOptions, sink: RecordSink): Promise<ScanResult> {
   const started = performance.now();

@@ -619,7 +619,7 @@ describe('index routing by key prefix', () => {
 });
 
 describe('memory', () => {
-  it('passes reclaimMemory to the scan: called every 128 MiB of a large object', async () => {
+  it('passes reclaimMemory to the scan: called every 16 MiB of a large object', async () => {
     let calls = 0;
     const handler = createHandler({
       rules,
@@ -630,11 +630,11 @@ describe('memory', () => {
       metrics: metrics.asMetrics(),
       reclaimMemory: () => calls++,
     });
-    const lines = Buffer.from('{"a":1}\n'.repeat(18_500_000)); // 148 MB decompressed
-    expect(Math.floor(lines.length / DEFAULT_RECLAIM_EVERY_BYTES)).toBe(1);
+    const lines = Buffer.from('{"a":1}\n'.repeat(5_000_000)); // 40 MB decompressed
+    expect(Math.floor(lines.length / DEFAULT_RECLAIM_EVERY_BYTES)).toBe(2);
     s3.put('edr/large.ndjson.gz', gzipSync(lines, { level: 1 }));
     const result = await handler(s3Event({ key: 'edr/large.ndjson.gz' }), lambdaContext());
     expect(result).toMatchObject({ objects: 1, alerts: 0 });
-    expect(calls).toBe(1);
+    expect(calls).toBe(2);
   });
 });
