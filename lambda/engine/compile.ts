@@ -65,9 +65,9 @@ export function compileCondition(query: Query, categoryField: string, source: st
   const categoryPath = new FieldPath(categoryField);
   const inCategory = (v: Scalar): boolean => v === category;
   const whereTest = asTest(where);
-  const categoryFirst = selectivity(where.needs) <= category.length;
   return {
-    test: categoryFirst ? (e) => categoryPath.some(e, inCategory) && whereTest(e) : (e) => whereTest(e) && categoryPath.some(e, inCategory),
+    // The category first: one field lookup, and with many rules most of them fail here.
+    test: (e) => categoryPath.some(e, inCategory) && whereTest(e),
     // The category goes last: on a tie the prefilter should prefer the rule's own literals.
     needs: allOf([where.needs, literalNeed(category, false)]),
   };
@@ -101,9 +101,16 @@ class Compiler {
       case 'And':
       case 'Or': {
         const parts = folded.operands.map((o) => this.predicate(o));
-        // Conditions have no side effects, so an `and` may test its most selective part
-        // first: the one requiring the longest literal (negations, needing none, go last).
-        if (folded.type === 'And') parts.sort((a, b) => selectivity(b.needs) - selectivity(a.needs));
+        // Conditions have no side effects, so an `and` may test its parts in any order:
+        // cheap ones (field equality, sets) before costly ones (wildcards, regexes, functions
+        // scanning long strings), and within each the most selective first, the one
+        // requiring the longest literal (negations, needing none, go last).
+        if (folded.type === 'And') {
+          const costly = folded.operands.map((o) => evaluationCost(o) > CHEAP_COST);
+          const order = parts.map((_, i) => i).sort((a, b) => Number(costly[a]) - Number(costly[b]) || selectivity(parts[b]!.needs) - selectivity(parts[a]!.needs));
+          const sorted = order.map((i) => parts[i]!);
+          parts.splice(0, parts.length, ...sorted);
+        }
         const tests = parts.map(asTest);
         const needs = folded.type === 'And' ? allOf(parts.map((p) => p.needs)) : anyOf(parts.map((p) => p.needs));
         const test: Predicate =
@@ -497,6 +504,37 @@ function patternNeeds(op: ':' | 'like' | 'regex', caseInsensitive: boolean, p: L
   // change it at the cut: escaping is per character, so each segment's escaped form
   // appears inside the escaped value.
   return allOf(literalRuns(parseEqlWildcard(p.value)).map((s) => literalNeed(s, caseInsensitive)));
+}
+
+/** Conditions up to this cost (a field lookup and a comparison or set test) count as cheap. */
+const CHEAP_COST = 3;
+
+/** A rough cost of evaluating an expression: field lookups, comparisons, and pattern or function work. */
+function evaluationCost(expr: Expr): number {
+  switch (expr.type) {
+    case 'Literal':
+      return 0;
+    case 'Field':
+      return 1;
+    case 'Not':
+    case 'Negate':
+      return evaluationCost(expr.expr);
+    case 'And':
+    case 'Or':
+      return expr.operands.reduce((sum, o) => sum + evaluationCost(o), 0);
+    case 'Compare':
+    case 'Arith':
+      return evaluationCost(expr.left) + evaluationCost(expr.right) + 1;
+    case 'In':
+      return evaluationCost(expr.left) + expr.list.reduce((sum, o) => sum + evaluationCost(o), 0) + 1;
+    case 'Match': {
+      // A `:` against plain strings is a (case-folded) set test; wildcards and regexes run an automaton over the value.
+      const plain = expr.op === ':' && expr.patterns.every((p) => typeof p.value !== 'string' || !hasWildcard(p.value));
+      return evaluationCost(expr.left) + (plain ? 1 : 6);
+    }
+    case 'Call':
+      return expr.args.reduce((sum, a) => sum + evaluationCost(a), 0) + 6;
+  }
 }
 
 /** How rare a condition's required text is: the longest literal it surely needs. */

@@ -1,0 +1,56 @@
+/**
+ * The order an `and` is evaluated in (results never depend on it: conditions have no side
+ * effects): the category first, then cheap tests (field equality, sets), then costly ones
+ * (wildcards, regexes, functions over long strings). Observed through accessor properties
+ * that record which fields a rule reads.
+ */
+import { describe, expect, it } from 'vitest';
+import { compileQuery } from '../../lambda/engine/index.js';
+
+/** A Linux process event whose fields record their reads. */
+function recordingEvent(reads: string[]): Record<string, unknown> {
+  const field = (path: string, value: unknown) => ({
+    enumerable: true,
+    get: () => {
+      reads.push(path);
+      return value;
+    },
+  });
+  const event = {};
+  Object.defineProperty(event, 'event', field('event', Object.defineProperty({}, 'category', field('event.category', ['process']))));
+  Object.defineProperty(event, 'host', field('host', Object.defineProperty({}, 'os', field('host.os', Object.defineProperty({}, 'type', field('host.os.type', 'linux'))))));
+  Object.defineProperty(
+    event,
+    'process',
+    field('process', Object.defineProperty({}, 'command_line', field('process.command_line', 'x'.repeat(10_000)))),
+  );
+  return event;
+}
+
+describe('evaluation order of `and`', () => {
+  it('tests field equality before wildcards and functions, whatever the order written', () => {
+    for (const where of [
+      'process.command_line : "*Invoke-Mimikatz*" and host.os.type == "windows"',
+      'stringContains(process.command_line, "mimikatz") and host.os.type == "windows"',
+      'process.command_line regex~ ".*mimi.*" and host.os.type in ("windows", "macos")',
+    ]) {
+      const reads: string[] = [];
+      expect(compileQuery(`process where ${where}`).matches(recordingEvent(reads))).toBe(false);
+      expect(reads, where).toContain('host.os.type');
+      expect(reads, where).not.toContain('process.command_line');
+    }
+  });
+
+  it('tests the category before anything else', () => {
+    const reads: string[] = [];
+    expect(compileQuery('file where host.os.type == "linux" and process.command_line : "*x*"').matches(recordingEvent(reads))).toBe(false);
+    expect(reads).toEqual(['event', 'event.category']);
+  });
+
+  it('still gives the same results in either order', () => {
+    const a = compileQuery('process where process.command_line : "*xx*" and host.os.type == "linux"');
+    const b = compileQuery('process where host.os.type == "linux" and process.command_line : "*xx*"');
+    expect(a.matches(recordingEvent([]))).toBe(true);
+    expect(b.matches(recordingEvent([]))).toBe(true);
+  });
+});
