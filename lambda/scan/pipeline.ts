@@ -12,6 +12,7 @@
 import { alertRule, buildAlert, buildOverflow, sourceIdentity, type AlertRule, type DetectionRecord, type SourceRef } from '../alerts/document.js';
 import type { Event } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
+import { RuleDispatch } from '../rules/dispatch.js';
 import { eventIndex, RuleRouter } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from './decode.js';
 import { parseLine, SkipCounter } from './events.js';
@@ -84,6 +85,7 @@ export interface ScanResult {
 /** Rules with their router and prefilter, built once and reused for every object. */
 export class PreparedRules {
   readonly router: RuleRouter;
+  readonly dispatch: RuleDispatch;
   readonly prefilter: Prefilter;
   readonly views: Map<string, AlertRule>;
 
@@ -94,6 +96,7 @@ export class PreparedRules {
     prefilterOptions: { wasm?: boolean } = {},
   ) {
     this.router = new RuleRouter(rules);
+    this.dispatch = new RuleDispatch(rules);
     this.prefilter = new Prefilter(rules, prefilter, prefilterOptions);
     this.views = new Map(rules.map((r) => [r.id, alertRule(r)]));
   }
@@ -106,7 +109,7 @@ export const DEFAULT_RECLAIM_EVERY_BYTES = 16 * 1024 * 1024;
 export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, options: ScanOptions, sink: RecordSink): Promise<ScanResult> {
   const started = performance.now();
   const prepared = options.prepared ?? new PreparedRules(options.rules, options.prefilter !== false);
-  const { router, prefilter, views } = prepared;
+  const { router, dispatch, prefilter, views } = prepared;
   prefilter.reset();
   const identity = sourceIdentity(ref);
   const now = options.now ?? (() => new Date());
@@ -135,7 +138,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
   };
 
   const evaluate = (event: Event, line: number): void => {
-    const rules = router.rulesFor(eventIndex(event, options.defaultIndex));
+    const rules = dispatch.rulesFor(router.rulesFor(eventIndex(event, options.defaultIndex)), event);
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       if (!rule.compiled.matches(event)) continue;

@@ -1,0 +1,132 @@
+/**
+ * Narrows the rules routed to an index to those an event can satisfy, before any rule
+ * runs. Most Elastic rules require plain equalities at their top level:
+ * `process where host.os.type == "windows" and event.type == "start" and …`. Such a
+ * rule cannot match an event lacking those values. The fields most rules constrain
+ * (and the event category) are read once per event, and the surviving rule list is
+ * cached per combination of values. With Elastic's 823 rules a Linux process event
+ * meets a few dozen of them instead of all.
+ *
+ * Only constraints the compiled test surely enforces are used: a top-level `field ==
+ * literal` or case-sensitive `field in (literals)` (query path: some value of the field
+ * must equal one of them, compared as the engine does, strings as they are and other
+ * scalars by their text), and the category. Everything else stays with the compiled test.
+ */
+import type { Expr, Literal } from '../engine/ast.js';
+import { FieldPath } from '../engine/fields.js';
+import type { Event, Scalar } from '../engine/index.js';
+import { asciiLower } from '../engine/text.js';
+import { hasWildcard } from '../engine/wildcard.js';
+import type { Rule } from './model.js';
+
+/** A rule can only match if the event has, at `field`, one of `keys` (ASCII-lower-cased when `caseInsensitive`). */
+interface Constraint {
+  field: string;
+  caseInsensitive: boolean;
+  keys: Set<string>;
+}
+
+/** How the engine compares a field value with a literal's text (scalarText), and with `:` (ASCII case folded). */
+const keyOf = (v: Scalar): string => (typeof v === 'string' ? v : String(v));
+const foldedKeyOf = (v: Scalar): string => asciiLower(keyOf(v));
+
+/** At most this many (field, case) pairs are read per event to choose rules. */
+const MAX_FIELDS = 6;
+/** Combinations of values remembered per routed rule list (they are attacker-chosen: bounded). */
+const MAX_SIGNATURES = 1024;
+
+function literalKey(e: Expr | Literal, caseInsensitive = false): string | undefined {
+  if (e.type !== 'Literal') return undefined;
+  if (typeof e.value === 'number' || typeof e.value === 'boolean') return keyOf(e.value);
+  if (typeof e.value === 'string') return caseInsensitive ? asciiLower(e.value) : e.value;
+  return undefined;
+}
+
+function allKeys(list: (Expr | Literal)[], caseInsensitive: boolean): Set<string> | undefined {
+  const keys = list.map((e) => literalKey(e, caseInsensitive));
+  return list.length > 0 && keys.every((k) => k !== undefined) ? new Set(keys as string[]) : undefined;
+}
+
+/** The constraints a rule's query surely enforces. */
+export function constraintsOf(rule: Rule): Constraint[] {
+  const { query, categoryField } = rule.compiled;
+  const out: Constraint[] = [];
+  if (query.category !== null) out.push({ field: categoryField, caseInsensitive: false, keys: new Set([query.category]) });
+  const conjuncts = query.where.type === 'And' ? query.where.operands : [query.where];
+  for (const c of conjuncts) {
+    let keys: Set<string> | undefined;
+    let caseInsensitive = false;
+    if (c.type === 'Compare' && c.op === '==' && c.left.type === 'Field' && (c.right.type !== 'Literal' || typeof c.right.value !== 'boolean')) {
+      keys = allKeys([c.right], false);
+    } else if (c.type === 'In' && c.left.type === 'Field') {
+      caseInsensitive = c.caseInsensitive;
+      keys = allKeys(c.list, caseInsensitive);
+    } else if (c.type === 'Match' && c.op !== 'regex' && c.left.type === 'Field' && c.patterns.every((p) => typeof p.value !== 'string' || !hasWildcard(p.value))) {
+      // `:` and `like` against plain strings are equality (ASCII case folded for `:` and `like~`).
+      caseInsensitive = c.caseInsensitive;
+      keys = allKeys(c.patterns, caseInsensitive);
+    }
+    if (keys !== undefined && c.type !== 'Literal' && 'left' in c && c.left.type === 'Field') out.push({ field: c.left.name, caseInsensitive, keys });
+  }
+  return out;
+}
+
+const dimensionOf = (c: { field: string; caseInsensitive: boolean }): string => `${c.caseInsensitive ? '~' : '='}${c.field}`;
+
+export class RuleDispatch {
+  /** The fields read per event, most constrained first (`=field` as written, `~field` ASCII case folded). */
+  readonly fields: string[];
+  private readonly readers: ((e: Event) => string[])[];
+  /** Per rule, per dispatch field: the keys it needs (undefined: no constraint on that field). */
+  private readonly needs = new Map<Rule, (Set<string> | undefined)[]>();
+  private readonly cache = new WeakMap<Rule[], Map<string, Rule[]>>();
+
+  constructor(rules: Rule[]) {
+    const perRule = rules.map((r) => [r, constraintsOf(r)] as const);
+    const counts = new Map<string, number>();
+    for (const [, constraints] of perRule) for (const d of new Set(constraints.map(dimensionOf))) counts.set(d, (counts.get(d) ?? 0) + 1);
+    this.fields = [...counts]
+      .filter(([, n]) => n * 10 >= rules.length)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, MAX_FIELDS)
+      .map(([d]) => d);
+    this.readers = this.fields.map((d) => {
+      const path = new FieldPath(d.slice(1));
+      const key = d.startsWith('~') ? foldedKeyOf : keyOf;
+      return (e: Event) => [...new Set(path.values(e).map(key))].sort();
+    });
+    for (const [rule, constraints] of perRule) {
+      this.needs.set(
+        rule,
+        this.fields.map((d) => {
+          // Several constraints on one field must all hold: their intersection.
+          const sets = constraints.filter((c) => dimensionOf(c) === d).map((c) => c.keys);
+          if (sets.length === 0) return undefined;
+          return new Set([...sets[0]!].filter((k) => sets.every((s) => s.has(k))));
+        }),
+      );
+    }
+  }
+
+  /** The rules of `routed` that `event` could satisfy, in their order. */
+  rulesFor(routed: Rule[], event: Event): Rule[] {
+    if (this.fields.length === 0) return routed;
+    const values = this.readers.map((read) => read(event));
+    const signature = values.map((v) => v.join('\u0000')).join('\u0001');
+    let bySignature = this.cache.get(routed);
+    if (bySignature === undefined) {
+      bySignature = new Map();
+      this.cache.set(routed, bySignature);
+    }
+    let rules = bySignature.get(signature);
+    if (rules === undefined) {
+      rules = routed.filter((r) => {
+        const needs = this.needs.get(r);
+        return needs === undefined || needs.every((keys, i) => keys === undefined || values[i]!.some((v) => keys.has(v)));
+      });
+      if (bySignature.size >= MAX_SIGNATURES) bySignature.clear();
+      bySignature.set(signature, rules);
+    }
+    return rules;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Rule dispatch may only leave out rules that cannot match: a property test over rules
+ * using every kind of constraint (and kinds that must not constrain) and random events
+ * with case variants, numbers spelt as strings, arrays, dotted keys, nulls and missing
+ * fields. Every rule whose compiled test matches an event must be among the rules
+ * dispatch keeps for it, in the same order.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseRule } from '../../lambda/rules/load.js';
+import type { Rule } from '../../lambda/rules/model.js';
+import { constraintsOf, RuleDispatch } from '../../lambda/rules/dispatch.js';
+import { opensslRule, sshRule } from './helpers.js';
+
+function rule(id: string, query: string, extra = ''): Rule {
+  const lines = ['[rule]', `rule_id = "${id}"`, `name = "${id}"`, 'risk_score = 21', 'severity = "low"', 'type = "eql"', extra, `query = '''${query}'''`];
+  return parseRule(lines.join('\n'), `${id}.toml`);
+}
+
+const RULES: Rule[] = [
+  opensslRule(),
+  sshRule(),
+  rule('eq', 'process where os == "linux" and kind == "start"'),
+  rule('eq-number', 'process where os == "linux" and code == 5'),
+  rule('eq-number-text', 'any where code == "5"'),
+  rule('in', 'file where os in ("linux", "macos") and kind in ("change", "start")'),
+  rule('in-ci', 'process where name in~ ("Curl", "WGET")'),
+  rule('in-null', 'process where name in ("curl", null)'),
+  rule('colon', 'process where name : ("CURL", "wget") and os == "windows"'),
+  rule('colon-wildcard', 'process where name : "cur*" and os == "linux"'),
+  rule('like', 'process where name like "curl" and os == "linux"'),
+  rule('like-ci', 'process where name like~ "CuRl"'),
+  rule('regex', 'process where name regex "cu.l" and os == "linux"'),
+  rule('or', 'process where os == "linux" or os == "windows"'),
+  rule('not', 'process where not os == "linux"'),
+  rule('boolean', 'process where flag == true and os == "linux"'),
+  rule('two-on-one-field', 'process where os in ("linux", "windows") and os == "linux"'),
+  rule('any', 'any where name == "curl"'),
+  rule('override', 'process where os == "linux"', 'event_category_override = "kind"'),
+  rule('dotted', 'process where host.os.type == "linux" and process.name == "curl"'),
+];
+
+/** A field's values: a few likely ones (so rules match often) and their near misses. */
+const values = (...likely: unknown[]): fc.Arbitrary<unknown> => {
+  const one = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...likely) }, { weight: 1, arbitrary: fc.constantFrom('5', 5, true, 'true', null, '') });
+  return fc.oneof({ weight: 4, arbitrary: one }, { weight: 1, arbitrary: fc.array(one, { maxLength: 3 }) });
+};
+
+/** Events over the fields the rules use, nested or dotted, some missing. */
+const event = fc
+  .record(
+    {
+      category: values('process', 'file', 'Process'),
+      os: values('linux', 'LINUX', 'windows', 'macos'),
+      kind: values('start', 'change', 'process'),
+      code: values(5, '5', 5.0, 6, '05'),
+      name: values('curl', 'CURL', 'Curl', 'cuRl', 'wget', 'WGET', 'curly'),
+      flag: values(true, false, 'true'),
+      hostOs: values('linux', 'Linux'),
+      processName: values('curl', 'CURL'),
+      dotted: fc.boolean(),
+    },
+    { requiredKeys: ['dotted'] },
+  )
+  .map((f) => {
+    const e: Record<string, unknown> = {};
+    if ('category' in f) {
+      if (f.dotted) e['event.category'] = f.category;
+      else e.event = { category: f.category };
+    }
+    for (const key of ['os', 'kind', 'code', 'name', 'flag'] as const) if (key in f) e[key] = f[key];
+    if ('hostOs' in f) {
+      if (f.dotted) e['host.os.type'] = f.hostOs;
+      else e.host = { os: { type: f.hostOs } };
+    }
+    if ('processName' in f) e.process = { name: f.processName };
+    return e;
+  });
+
+describe('rule dispatch', () => {
+  const dispatch = new RuleDispatch(RULES);
+
+  it('reads the fields that most rules constrain', () => {
+    expect(dispatch.fields).toContain('=event.category');
+    expect(dispatch.fields).toContain('=os');
+  });
+
+  it('takes no constraint from wildcards, regexes, or, not, booleans, or an in with null', () => {
+    const fields = (id: string): string[] => constraintsOf(RULES.find((r) => r.id === id)!).map((c) => `${c.caseInsensitive ? '~' : '='}${c.field}`);
+    expect(fields('colon-wildcard')).toEqual(['=event.category', '=os']);
+    expect(fields('regex')).toEqual(['=event.category', '=os']);
+    expect(fields('or')).toEqual(['=event.category']);
+    expect(fields('not')).toEqual(['=event.category']);
+    expect(fields('boolean')).toEqual(['=event.category', '=os']);
+    expect(fields('in-null')).toEqual(['=event.category']);
+    expect(fields('colon')).toEqual(['=event.category', '~name', '=os']);
+    expect(fields('override')).toEqual(['=kind', '=os']);
+  });
+
+  it('never leaves out a rule that matches, and keeps the rules in order (2,000 random events)', () => {
+    let narrowed = 0;
+    let matched = 0;
+    fc.assert(
+      fc.property(event, (e) => {
+        const kept = dispatch.rulesFor(RULES, e);
+        const keptSet = new Set(kept);
+        for (const r of RULES) {
+          if (r.compiled.matches(e)) {
+            matched++;
+            expect(keptSet.has(r), `${r.id} matches ${JSON.stringify(e)}`).toBe(true);
+          }
+        }
+        expect(kept).toEqual(RULES.filter((r) => keptSet.has(r)));
+        if (kept.length < RULES.length) narrowed++;
+      }),
+      { numRuns: 2000 },
+    );
+    // The events exercised both sides: many rules matched, and dispatch did narrow.
+    expect(matched).toBeGreaterThan(300);
+    expect(narrowed).toBeGreaterThan(1000);
+  });
+
+  it('compares numbers by their text, as the engine does', () => {
+    const rules = [rule('n5', 'any where code == 5'), rule('s5', 'any where code == "5"'), rule('in', 'any where code in (5, 6.5)'), rule('ci', 'any where code : ("5", "X")')];
+    const numeric = new RuleDispatch(rules);
+    expect(numeric.fields).toEqual(['=code', '~code']);
+    for (const code of [5, '5', 5.0, '05', [6.5], '6.5', 'x', null, true]) {
+      const e = { code };
+      const kept = new Set(numeric.rulesFor(rules, e));
+      const matching = rules.filter((r) => r.compiled.matches(e));
+      expect(matching.every((r) => kept.has(r)), JSON.stringify(e)).toBe(true);
+      if (code === 'x') expect(kept.size).toBe(1); // only `:` folds "x" to "x"
+    }
+  });
+
+  it('answers from its cache for a repeated combination, and stays bounded for many', () => {
+    const e = { event: { category: 'process' }, os: 'linux', kind: 'start' };
+    expect(dispatch.rulesFor(RULES, e)).toBe(dispatch.rulesFor(RULES, { ...e }));
+    for (let i = 0; i < 3000; i++) dispatch.rulesFor(RULES, { event: { category: `c${i}` } });
+    expect(dispatch.rulesFor(RULES, e).map((r) => r.id)).toContain('eq');
+  });
+});
