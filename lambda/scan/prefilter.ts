@@ -128,6 +128,13 @@ function* literalsOf(f: Formula): Generator<Needle> {
   else if (f.kind !== 'always') for (const p of f.parts) yield* literalsOf(p);
 }
 
+/**
+ * Above this many rules an anchored line is parsed without checking the rules' full
+ * literal formulas: each check scans the line once per literal, and over hundreds of
+ * rules that costs more than JSON.parse (rule dispatch then narrows what runs).
+ */
+const MAX_FORMULAS_CHECKED = 64;
+
 const BACKSLASH = 0x5c;
 const SLASH = 0x2f;
 
@@ -260,6 +267,8 @@ export class Prefilter {
         if (this.escapes.matters(buf, this.hit)) return true;
       } else if (!anchored) {
         anchored = true;
+        // With many rules, checking every formula costs more than parsing the line.
+        if (this.formulas.length > MAX_FORMULAS_CHECKED) return true;
         // Check each rule's full formula within the line only.
         const line = buf.toString('latin1', lineStart, lineEnd);
         const lowerLine = line.toLowerCase();
