@@ -72,3 +72,18 @@ describe('prefilter: JSON escapes', () => {
     expect(await parsedLines(rules, [match, benign('\\u00e8'), benign('plain')])).toEqual({ parsed: 2, alerts: 1 });
   });
 });
+
+describe('prefilter: many rules', () => {
+  it('with more than 64 rules, parses anchored lines without checking formulas, and still agrees with no prefilter', async () => {
+    const rules = Array.from({ length: 70 }, (_, i) => rule(`r${i}`, `process where process.name == "tool${i}x" and process.args == "-flag${i}"`));
+    const lines = [
+      '{"event":{"category":"process"},"process":{"name":"tool3x","args":["-flag3"]}}', // matches r3
+      '{"event":{"category":"process"},"process":{"name":"tool3x","args":["-flag4"]}}', // anchor, formula fails: parsed anyway
+      '{"event":{"category":"file"},"file":{"name":"bash"}}', // no anchor: skipped
+      '{"event":{"category":"process"},"process":{"name":"tool6\\u0039x","args":"-flag69"}}', // escaped: parsed, matches r69
+    ];
+    expect(await parsedLines(rules, lines)).toEqual({ parsed: 3, alerts: 2 });
+    // With few rules the formula check skips the near miss.
+    expect(await parsedLines(rules.slice(0, 10), lines.slice(0, 3))).toEqual({ parsed: 1, alerts: 1 });
+  });
+});
