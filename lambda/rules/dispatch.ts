@@ -32,6 +32,8 @@ const foldedKeyOf = (v: Scalar): string => asciiLower(keyOf(v));
 
 /** At most this many (field, case) pairs are read per event to choose rules. */
 const MAX_FIELDS = 6;
+/** Dispatch pays off from about this many rules (with 2 it costs a fifth of a no-prefilter scan). */
+const MIN_RULES = 16;
 /** Combinations of values remembered per routed rule list (they are attacker-chosen: bounded). */
 const MAX_SIGNATURES = 1024;
 
@@ -81,8 +83,9 @@ export class RuleDispatch {
   private readonly needs = new Map<Rule, (Set<string> | undefined)[]>();
   private readonly cache = new WeakMap<Rule[], Map<string, Rule[]>>();
 
-  constructor(rules: Rule[]) {
-    const perRule = rules.map((r) => [r, constraintsOf(r)] as const);
+  constructor(rules: Rule[], options: { minRules?: number } = {}) {
+    // With a handful of rules, evaluating them all is cheaper than reading the fields.
+    const perRule = rules.length >= (options.minRules ?? MIN_RULES) ? rules.map((r) => [r, constraintsOf(r)] as const) : [];
     const counts = new Map<string, number>();
     for (const [, constraints] of perRule) for (const d of new Set(constraints.map(dimensionOf))) counts.set(d, (counts.get(d) ?? 0) + 1);
     this.fields = [...counts]

@@ -122,7 +122,7 @@ describe('rule dispatch', () => {
 
   it('compares numbers by their text, as the engine does', () => {
     const rules = [rule('n5', 'any where code == 5'), rule('s5', 'any where code == "5"'), rule('in', 'any where code in (5, 6.5)'), rule('ci', 'any where code : ("5", "X")')];
-    const numeric = new RuleDispatch(rules);
+    const numeric = new RuleDispatch(rules, { minRules: 1 });
     expect(numeric.fields).toEqual(['=code', '~code']);
     for (const code of [5, '5', 5.0, '05', [6.5], '6.5', 'x', null, true]) {
       const e = { code };
@@ -131,6 +131,13 @@ describe('rule dispatch', () => {
       expect(matching.every((r) => kept.has(r)), JSON.stringify(e)).toBe(true);
       if (code === 'x') expect(kept.size).toBe(1); // only `:` folds "x" to "x"
     }
+  });
+
+  it('stays out of the way for a handful of rules', () => {
+    const few = new RuleDispatch([opensslRule(), sshRule()]);
+    expect(few.fields).toEqual([]);
+    const routed = [opensslRule(), sshRule()];
+    expect(few.rulesFor(routed, {})).toBe(routed);
   });
 
   it('answers from its cache for a repeated combination, and stays bounded for many', () => {
