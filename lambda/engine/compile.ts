@@ -100,17 +100,8 @@ class Compiler {
     switch (folded.type) {
       case 'And':
       case 'Or': {
-        const parts = folded.operands.map((o) => this.predicate(o));
-        // Conditions have no side effects, so an `and` may test its parts in any order:
-        // cheap ones (field equality, sets) before costly ones (wildcards, regexes, functions
-        // scanning long strings), and within each the most selective first, the one
-        // requiring the longest literal (negations, needing none, go last).
-        if (folded.type === 'And') {
-          const costly = folded.operands.map((o) => evaluationCost(o) > CHEAP_COST);
-          const order = parts.map((_, i) => i).sort((a, b) => Number(costly[a]) - Number(costly[b]) || selectivity(parts[b]!.needs) - selectivity(parts[a]!.needs));
-          const sorted = order.map((i) => parts[i]!);
-          parts.splice(0, parts.length, ...sorted);
-        }
+        const compiled = folded.operands.map((o) => this.predicate(o));
+        const parts = folded.type === 'And' ? evaluationOrder(folded.operands, compiled) : compiled;
         const tests = parts.map(asTest);
         const needs = folded.type === 'And' ? allOf(parts.map((p) => p.needs)) : anyOf(parts.map((p) => p.needs));
         const test: Predicate =
@@ -504,6 +495,20 @@ function patternNeeds(op: ':' | 'like' | 'regex', caseInsensitive: boolean, p: L
   // change it at the cut: escaping is per character, so each segment's escaped form
   // appears inside the escaped value.
   return allOf(literalRuns(parseEqlWildcard(p.value)).map((s) => literalNeed(s, caseInsensitive)));
+}
+
+/**
+ * Conditions have no side effects, so an `and` may test its parts in any order: cheap
+ * ones (field equality, sets) before costly ones (wildcards, regexes, functions scanning
+ * long strings), and within each the most selective first, the one requiring the longest
+ * literal (negations, needing none, go last).
+ */
+function evaluationOrder(operands: Expr[], parts: Condition[]): Condition[] {
+  const costly = operands.map((o) => evaluationCost(o) > CHEAP_COST);
+  return parts
+    .map((_, i) => i)
+    .sort((a, b) => Number(costly[a]) - Number(costly[b]) || selectivity(parts[b]!.needs) - selectivity(parts[a]!.needs))
+    .map((i) => parts[i]!);
 }
 
 /** Conditions up to this cost (a field lookup and a comparison or set test) count as cheap. */

@@ -49,6 +49,24 @@ function allKeys(list: (Expr | Literal)[], caseInsensitive: boolean): Set<string
   return list.length > 0 && keys.every((k) => k !== undefined) ? new Set(keys as string[]) : undefined;
 }
 
+/** The constraint a top-level conjunct surely enforces, if it is one of the plain kinds. */
+function constraintOf(c: Expr): Constraint | undefined {
+  if (c.type === 'Compare' && c.op === '==' && c.left.type === 'Field' && (c.right.type !== 'Literal' || typeof c.right.value !== 'boolean')) {
+    const keys = allKeys([c.right], false);
+    return keys && { field: c.left.name, caseInsensitive: false, keys };
+  }
+  if (c.type === 'In' && c.left.type === 'Field') {
+    const keys = allKeys(c.list, c.caseInsensitive);
+    return keys && { field: c.left.name, caseInsensitive: c.caseInsensitive, keys };
+  }
+  // `:` and `like` against plain strings are equality (ASCII case folded for `:` and `like~`).
+  if (c.type === 'Match' && c.op !== 'regex' && c.left.type === 'Field' && c.patterns.every((p) => typeof p.value !== 'string' || !hasWildcard(p.value))) {
+    const keys = allKeys(c.patterns, c.caseInsensitive);
+    return keys && { field: c.left.name, caseInsensitive: c.caseInsensitive, keys };
+  }
+  return undefined;
+}
+
 /** The constraints a rule's query surely enforces. */
 export function constraintsOf(rule: Rule): Constraint[] {
   const { query, categoryField } = rule.compiled;
@@ -56,19 +74,8 @@ export function constraintsOf(rule: Rule): Constraint[] {
   if (query.category !== null) out.push({ field: categoryField, caseInsensitive: false, keys: new Set([query.category]) });
   const conjuncts = query.where.type === 'And' ? query.where.operands : [query.where];
   for (const c of conjuncts) {
-    let keys: Set<string> | undefined;
-    let caseInsensitive = false;
-    if (c.type === 'Compare' && c.op === '==' && c.left.type === 'Field' && (c.right.type !== 'Literal' || typeof c.right.value !== 'boolean')) {
-      keys = allKeys([c.right], false);
-    } else if (c.type === 'In' && c.left.type === 'Field') {
-      caseInsensitive = c.caseInsensitive;
-      keys = allKeys(c.list, caseInsensitive);
-    } else if (c.type === 'Match' && c.op !== 'regex' && c.left.type === 'Field' && c.patterns.every((p) => typeof p.value !== 'string' || !hasWildcard(p.value))) {
-      // `:` and `like` against plain strings are equality (ASCII case folded for `:` and `like~`).
-      caseInsensitive = c.caseInsensitive;
-      keys = allKeys(c.patterns, caseInsensitive);
-    }
-    if (keys !== undefined && c.type !== 'Literal' && 'left' in c && c.left.type === 'Field') out.push({ field: c.left.name, caseInsensitive, keys });
+    const constraint = constraintOf(c);
+    if (constraint !== undefined) out.push(constraint);
   }
   return out;
 }

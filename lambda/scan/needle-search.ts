@@ -10,7 +10,7 @@
  * One pass replaces one native indexOf pass per needle, each of which stops at every
  * occurrence of its needle's first byte (and `p`, `b`, `s` are everywhere in logs).
  */
-import { CaseFolder, FOLD_MASK } from './fold.js';
+import { CaseFolder, FOLD_MASK as FOLD } from './fold.js';
 import { instantiate, moduleBytes, op, PAGE_BYTES, splat, type, type WasmMemory } from './wasm.js';
 
 export interface Needle {
@@ -19,7 +19,9 @@ export interface Needle {
   caseInsensitive: boolean;
 }
 
-const FOLD = FOLD_MASK;
+/** A needle's bytes as searched for: case-folded when it is case-insensitive. */
+const searchedBytes = (n: Needle): Uint8Array => (n.caseInsensitive ? n.bytes.map((b) => b & FOLD) : n.bytes);
+
 /** Memory layout: the index of the needle found at 0, needle bytes from 16, the data from a page boundary after them. */
 const RESULT_AT = 0;
 const NEEDLES_AT = 16;
@@ -38,7 +40,6 @@ const ACC = 5; // v128 × BLOCKS: lanes where some needle's first and last bytes
 /** The function `find(from, to) -> position or -1`, storing the needle's index at RESULT_AT. */
 function findFunction(needles: Needle[], offsets: number[]): number[] {
   const body: number[] = [];
-  const stored = (n: Needle, i: number): number => (n.caseInsensitive ? n.bytes[i]! & FOLD : n.bytes[i]!);
   const probe = (n: Needle, at: number, byte: number): number[] => [
     ...op.localGet(FROM),
     ...op.v128Load(at),
@@ -51,8 +52,9 @@ function findFunction(needles: Needle[], offsets: number[]): number[] {
   body.push(...op.localGet(FROM), ...op.localGet(TO), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
   for (let b = 0; b < BLOCKS; b++) {
     needles.forEach((n, k) => {
-      const last = n.bytes.length - 1;
-      body.push(...probe(n, 16 * b, stored(n, 0)), ...probe(n, 16 * b + last, stored(n, last)), ...op.v128And);
+      const bytes = searchedBytes(n);
+      const last = bytes.length - 1;
+      body.push(...probe(n, 16 * b, bytes[0]!), ...probe(n, 16 * b + last, bytes[last]!), ...op.v128And);
       if (k > 0) body.push(...op.v128Or);
     });
     body.push(...op.localSet(ACC + b));
@@ -134,7 +136,7 @@ export class IndexOfNeedleFinder implements NeedleFinder {
 
   constructor(readonly needles: Needle[]) {
     if (needles.length === 0 || needles.some((n) => n.bytes.length === 0)) throw new Error('needles must be non-empty');
-    this.patterns = needles.map((n) => Buffer.from(n.caseInsensitive ? n.bytes.map((b) => b & FOLD) : n.bytes));
+    this.patterns = needles.map((n) => Buffer.from(searchedBytes(n)));
     this.hits = new Int32Array(needles.length);
   }
 
@@ -204,7 +206,7 @@ export class WasmNeedleFinder implements NeedleFinder {
     this.find = fn;
     this.view = new Uint8Array(memory.buffer);
     this.ensure(this.dataAt);
-    needles.forEach((n, k) => this.view.set(n.caseInsensitive ? n.bytes.map((b) => b & FOLD) : n.bytes, offsets[k]));
+    needles.forEach((n, k) => this.view.set(searchedBytes(n), offsets[k]));
   }
 
   /** Copies `buf` in as the data to search (replacing the previous one). */

@@ -5,7 +5,7 @@
  */
 
 /** Unsigned LEB128. */
-export const uleb = (n: number): number[] => {
+const uleb = (n: number): number[] => {
   const out: number[] = [];
   do {
     let byte = n & 0x7f;
@@ -17,7 +17,7 @@ export const uleb = (n: number): number[] => {
 };
 
 /** Signed LEB128 (i32.const immediates). */
-export const sleb = (n: number): number[] => {
+const sleb = (n: number): number[] => {
   const out: number[] = [];
   for (;;) {
     const byte = n & 0x7f;
@@ -59,7 +59,6 @@ export const op = {
   i32Sub: [0x6b],
   i32And: [0x71],
   v128Load: (offset: number) => [SIMD, 0x00, 0, ...uleb(offset)],
-  v128Store: (offset: number) => [SIMD, 0x0b, 0, ...uleb(offset)],
   v128Const: (bytes: number[]) => [SIMD, 0x0c, ...bytes],
   i8x16Eq: [SIMD, 0x23],
   v128And: [SIMD, 0x4e],
@@ -82,7 +81,7 @@ interface WasmApi {
 }
 
 /** undefined where the runtime has no WebAssembly (node --jitless). */
-export const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 export const PAGE_BYTES = 64 * 1024;
 

@@ -7,15 +7,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRule } from '../../lambda/rules/load.js';
 import type { Rule } from '../../lambda/rules/model.js';
 import { constraintsOf, RuleDispatch } from '../../lambda/rules/dispatch.js';
-import { opensslRule, sshRule } from './helpers.js';
+import { opensslRule, queryRule as rule, sshRule } from './helpers.js';
 
-function rule(id: string, query: string, extra = ''): Rule {
-  const lines = ['[rule]', `rule_id = "${id}"`, `name = "${id}"`, 'risk_score = 21', 'severity = "low"', 'type = "eql"', extra, `query = '''${query}'''`];
-  return parseRule(lines.join('\n'), `${id}.toml`);
-}
 
 const RULES: Rule[] = [
   opensslRule(),

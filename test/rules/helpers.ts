@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Event } from '../../lambda/engine/index.js';
-import { loadRuleFile } from '../../lambda/rules/load.js';
+import { loadRuleFile, parseRule } from '../../lambda/rules/load.js';
 import type { Rule } from '../../lambda/rules/model.js';
 import { eventIndex, RuleRouter } from '../../lambda/rules/routing.js';
 
@@ -22,6 +22,12 @@ export function opensslRule(): Rule {
 
 export function sshRule(): Rule {
   return loadRuleFile(SSH_RULE_FILE);
+}
+
+/** A minimal EQL rule around `query` (extra TOML lines, e.g. event_category_override, go in `extra`). */
+export function queryRule(id: string, query: string, extra = ''): Rule {
+  const lines = ['[rule]', `rule_id = "${id}"`, `name = "${id}"`, 'risk_score = 21', 'severity = "low"', 'type = "eql"', extra, `query = '''${query}'''`];
+  return parseRule(lines.join('\n'), `${id}.toml`);
 }
 
 export type FixtureName =

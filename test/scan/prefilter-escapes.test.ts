@@ -4,15 +4,11 @@
  * spell an ASCII literal; neither should cost a JSON.parse, and neither may hide a match.
  */
 import { describe, expect, it } from 'vitest';
-import { parseRule } from '../../lambda/rules/load.js';
 import type { Rule } from '../../lambda/rules/model.js';
 import { PreparedRules } from '../../lambda/scan/pipeline.js';
+import { queryRule as rule } from '../rules/helpers.js';
 import { scanAll, shippedRules } from './helpers.js';
 
-function rule(id: string, query: string): Rule {
-  const lines = ['[rule]', `rule_id = "${id}"`, `name = "${id}"`, 'risk_score = 21', 'severity = "low"', 'type = "eql"', `query = '''${query}'''`];
-  return parseRule(lines.join('\n'), `${id}.toml`);
-}
 
 /** Scans `lines` with the prefilter on and off: same records, and which lines were parsed. */
 async function parsedLines(rules: Rule[], lines: string[]): Promise<{ parsed: number; alerts: number }> {
