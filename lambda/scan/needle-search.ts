@@ -38,26 +38,42 @@ const J = 4; // i32: byte index while verifying
 const ACC = 5; // v128 × BLOCKS: lanes where some needle's first and last bytes agree
 
 /** The function `find(from, to) -> position or -1`, storing the needle's index at RESULT_AT. */
-function findFunction(needles: Needle[], offsets: number[]): number[] {
+function findFunction(needles: Needle[], offsets: number[]): { body: number[]; scratch: number } {
   const body: number[] = [];
-  const probe = (n: Needle, at: number, byte: number): number[] => [
-    ...op.localGet(FROM),
-    ...op.v128Load(at),
-    ...(n.caseInsensitive ? [...splat(FOLD), ...op.v128And] : []),
-    ...splat(byte),
-    ...op.i8x16Eq,
-  ];
+  // Within a block, each distinct load, fold and comparison is computed once into a
+  // scratch local (the escapes share their backslash, needles share offset 0).
+  let scratch = 0;
+  let cache = new Map<string, number>();
+  const cached = (key: string, compute: () => number[]): number[] => {
+    let local = cache.get(key);
+    if (local === undefined) {
+      local = ACC + BLOCKS + scratch++;
+      cache.set(key, local);
+      body.push(...compute(), ...op.localSet(local));
+    }
+    return op.localGet(local);
+  };
+  const load = (at: number): number[] => cached(`load ${at}`, () => [...op.localGet(FROM), ...op.v128Load(at)]);
+  const folded = (at: number): number[] => cached(`fold ${at}`, () => [...load(at), ...splat(FOLD), ...op.v128And]);
+  const probe = (n: Needle, at: number, byte: number): number[] =>
+    cached(`eq ${n.caseInsensitive} ${at} ${byte}`, () => [...(n.caseInsensitive ? folded(at) : load(at)), ...splat(byte), ...op.i8x16Eq]);
 
   body.push(...op.loop); // for (;; from += STEP)
   body.push(...op.localGet(FROM), ...op.localGet(TO), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
+  let most = 0;
   for (let b = 0; b < BLOCKS; b++) {
+    cache = new Map();
+    scratch = 0;
     needles.forEach((n, k) => {
       const bytes = searchedBytes(n);
       const last = bytes.length - 1;
-      body.push(...probe(n, 16 * b, bytes[0]!), ...probe(n, 16 * b + last, bytes[last]!), ...op.v128And);
+      const first = probe(n, 16 * b, bytes[0]!);
+      const lastProbe = probe(n, 16 * b + last, bytes[last]!);
+      body.push(...first, ...lastProbe, ...op.v128And);
       if (k > 0) body.push(...op.v128Or);
     });
     body.push(...op.localSet(ACC + b));
+    most = Math.max(most, scratch);
   }
   body.push(...op.localGet(ACC));
   for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(ACC + b), ...op.v128Or);
@@ -89,7 +105,7 @@ function findFunction(needles: Needle[], offsets: number[]): number[] {
   body.push(...op.localGet(FROM), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(FROM), ...op.br(0));
   body.push(...op.end); // loop
   body.push(...op.i32Const(-1));
-  return body;
+  return { body, scratch: most };
 }
 
 /** Finds, in one loaded buffer, the next position where any needle occurs. */
@@ -197,11 +213,12 @@ export class WasmNeedleFinder implements NeedleFinder {
     }
     this.dataAt = Math.ceil(at / PAGE_BYTES) * PAGE_BYTES;
     this.slack = STEP + Math.max(...needles.map((n) => n.bytes.length));
+    const { body, scratch } = findFunction(needles, offsets);
     const locals: [number, number][] = [
       [3, type.i32],
-      [BLOCKS, type.v128],
+      [BLOCKS + scratch, type.v128],
     ];
-    const { memory, fn } = instantiate(moduleBytes({ params: [type.i32, type.i32], results: [type.i32], locals, body: findFunction(needles, offsets) }));
+    const { memory, fn } = instantiate(moduleBytes({ params: [type.i32, type.i32], results: [type.i32], locals, body }));
     this.memory = memory;
     this.find = fn;
     this.view = new Uint8Array(memory.buffer);
