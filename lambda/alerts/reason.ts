@@ -8,17 +8,16 @@
  */
 import { FieldPath, type Event } from '../engine/fields.js';
 
-const field = (name: string): FieldPath => new FieldPath(name);
-const CATEGORY = field('event.category');
-const PROCESS = field('process.name');
-const PARENT = field('process.parent.name');
-const FILE = field('file.name');
-const SOURCE_IP = field('source.ip');
-const SOURCE_PORT = field('source.port');
-const DEST_IP = field('destination.ip');
-const DEST_PORT = field('destination.port');
-const USER = field('user.name');
-const HOST = field('host.name');
+const CATEGORY = FieldPath.of('event.category');
+const PROCESS = FieldPath.of('process.name');
+const PARENT = FieldPath.of('process.parent.name');
+const FILE = FieldPath.of('file.name');
+const SOURCE_IP = FieldPath.of('source.ip');
+const SOURCE_PORT = FieldPath.of('source.port');
+const DEST_IP = FieldPath.of('destination.ip');
+const DEST_PORT = FieldPath.of('destination.port');
+const USER = FieldPath.of('user.name');
+const HOST = FieldPath.of('host.name');
 
 /** The field's values joined with ", ", or undefined when absent, empty or "-". */
 function text(path: FieldPath, event: Event): string | undefined {

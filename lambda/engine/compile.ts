@@ -62,7 +62,7 @@ export function compileCondition(query: Query, categoryField: string, source: st
   const where = compiler.predicate(query.where);
   if (query.category === null) return { test: asTest(where), needs: where.needs };
   const category = query.category;
-  const categoryPath = new FieldPath(categoryField);
+  const categoryPath = FieldPath.of(categoryField);
   const inCategory = (v: Scalar): boolean => v === category;
   const whereTest = asTest(where);
   return {
@@ -130,15 +130,15 @@ class Compiler {
       }
       case 'Field':
         // A bare field as a condition means `field == true`.
-        return this.fieldComparison(new FieldPath(folded.name), '==', { type: 'Literal', value: true, isFloat: false, at: folded.at });
+        return this.fieldComparison(FieldPath.of(folded.name), '==', { type: 'Literal', value: true, isFloat: false, at: folded.at });
       case 'Compare':
         return this.comparison(folded.op, folded.left, folded.right, folded.at);
       case 'Match':
-        if (folded.left.type === 'Field') return this.fieldMatch(new FieldPath(folded.left.name), folded.op, folded.caseInsensitive, folded.patterns);
+        if (folded.left.type === 'Field') return this.fieldMatch(FieldPath.of(folded.left.name), folded.op, folded.caseInsensitive, folded.patterns);
         return this.script(folded);
       case 'In':
         if (folded.left.type === 'Field' && folded.list.every((i) => i.type === 'Literal')) {
-          return this.fieldIn(new FieldPath(folded.left.name), folded.list as Literal[], folded.caseInsensitive);
+          return this.fieldIn(FieldPath.of(folded.left.name), folded.list as Literal[], folded.caseInsensitive);
         }
         return this.script(folded);
       case 'Call':
@@ -172,7 +172,7 @@ class Compiler {
       if (operator !== '==' && operator !== '!=') this.fail(`cannot order against null: use == null or != null`, at);
       const wantMissing = operator === '==';
       if (left.type === 'Field') {
-        const path = new FieldPath(left.name);
+        const path = FieldPath.of(left.name);
         const present = (e: Event): boolean => path.some(e, () => true);
         return { kind: 'query', test: wantMissing ? (e) => !present(e) : present, needs: ALWAYS };
       }
@@ -185,7 +185,7 @@ class Compiler {
         return this.predicate(positive ? left : { type: 'Not', expr: left, at });
       }
     }
-    if (left.type === 'Field' && right.type === 'Literal') return this.fieldComparison(new FieldPath(left.name), operator, right);
+    if (left.type === 'Field' && right.type === 'Literal') return this.fieldComparison(FieldPath.of(left.name), operator, right);
     return this.script({ type: 'Compare', op: operator, left, right, at });
   }
 
@@ -213,9 +213,14 @@ class Compiler {
   }
 
   private fieldMatch(path: FieldPath, op: ':' | 'like' | 'regex', caseInsensitive: boolean, patterns: Literal[]): Condition {
+    const needs = anyOf(patterns.map((p) => patternNeeds(op, caseInsensitive, p)));
+    if (caseInsensitive && op !== 'regex') {
+      // Fold each value once (per event, with the field cache) and match folded patterns.
+      const matcher = this.stringMatcher(op, false, patterns.map(foldedPattern));
+      return { kind: 'query', test: (e) => path.someFolded(e, matcher), needs };
+    }
     const matcher = this.stringMatcher(op, caseInsensitive, patterns);
     const pred = (v: Scalar): boolean => matcher(typeof v === 'string' ? v : scalarText(v));
-    const needs = anyOf(patterns.map((p) => patternNeeds(op, caseInsensitive, p)));
     return { kind: 'query', test: (e) => path.some(e, pred), needs };
   }
 
@@ -227,9 +232,12 @@ class Compiler {
       if (item.value === null) orMissing = true;
       else wanted.add(norm(scalarText(item.value)));
     }
-    const pred = (v: Scalar): boolean => wanted.has(norm(typeof v === 'string' ? v : scalarText(v)));
+    const isWanted = (text: string): boolean => wanted.has(text);
+    const anyWanted: Predicate = caseInsensitive
+      ? (e) => path.someFolded(e, isWanted)
+      : (e) => path.some(e, (v) => wanted.has(typeof v === 'string' ? v : scalarText(v)));
     const present = (): boolean => true;
-    const test: Predicate = orMissing ? (e) => path.some(e, pred) || !path.some(e, present) : (e) => path.some(e, pred);
+    const test: Predicate = orMissing ? (e) => anyWanted(e) || !path.some(e, present) : anyWanted;
     const needs = orMissing
       ? ALWAYS
       : anyOf(list.map((i) => (typeof i.value === 'string' ? literalNeed(i.value, caseInsensitive) : ALWAYS)));
@@ -240,7 +248,7 @@ class Compiler {
   private pushdownCall(call: Expr & { type: 'Call' }): Condition | undefined {
     const [first, ...rest] = call.args;
     if (first?.type !== 'Field' || !rest.every((a) => a.type === 'Literal' && typeof a.value === 'string')) return undefined;
-    const path = new FieldPath(first.name);
+    const path = FieldPath.of(first.name);
     const constants = rest.map((a) => (a as Literal).value as string);
     if (call.name === 'cidrMatch') {
       const cidrs = parseCidrList(constants);
@@ -318,7 +326,7 @@ class Compiler {
         return () => v;
       }
       case 'Field':
-        return scope.bind(new FieldPath(folded.name));
+        return scope.bind(FieldPath.of(folded.name));
       case 'Negate': {
         const inner = this.value(folded.expr, scope);
         return (e) => negate(inner(e));
@@ -554,6 +562,11 @@ function selectivity(needs: Needs): number {
     case 'any':
       return Math.min(...needs.parts.map(selectivity));
   }
+}
+
+/** A `:`/`like~` pattern with ASCII letters lower-cased, to match values folded the same way. */
+function foldedPattern(p: Literal): Literal {
+  return typeof p.value === 'string' ? { ...p, value: asciiLower(p.value) } : p;
 }
 
 function describeLiteral(lit: Literal): string {

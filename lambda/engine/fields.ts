@@ -10,13 +10,57 @@
 export type Scalar = string | number | boolean;
 export type Event = Record<string, unknown>;
 
+import { asciiLower, scalarText } from './text.js';
+
 const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * One event's field values, shared by all the rules evaluated on it: rules read the
+ * same fields over and over (event.category, host.os.type, process.name ...). Inside
+ * withFieldCache(event, ...) each interned field (FieldPath.of) is walked once per
+ * event and its values reused; outside it every lookup walks the event afresh, so a
+ * caller that changes an event between evaluations never sees stale values.
+ */
+let cachedEvent: unknown;
+let cacheGeneration = 0;
+
+export function withFieldCache<T>(event: Event, evaluate: () => T): T {
+  const outer = cachedEvent;
+  cachedEvent = event;
+  cacheGeneration++;
+  try {
+    return evaluate();
+  } finally {
+    cachedEvent = outer;
+    cacheGeneration++;
+  }
+}
+
+/** Interned paths, by name. Bounded: past this, FieldPath.of returns a fresh (uncached) path. */
+const MAX_INTERNED = 10_000;
+const interned = new Map<string, FieldPath>();
 
 export class FieldPath {
   readonly name: string;
   private readonly segments: string[];
   /** keys[i][j]: the dotted key made of segments i..j, precomputed so lookups never allocate. */
   private readonly keys: string[][];
+  /** The cached event's values, valid while `generation` is the cache's. */
+  private generation = -1;
+  private cached: Scalar[] = [];
+  /** The cached values as text, ASCII-folded (computed on first use per event). */
+  private foldedGeneration = -1;
+  private folded: string[] = [];
+
+  /** The shared path for `name`: every rule reading a field uses one object, so they share its cache. */
+  static of(name: string): FieldPath {
+    let path = interned.get(name);
+    if (path === undefined) {
+      path = new FieldPath(name);
+      if (interned.size < MAX_INTERNED) interned.set(name, path);
+    }
+    return path;
+  }
 
   constructor(name: string) {
     this.name = name;
@@ -34,11 +78,42 @@ export class FieldPath {
 
   /** True when some value of the field satisfies `pred`. */
   some(event: unknown, pred: (v: Scalar) => boolean): boolean {
-    return this.someFrom(event, 0, pred);
+    if (event !== cachedEvent) return this.someFrom(event, 0, pred);
+    const values = this.cachedValues(event);
+    for (let i = 0; i < values.length; i++) if (pred(values[i]!)) return true;
+    return false;
+  }
+
+  /**
+   * True when some value, as text with ASCII letters lower-cased, satisfies `pred`: the
+   * case-insensitive comparisons, which inside a field cache fold each value once per
+   * event instead of once per rule.
+   */
+  someFolded(event: unknown, pred: (folded: string) => boolean): boolean {
+    if (event !== cachedEvent) return this.someFrom(event, 0, (v) => pred(asciiLower(scalarText(v))));
+    if (this.foldedGeneration !== cacheGeneration) {
+      this.folded = this.cachedValues(event).map((v) => asciiLower(scalarText(v)));
+      this.foldedGeneration = cacheGeneration;
+    }
+    const folded = this.folded;
+    for (let i = 0; i < folded.length; i++) if (pred(folded[i]!)) return true;
+    return false;
   }
 
   /** Every value of the field, arrays flattened; empty when the field is missing. */
-  values(event: unknown): Scalar[] {
+  values(event: unknown): readonly Scalar[] {
+    return event === cachedEvent ? this.cachedValues(event) : this.collect(event);
+  }
+
+  private cachedValues(event: unknown): Scalar[] {
+    if (this.generation !== cacheGeneration) {
+      this.cached = this.collect(event);
+      this.generation = cacheGeneration;
+    }
+    return this.cached;
+  }
+
+  private collect(event: unknown): Scalar[] {
     const out: Scalar[] = [];
     this.someFrom(event, 0, (v) => {
       out.push(v);

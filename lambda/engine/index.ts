@@ -9,6 +9,7 @@ import type { Needs } from './needs.js';
 import { parseQuery } from './parser.js';
 
 export { EqlError } from './errors.js';
+export { withFieldCache } from './fields.js';
 export type { Event, Scalar } from './fields.js';
 export type { Needs } from './needs.js';
 export type { Query } from './ast.js';

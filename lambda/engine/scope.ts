@@ -31,7 +31,7 @@ export class ScriptScope {
     const env = this.env;
     if (fields.length === 0) return run;
     return (event) => {
-      const lists: (Scalar | null)[][] = [];
+      const lists: (readonly (Scalar | null)[])[] = [];
       let combinations = 1;
       for (const f of fields) {
         const values = f.values(event);

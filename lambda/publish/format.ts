@@ -21,12 +21,12 @@ export interface SnsMessage {
   MessageAttributes: Record<string, MessageAttributeValue>;
 }
 
-const HOST = new FieldPath('host.name');
-const USER = new FieldPath('user.name');
-const PROCESS = new FieldPath('process.executable');
-const PROCESS_NAME = new FieldPath('process.name');
-const COMMAND_LINE = new FieldPath('process.command_line');
-const FILE = new FieldPath('file.path');
+const HOST = FieldPath.of('host.name');
+const USER = FieldPath.of('user.name');
+const PROCESS = FieldPath.of('process.executable');
+const PROCESS_NAME = FieldPath.of('process.name');
+const COMMAND_LINE = FieldPath.of('process.command_line');
+const FILE = FieldPath.of('file.path');
 
 /** Event values repeated in subjects, texts and chat fields are clipped: they are attacker-controlled. */
 const MAX_FIELD_CHARS = 512;

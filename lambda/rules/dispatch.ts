@@ -101,7 +101,7 @@ export class RuleDispatch {
       .slice(0, MAX_FIELDS)
       .map(([d]) => d);
     this.readers = this.fields.map((d) => {
-      const path = new FieldPath(d.slice(1));
+      const path = FieldPath.of(d.slice(1));
       const key = d.startsWith('~') ? foldedKeyOf : keyOf;
       return (e: Event) => [...new Set(path.values(e).map(key))].sort();
     });

@@ -10,11 +10,11 @@ import { FieldPath, type Event } from '../engine/fields.js';
 import { compileWildcard } from '../engine/wildcard.js';
 import type { Rule } from './model.js';
 
-const DS_TYPE = new FieldPath('data_stream.type');
-const DS_DATASET = new FieldPath('data_stream.dataset');
-const DS_NAMESPACE = new FieldPath('data_stream.namespace');
-const AGENT_TYPE = new FieldPath('agent.type');
-const AGENT_VERSION = new FieldPath('agent.version');
+const DS_TYPE = FieldPath.of('data_stream.type');
+const DS_DATASET = FieldPath.of('data_stream.dataset');
+const DS_NAMESPACE = FieldPath.of('data_stream.namespace');
+const AGENT_TYPE = FieldPath.of('agent.type');
+const AGENT_VERSION = FieldPath.of('agent.version');
 
 function firstText(path: FieldPath, event: Event): string | undefined {
   let out: string | undefined;

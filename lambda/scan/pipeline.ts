@@ -10,7 +10,7 @@
  * from the readable part are delivered and the error is reported with its line.
  */
 import { alertRule, buildAlert, buildOverflow, sourceIdentity, type AlertRule, type DetectionRecord, type SourceRef } from '../alerts/document.js';
-import type { Event } from '../engine/index.js';
+import { withFieldCache, type Event } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
 import { RuleDispatch } from '../rules/dispatch.js';
 import { eventIndex, RuleRouter } from '../rules/routing.js';
@@ -137,7 +137,8 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     return c;
   };
 
-  const evaluate = (event: Event, line: number): void => {
+  const evaluate = (event: Event, line: number): void => withFieldCache(event, () => evaluateRules(event, line));
+  const evaluateRules = (event: Event, line: number): void => {
     const rules = dispatch.rulesFor(router.rulesFor(eventIndex(event, options.defaultIndex)), event);
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
