@@ -7,10 +7,13 @@
  * cached per combination of values. With Elastic's 823 rules a Linux process event
  * meets a few dozen of them instead of all.
  *
- * Only constraints the compiled test surely enforces are used: a top-level `field ==
- * literal` or case-sensitive `field in (literals)` (query path: some value of the field
- * must equal one of them, compared as the engine does, strings as they are and other
- * scalars by their text), and the category. Everything else stays with the compiled test.
+ * Only constraints the compiled test surely enforces are used: `field == literal`,
+ * `field in (literals)`, and `:`/`like` against plain strings (query path: some value
+ * of the field must equal one of them, compared as the engine does, strings as they are
+ * and other scalars by their text, ASCII-folded for the case-insensitive forms), the
+ * category, and what `and` and `or` of those imply (an `or` whose every branch
+ * constrains a field constrains it to the union of their keys). Everything else stays
+ * with the compiled test.
  */
 import type { Expr, Literal } from '../engine/ast.js';
 import { FieldPath } from '../engine/fields.js';
@@ -72,12 +75,43 @@ export function constraintsOf(rule: Rule): Constraint[] {
   const { query, categoryField } = rule.compiled;
   const out: Constraint[] = [];
   if (query.category !== null) out.push({ field: categoryField, caseInsensitive: false, keys: new Set([query.category]) });
-  const conjuncts = query.where.type === 'And' ? query.where.operands : [query.where];
-  for (const c of conjuncts) {
-    const constraint = constraintOf(c);
-    if (constraint !== undefined) out.push(constraint);
+  out.push(...impliedBy(query.where));
+  return out;
+}
+
+/**
+ * The constraints a condition implies: a plain one's own; all of an `and`'s parts'; and
+ * for an `or`, a constraint on each field every branch constrains, with the union of
+ * the branches' keys (whichever branch holds, the field has one of its keys). A field
+ * constrained exactly in one branch and case-folded in another is constrained folded.
+ */
+function impliedBy(c: Expr): Constraint[] {
+  if (c.type === 'And') return c.operands.flatMap(impliedBy);
+  if (c.type !== 'Or') {
+    const plain = constraintOf(c);
+    return plain === undefined ? [] : [plain];
+  }
+  const branches = c.operands.map(impliedBy);
+  const out: Constraint[] = [];
+  for (const field of new Set(branches[0]!.map((k) => k.field))) {
+    if (!branches.every((b) => b.some((k) => k.field === field))) continue;
+    const exact = branches.every((b) => b.some((k) => k.field === field && !k.caseInsensitive));
+    const keys = new Set<string>();
+    for (const b of branches) {
+      // Each of a branch's constraints on the field holds, but on a multi-valued field each
+      // may hold through a different value (`args == "a" and args == "b"`): not their
+      // intersection, but any one of them, the smallest (folded where it must be).
+      const sets = b.filter((k) => k.field === field && (!exact || !k.caseInsensitive)).map((k) => (exact || k.caseInsensitive ? k.keys : foldedKeys(k.keys)));
+      for (const key of sets.reduce((a, x) => (x.size < a.size ? x : a))) keys.add(key);
+    }
+    out.push({ field, caseInsensitive: !exact, keys });
   }
   return out;
+}
+
+/** Exact keys as the folded keys they imply (a value equal to "Sshd" folds to "sshd"). */
+function foldedKeys(keys: Set<string>): Set<string> {
+  return new Set([...keys].map(asciiLower));
 }
 
 const dimensionOf = (c: { field: string; caseInsensitive: boolean }): string => `${c.caseInsensitive ? '~' : '='}${c.field}`;
@@ -86,8 +120,11 @@ export class RuleDispatch {
   /** The fields read per event, most constrained first (`=field` as written, `~field` ASCII case folded). */
   readonly fields: string[];
   private readonly readers: ((e: Event) => string[])[];
-  /** Per rule, per dispatch field: the keys it needs (undefined: no constraint on that field). */
-  private readonly needs = new Map<Rule, (Set<string> | undefined)[]>();
+  /**
+   * Per rule, per dispatch field: key sets the field's values must each meet (some value
+   * in every set; undefined: no constraint on that field).
+   */
+  private readonly needs = new Map<Rule, (Set<string>[] | undefined)[]>();
   private readonly cache = new WeakMap<Rule[], Map<string, Rule[]>>();
 
   constructor(rules: Rule[], options: { minRules?: number } = {}) {
@@ -109,10 +146,10 @@ export class RuleDispatch {
       this.needs.set(
         rule,
         this.fields.map((d) => {
-          // Several constraints on one field must all hold: their intersection.
+          // Several constraints on one field must each hold, possibly through different
+          // values of a multi-valued field: each set must be met, not their intersection.
           const sets = constraints.filter((c) => dimensionOf(c) === d).map((c) => c.keys);
-          if (sets.length === 0) return undefined;
-          return new Set([...sets[0]!].filter((k) => sets.every((s) => s.has(k))));
+          return sets.length === 0 ? undefined : sets;
         }),
       );
     }
@@ -132,7 +169,7 @@ export class RuleDispatch {
     if (rules === undefined) {
       rules = routed.filter((r) => {
         const needs = this.needs.get(r);
-        return needs === undefined || needs.every((keys, i) => keys === undefined || values[i]!.some((v) => keys.has(v)));
+        return needs === undefined || needs.every((sets, i) => sets === undefined || sets.every((keys) => values[i]!.some((v) => keys.has(v))));
       });
       if (bySignature.size >= MAX_SIGNATURES) bySignature.clear();
       bySignature.set(signature, rules);

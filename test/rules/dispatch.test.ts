@@ -30,9 +30,20 @@ const RULES: Rule[] = [
   rule('not', 'process where not os == "linux"'),
   rule('boolean', 'process where flag == true and os == "linux"'),
   rule('two-on-one-field', 'process where os in ("linux", "windows") and os == "linux"'),
+  // On a multi-valued field each constraint may be met by a different value: [linux, windows].
+  rule('two-values-one-field', 'process where os == "linux" and os == "windows"'),
+  rule('or-two-values', 'process where (name == "curl" and name : "WGET") or name == "x"'),
   rule('any', 'any where name == "curl"'),
   rule('override', 'process where os == "linux"', 'event_category_override = "kind"'),
   rule('dotted', 'process where host.os.type == "linux" and process.name == "curl"'),
+  // Disjunctions: a field every branch constrains is constrained by the union of their keys.
+  rule('or-mixed-case', 'process where (name == "curl" and os == "linux") or name : "WGET"'),
+  rule('or-partial', 'process where os == "linux" or name == "curl"'),
+  rule('or-nested', 'process where (os == "linux" or os == "macos") and (name in ("curl", "wget") or (name == "CURL" and kind == "start"))'),
+  rule('or-wildcard', 'process where os == "linux" or name : "cu*"'),
+  rule('or-not', 'process where os == "linux" or not os == "windows"'),
+  rule('or-intersect', 'process where (os in ("linux", "windows") and os == "linux") or os == "macos"'),
+  rule('or-folded-branches', 'process where name like~ "CURL" or (name in~ ("Wget", "curl") and name : "wget")'),
 ];
 
 /** A field's values: a few likely ones (so rules match often) and their near misses. */
@@ -80,16 +91,30 @@ describe('rule dispatch', () => {
     expect(dispatch.fields).toContain('=os');
   });
 
-  it('takes no constraint from wildcards, regexes, or, not, booleans, or an in with null', () => {
+  it('takes no constraint from wildcards, regexes, not, booleans, or an in with null', () => {
     const fields = (id: string): string[] => constraintsOf(RULES.find((r) => r.id === id)!).map((c) => `${c.caseInsensitive ? '~' : '='}${c.field}`);
     expect(fields('colon-wildcard')).toEqual(['=event.category', '=os']);
     expect(fields('regex')).toEqual(['=event.category', '=os']);
-    expect(fields('or')).toEqual(['=event.category']);
     expect(fields('not')).toEqual(['=event.category']);
     expect(fields('boolean')).toEqual(['=event.category', '=os']);
     expect(fields('in-null')).toEqual(['=event.category']);
     expect(fields('colon')).toEqual(['=event.category', '~name', '=os']);
     expect(fields('override')).toEqual(['=kind', '=os']);
+  });
+
+  it('takes from an `or` the fields every branch constrains, with the union of their keys', () => {
+    const implied = (id: string): string[] =>
+      constraintsOf(RULES.find((r) => r.id === id)!)
+        .filter((c) => c.field !== 'event.category')
+        .map((c) => `${c.caseInsensitive ? '~' : '='}${c.field} ${[...c.keys].sort().join(',')}`);
+    expect(implied('or')).toEqual(['=os linux,windows']);
+    expect(implied('or-mixed-case')).toEqual(['~name curl,wget']);
+    expect(implied('or-partial')).toEqual([]);
+    expect(implied('or-nested')).toEqual(['=os linux,macos', '=name CURL,curl,wget']);
+    expect(implied('or-wildcard')).toEqual([]);
+    expect(implied('or-not')).toEqual([]);
+    expect(implied('or-intersect')).toEqual(['=os linux,macos']);
+    expect(implied('or-folded-branches')).toEqual(['~name curl,wget']);
   });
 
   it('never leaves out a rule that matches, and keeps the rules in order (2,000 random events)', () => {
