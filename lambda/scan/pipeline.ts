@@ -17,7 +17,7 @@ import { eventIndex, RuleRouter } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from './decode.js';
 import { parseLine, SkipCounter } from './events.js';
 import { LineSplitter } from './lines.js';
-import { Prefilter } from './prefilter.js';
+import { Prefilter, type PrefilterOptions } from './prefilter.js';
 
 export interface ScanOptions {
   rules: Rule[];
@@ -92,8 +92,7 @@ export class PreparedRules {
   constructor(
     readonly rules: Rule[],
     prefilter = true,
-    /** wasm: false searches with native indexOf instead of the SIMD loop (as where WebAssembly is unavailable). */
-    prefilterOptions: { wasm?: boolean } = {},
+    prefilterOptions: PrefilterOptions = {},
   ) {
     this.router = new RuleRouter(rules);
     this.dispatch = new RuleDispatch(rules);

@@ -135,6 +135,24 @@ function* literalsOf(f: Formula): Generator<Needle> {
  */
 const MAX_FORMULAS_CHECKED = 64;
 
+/**
+ * A prefilter that lets nearly every line through only costs time. It decides per
+ * window of SAMPLE_LINES lines; when at least PASS_RATE_TO_REST of them went through,
+ * the next REST_LINES lines go through unsearched, then it samples again.
+ */
+export const SAMPLE_LINES = 4096;
+const PASS_RATE_TO_REST = 0.9;
+export const REST_LINES = 64 * SAMPLE_LINES;
+
+export interface PrefilterOptions {
+  /** false searches with native indexOf instead of the SIMD loop (as where WebAssembly is unavailable). */
+  wasm?: boolean;
+  /** Lines per sampling window (default SAMPLE_LINES). */
+  sampleLines?: number;
+  /** Lines let through unsearched after a window that let nearly all through (default REST_LINES). */
+  restLines?: number;
+}
+
 const BACKSLASH = 0x5c;
 const SLASH = 0x2f;
 
@@ -212,7 +230,18 @@ export class Prefilter {
   private buf: Buffer | undefined;
   private hit = -2;
 
-  constructor(rules: Rule[], enabled = true, options: { wasm?: boolean } = {}) {
+  // Lines asked about and let through in the current window; while `resting`, lines
+  // are let through unsearched until `restLeft` of them have passed.
+  private asked = 0;
+  private passed = 0;
+  private resting = false;
+  private restLeft = 0;
+  private readonly sampleLines: number;
+  private readonly restLines: number;
+
+  constructor(rules: Rule[], enabled = true, options: PrefilterOptions = {}) {
+    this.sampleLines = options.sampleLines ?? SAMPLE_LINES;
+    this.restLines = options.restLines ?? REST_LINES;
     let why: string | undefined = enabled ? undefined : 'turned off';
     const anchors: Needle[] = [];
     for (const rule of rules) {
@@ -250,11 +279,46 @@ export class Prefilter {
   /** Forgets the search state (call at the start of each scan: a Buffer may be seen again). */
   reset(): void {
     this.buf = undefined;
+    this.asked = 0;
+    this.passed = 0;
+    this.resting = false;
+  }
+
+  /**
+   * False while the prefilter lets lines through unsearched: it had been letting
+   * (nearly) every line through, as with hundreds of rules, where some rule's anchor is
+   * in every line and searching only costs time. It samples again now and then.
+   */
+  get searching(): boolean {
+    return this.enabled && !this.resting;
+  }
+
+  /** Counts a decision; after each window, rests if nearly every line went through. */
+  private decided(candidate: boolean): boolean {
+    this.asked++;
+    if (candidate) this.passed++;
+    if (this.asked === this.sampleLines) {
+      if (this.passed >= this.sampleLines * PASS_RATE_TO_REST) {
+        this.resting = true;
+        this.restLeft = this.restLines;
+      }
+      this.asked = 0;
+      this.passed = 0;
+    }
+    return candidate;
   }
 
   /** Could the line [start, end) of `buf` match a rule? Lines of one buffer must come in order. */
   isCandidate(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     if (!this.enabled) return true;
+    if (this.resting) {
+      if (--this.restLeft === 0) this.resting = false;
+      return true;
+    }
+    return this.decided(this.search(buf, lineStart, lineEnd));
+  }
+
+  private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     if (buf !== this.buf) {
       this.buf = buf;
       this.finder.load(buf);

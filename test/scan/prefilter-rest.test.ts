@@ -1,0 +1,67 @@
+/**
+ * A prefilter that lets nearly every line through (hundreds of rules: some anchor is in
+ * every line) rests: lines go through unsearched for a while, then it samples again.
+ * Resting only changes which lines are parsed, never what is found.
+ */
+import { describe, expect, it } from 'vitest';
+import { Prefilter } from '../../lambda/scan/prefilter.js';
+import { PreparedRules } from '../../lambda/scan/pipeline.js';
+import { queryRule as rule } from '../rules/helpers.js';
+import { scanAll } from './helpers.js';
+
+const RULES = [rule('curl-linux', 'process where process.name == "curl" and host.os.type == "linux"'), rule('wget', 'process where process.name : "wget"')];
+const line = (name: string, os = 'linux'): string => `{"event":{"category":"process"},"process":{"name":"${name}"},"host":{"os":{"type":"${os}"}}}`;
+const ask = (prefilter: Prefilter, text: string): boolean => {
+  const buf = Buffer.from(text);
+  return prefilter.isCandidate(buf, 0, buf.length);
+};
+
+describe('prefilter: resting when nearly every line goes through', () => {
+  it('rests after a window that let nearly all lines through, and samples again after the rest', () => {
+    const prefilter = new Prefilter(RULES, true, { sampleLines: 100, restLines: 300 });
+    const miss = line('bash');
+    expect(ask(prefilter, miss)).toBe(false);
+    // 9 of 10 lines through: the window (100 lines, the miss above included) triggers the rest.
+    for (let i = 1; i < 100; i++) ask(prefilter, i % 10 === 0 ? miss : line('curl'));
+    expect(prefilter.searching).toBe(false);
+    // Resting: even a line without any anchor goes through.
+    expect(ask(prefilter, miss)).toBe(true);
+    for (let i = 1; i < 300; i++) expect(ask(prefilter, miss)).toBe(true);
+    // Sampling again: misses are caught, and a window of them keeps it searching.
+    expect(prefilter.searching).toBe(true);
+    for (let i = 0; i < 250; i++) expect(ask(prefilter, miss)).toBe(false);
+    expect(prefilter.searching).toBe(true);
+  });
+
+  it('keeps searching while fewer than 90 % of the lines go through', () => {
+    const prefilter = new Prefilter(RULES, true, { sampleLines: 100, restLines: 300 });
+    for (let i = 0; i < 1000; i++) ask(prefilter, i % 5 === 0 ? line('bash') : line('wget'));
+    expect(prefilter.searching).toBe(true);
+  });
+
+  it('finds exactly what the scan finds without a prefilter, across rests and samples', async () => {
+    // Phases: all lines anchored (it rests), then mostly lines without anchors (sampling
+    // resumes and skips them), with matches and near misses throughout.
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const anchored = i < 1200 || i % 7 === 0;
+      const name = anchored ? ['curl', 'wget', 'WGET', 'curl'][i % 4]! : ['bash', 'zsh'][i % 2]!;
+      lines.push(line(name, i >= 1200 && i % 3 === 0 ? 'macos' : 'linux'));
+      if (i % 97 === 0) lines.push('not json', '', '{"process":{"name":"curl"}}');
+    }
+    const text = lines.join('\n') + '\n';
+    const scanWith = (prepared: PreparedRules) => scanAll(text, { rules: RULES, prepared, maxAlertsPerRule: 100_000 });
+    const resting = await scanWith(new PreparedRules(RULES, true, { sampleLines: 200, restLines: 500 }));
+    const defaults = await scanWith(new PreparedRules(RULES, true));
+    const off = await scanWith(new PreparedRules(RULES, false));
+    expect(resting.records).toEqual(off.records);
+    expect(defaults.records).toEqual(off.records);
+    expect(resting.records.length).toBeGreaterThan(500);
+    expect(resting.result.stats.lines).toBe(off.result.stats.lines);
+    expect(resting.result.stats.skipped.counts).toEqual(off.result.stats.skipped.counts);
+    // It did rest (more lines parsed than with the default windows, which never fill here)
+    // and did sample again (fewer than without a prefilter).
+    expect(resting.result.stats.events).toBeGreaterThan(defaults.result.stats.events);
+    expect(resting.result.stats.events).toBeLessThan(off.result.stats.events);
+  });
+});
