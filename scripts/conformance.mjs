@@ -1,7 +1,9 @@
 // Runs the outside conformance suites in ../shared/conformance through the real CLI:
 //  - Elasticsearch's EQL QA queries: `eqlambda query --category-field event_type` must
 //    print exactly the expected events (compared by serial_event_id);
-//  - 823 Elastic rule files: `eqlambda rules check` must report no errors.
+//  - 823 Elastic rule files: `eqlambda rules check` must report no errors;
+//  - with those rules, the scan pipeline must report exactly the alerts of naive
+//    evaluation on events built from the rules (scripts/differential.mjs).
 // Exit 1 if anything fails.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -33,4 +35,8 @@ const check = spawnSync(process.execPath, [cli, 'rules', 'check', `${shared}/con
 const report = check.stderr.trim().split('\n');
 if (check.status !== 0) console.error(report.slice(0, -1).join('\n'));
 console.log(`elastic-rules: ${report.at(-1)}`);
-process.exit(failures.length === 0 && check.status === 0 ? 0 : 1);
+
+const differential = spawnSync(process.execPath, [`${root}scripts/differential.mjs`, `${shared}/conformance/elastic-rules`], { encoding: 'utf8', maxBuffer: 1 << 24 });
+process.stderr.write(differential.stderr);
+process.stdout.write(differential.stdout);
+process.exit(failures.length === 0 && check.status === 0 && differential.status === 0 ? 0 : 1);
