@@ -257,23 +257,43 @@ export function intersect(a: Dfa, b: Dfa, maxStates = DEFAULT_MAX_DFA_STATES): D
 }
 
 /**
- * A compiled DFA for matching whole strings. ASCII transitions use a flat table;
- * other code points binary-search the state's sorted ranges.
+ * A compiled DFA for matching whole strings. ASCII transitions use a table per state
+ * over character classes (characters no edge boundary separates behave alike, so a
+ * pattern distinguishing 20 characters needs 20 columns, not 128); other code points
+ * binary-search the state's sorted ranges.
  */
 export class DfaMatcher {
+  /** ASCII code → column. */
+  private readonly classOf = new Uint8Array(128);
+  private readonly columns: number;
   private readonly ascii: Int32Array;
   private readonly wide: Edge[][];
   private readonly accept: Uint8Array;
 
   constructor(dfa: Dfa) {
     const n = dfa.accept.length;
-    this.ascii = new Int32Array(n * 128).fill(-1);
+    // Columns: the intervals between the ASCII edge boundaries of all states.
+    const cuts = new Uint8Array(129);
+    for (const edges of dfa.edges) {
+      for (const e of edges) {
+        if (e.lo >= 128) continue;
+        cuts[e.lo] = 1;
+        cuts[Math.min(e.hi + 1, 128)] = 1;
+      }
+    }
+    let column = -1;
+    for (let c = 0; c < 128; c++) {
+      if (c === 0 || cuts[c] === 1) column++;
+      this.classOf[c] = column;
+    }
+    this.columns = column + 1;
+    this.ascii = new Int32Array(n * this.columns).fill(-1);
     this.wide = [];
     this.accept = Uint8Array.from(dfa.accept, (a) => (a ? 1 : 0));
     for (let s = 0; s < n; s++) {
       const wide: Edge[] = [];
       for (const e of dfa.edges[s]!) {
-        for (let c = e.lo; c <= Math.min(e.hi, 127); c++) this.ascii[s * 128 + c] = e.to;
+        for (let c = e.lo; c <= Math.min(e.hi, 127); c++) this.ascii[s * this.columns + this.classOf[c]!] = e.to;
         if (e.hi >= 128) wide.push({ lo: Math.max(e.lo, 128), hi: e.hi, to: e.to });
       }
       this.wide.push(wide);
@@ -283,11 +303,13 @@ export class DfaMatcher {
   matches(s: string): boolean {
     let state = 0;
     const ascii = this.ascii;
+    const classOf = this.classOf;
+    const columns = this.columns;
     const n = s.length;
     for (let i = 0; i < n; i++) {
       let c = s.charCodeAt(i);
       if (c < 128) {
-        state = ascii[(state << 7) | c]!;
+        state = ascii[state * columns + classOf[c]!]!;
       } else {
         if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
           const d = s.charCodeAt(i + 1);
@@ -415,4 +437,30 @@ export class LazyDfaMatcher {
     }
     return id;
   }
+}
+
+/** The most DFA states built up front for one pattern; past that, determinize while matching. */
+export const EAGER_DFA_STATES = 300;
+
+/**
+ * Matches whole strings against the automaton `build` makes, building and determinizing
+ * it on first use: in a large rule set most patterns never run on a given stream
+ * (Windows paths in Linux logs), and unused automata would only cost load time and
+ * memory (Elastic's 823 rules: 75 MB and 1 s). Past `eagerStates` it determinizes while
+ * matching. `build` must not throw.
+ */
+export function automatonMatcher(build: () => { nfa: Nfa; frag: Fragment }, eagerStates = EAGER_DFA_STATES): (value: string) => boolean {
+  let matcher: { matches(value: string): boolean } | undefined;
+  return (value) => {
+    if (matcher === undefined) {
+      const { nfa, frag } = build();
+      try {
+        matcher = new DfaMatcher(determinize(nfa, frag, eagerStates));
+      } catch (err) {
+        if (!(err instanceof AutomatonTooComplexError)) throw err;
+        matcher = new LazyDfaMatcher(nfa, frag);
+      }
+    }
+    return matcher.matches(value);
+  };
 }

@@ -12,12 +12,11 @@
  * ordinary characters). `.*?` is `(.*)?`: the same language as `.*`.
  */
 import {
+  automatonMatcher,
   AutomatonTooComplexError,
   complement,
   determinize,
-  DfaMatcher,
   intersect,
-  LazyDfaMatcher,
   MAX_CODE_POINT,
   Nfa,
   type Fragment,
@@ -30,9 +29,6 @@ type Ranges = [number, number][];
 const DIGIT: Ranges = [[48, 57]];
 const SPACE: Ranges = [[9, 13], [32, 32]];
 const WORD: Ranges = [[48, 57], [65, 90], [95, 95], [97, 122]];
-
-/** Largest DFA built up front; bigger patterns determinize lazily while matching. */
-const EAGER_DFA_STATES = 300;
 
 type Node =
   | { k: 'ranges'; ranges: Ranges }
@@ -50,16 +46,31 @@ const ANY: Node = { k: 'ranges', ranges: [[0, MAX_CODE_POINT]] };
 
 export function compileRegex(pattern: string, caseInsensitive: boolean): (value: string) => boolean {
   const tree = new RegexParser(pattern, caseInsensitive).parse();
-  const nfa = new Nfa();
-  const frag = build(nfa, tree, caseInsensitive);
-  try {
-    // A full DFA is fastest; past a modest size, determinize lazily instead.
-    const matcher = new DfaMatcher(determinize(nfa, frag, EAGER_DFA_STATES));
-    return (value) => matcher.matches(value);
-  } catch (err) {
-    if (!(err instanceof AutomatonTooComplexError)) throw err;
-    const lazy = new LazyDfaMatcher(nfa, frag);
-    return (value) => lazy.matches(value);
+  const automaton = (): { nfa: Nfa; frag: Fragment } => {
+    const nfa = new Nfa();
+    return { nfa, frag: build(nfa, tree, caseInsensitive) };
+  };
+  // Intersections and complements determinize while building and may be too complex:
+  // build those now, so the error comes at compile time; everything else on first use.
+  if (determinizesWhileBuilding(tree)) {
+    const built = automaton();
+    return automatonMatcher(() => built);
+  }
+  return automatonMatcher(automaton);
+}
+
+function determinizesWhileBuilding(node: Node): boolean {
+  switch (node.k) {
+    case 'intersect':
+    case 'complement':
+      return true;
+    case 'concat':
+    case 'union':
+      return node.parts.some(determinizesWhileBuilding);
+    case 'repeat':
+      return determinizesWhileBuilding(node.a);
+    default:
+      return false;
   }
 }
 

@@ -11,7 +11,7 @@
  * leftmost matching is exact for them and linear in the value); patterns with `?`
  * compile to a DFA. Neither backtracks.
  */
-import { determinize, DfaMatcher, MAX_CODE_POINT, Nfa, type Fragment } from './automaton.js';
+import { automatonMatcher, MAX_CODE_POINT, Nfa, type Fragment } from './automaton.js';
 import { asciiLower } from './text.js';
 
 export type StringMatcher = (value: string) => boolean;
@@ -103,15 +103,16 @@ export function compileGlob(tokens: GlobToken[], caseInsensitive: boolean): Stri
 }
 
 function dfaGlob(tokens: GlobToken[], caseInsensitive: boolean): StringMatcher {
-  const nfa = new Nfa();
-  let frag: Fragment = nfa.empty();
-  for (const t of tokens) {
-    let next: Fragment;
-    if (isStar(t)) next = nfa.star(nfa.range(0, MAX_CODE_POINT));
-    else if (isOne(t)) next = nfa.range(0, MAX_CODE_POINT);
-    else next = nfa.literal(t as string, caseInsensitive);
-    frag = nfa.concat(frag, next);
-  }
-  const matcher = new DfaMatcher(determinize(nfa, frag));
-  return (v) => matcher.matches(v);
+  return automatonMatcher(() => {
+    const nfa = new Nfa();
+    let frag: Fragment = nfa.empty();
+    for (const t of tokens) {
+      let next: Fragment;
+      if (isStar(t)) next = nfa.star(nfa.range(0, MAX_CODE_POINT));
+      else if (isOne(t)) next = nfa.range(0, MAX_CODE_POINT);
+      else next = nfa.literal(t as string, caseInsensitive);
+      frag = nfa.concat(frag, next);
+    }
+    return { nfa, frag };
+  });
 }

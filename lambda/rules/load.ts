@@ -163,7 +163,9 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
   if (!['low', 'medium', 'high', 'critical'].includes(spec.severity)) {
     fail('severity', `rule.severity must be low, medium, high or critical, not "${spec.severity}"`);
   }
-  return spec;
+  // A copy: strings cut from the TOML text may keep the whole file alive (investigation
+  // guides included, about 10 KB a rule), and only these fields are needed.
+  return structuredClone(spec);
 }
 
 function parseThreats(value: unknown, fail: () => never): Threat[] {

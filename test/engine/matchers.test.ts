@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { automatonMatcher, MAX_CODE_POINT, Nfa } from '../../lambda/engine/automaton.js';
 import { compileRegex } from '../../lambda/engine/regex.js';
 import { asciiLower } from '../../lambda/engine/text.js';
 import { compileWildcard } from '../../lambda/engine/wildcard.js';
@@ -55,5 +56,37 @@ describe('regex DFA', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('automata built on first use', () => {
+  it('builds and determinizes a pattern only when a value first reaches it, and once', () => {
+    let builds = 0;
+    const match = automatonMatcher(() => {
+      builds++;
+      const nfa = new Nfa();
+      return { nfa, frag: nfa.concat(nfa.literal('a', false), nfa.star(nfa.range(0, MAX_CODE_POINT))) };
+    });
+    expect(builds).toBe(0);
+    expect([match('abc'), match('b'), match('a')]).toEqual([true, false, true]);
+    expect(builds).toBe(1);
+  });
+
+  it('matches with a lazily determinized automaton where the full one would be too large', () => {
+    // `*a` then 14 single characters: the full DFA needs 2^15 states (the cap is 300).
+    const pattern = `*a${'?'.repeat(14)}`;
+    const match = compileWildcard(pattern, false);
+    const reference = (v: string): boolean => [...v].length >= 15 && [...v][[...v].length - 15] === 'a';
+    for (const v of ['a'.repeat(15), `xa${'b'.repeat(14)}`, `a${'b'.repeat(13)}`, `${'ab'.repeat(20)}`, `ba${'😀'.repeat(14)}`]) expect(match(v), v).toBe(reference(v));
+  });
+
+  it('tells character classes apart in the compact DFA tables', () => {
+    // Adjacent characters on either side of every class boundary.
+    const match = compileWildcard('?:\\Win*[x]?.e?e', true);
+    expect(match('C:\\Windows\\[x]a.exe')).toBe(true);
+    expect(match('c:\\WINDOWS\\[X]1.EXE')).toBe(true);
+    expect(match('C:\\Windows\\[y]a.exe')).toBe(false);
+    expect(match('C;\\Windows\\[x]a.exe')).toBe(false);
+    expect(match('C:\\Windows\\[x]a.exf')).toBe(false);
   });
 });
