@@ -217,7 +217,8 @@ class Compiler {
     if (caseInsensitive && op !== 'regex') {
       // Fold each value once (per event, with the field cache) and match folded patterns.
       const matcher = this.stringMatcher(op, false, patterns.map(foldedPattern));
-      return { kind: 'query', test: (e) => path.someFolded(e, matcher), needs };
+      const unfolded = (v: Scalar): boolean => matcher(asciiLower(scalarText(v)));
+      return { kind: 'query', test: (e) => path.someFolded(e, matcher, unfolded), needs };
     }
     const matcher = this.stringMatcher(op, caseInsensitive, patterns);
     const pred = (v: Scalar): boolean => matcher(typeof v === 'string' ? v : scalarText(v));
@@ -233,8 +234,9 @@ class Compiler {
       else wanted.add(norm(scalarText(item.value)));
     }
     const isWanted = (text: string): boolean => wanted.has(text);
+    const isWantedUnfolded = (v: Scalar): boolean => wanted.has(asciiLower(scalarText(v)));
     const anyWanted: Predicate = caseInsensitive
-      ? (e) => path.someFolded(e, isWanted)
+      ? (e) => path.someFolded(e, isWanted, isWantedUnfolded)
       : (e) => path.some(e, (v) => wanted.has(typeof v === 'string' ? v : scalarText(v)));
     const present = (): boolean => true;
     const test: Predicate = orMissing ? (e) => anyWanted(e) || !path.some(e, present) : anyWanted;

@@ -89,8 +89,10 @@ export class FieldPath {
    * case-insensitive comparisons, which inside a field cache fold each value once per
    * event instead of once per rule.
    */
-  someFolded(event: unknown, pred: (folded: string) => boolean): boolean {
-    if (event !== cachedEvent) return this.someFrom(event, 0, (v) => pred(asciiLower(scalarText(v))));
+  someFolded(event: unknown, pred: (folded: string) => boolean, unfolded: (v: Scalar) => boolean = (v) => pred(asciiLower(scalarText(v)))): boolean {
+    // Outside a cache each value is folded as it is met: `unfolded` does that (pass one
+    // built once, so no closure is made per call).
+    if (event !== cachedEvent) return this.someFrom(event, 0, unfolded);
     if (this.foldedGeneration !== cacheGeneration) {
       this.folded = this.cachedValues(event).map((v) => asciiLower(scalarText(v)));
       this.foldedGeneration = cacheGeneration;
