@@ -74,6 +74,7 @@ function sourceFields(source: SourceRef): Location {
 }
 
 export function buildAlert(rule: Rule, ruleView: AlertRule, source: SourceRef, identity: string, line: number, event: Event, now: Date): Alert {
+  const document = withinDepth(event, MAX_DOCUMENT_DEPTH);
   return {
     kind: 'alert',
     id: alertId(rule.id, identity, line),
@@ -81,8 +82,60 @@ export function buildAlert(rule: Rule, ruleView: AlertRule, source: SourceRef, i
     rule: ruleView,
     reason: buildReason(event, rule.severity, rule.name),
     source: { line, ...sourceFields(source) },
-    document: event,
+    document,
+    ...(document !== event ? { truncated: true as const } : {}),
   };
+}
+
+/**
+ * Alert documents are serialised (JSON.stringify, trimming for SNS) by code that
+ * recurses; a document nested deeper than this (JSON allows any depth, and an attacker
+ * may pad a matching event so) is kept with its deeper parts replaced by TOO_DEEP.
+ */
+export const MAX_DOCUMENT_DEPTH = 64;
+export const TOO_DEEP = '[nested too deep]';
+
+/** `event` itself when no object or array in it is nested deeper than `max`; else a trimmed copy. Iterative. */
+export function withinDepth(event: Event, max: number): Event {
+  // First a walk to see whether any container is too deep (the usual answer is no: no copy).
+  const stack: [unknown, number][] = [[event, 0]];
+  let tooDeep = false;
+  while (stack.length > 0 && !tooDeep) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= max) tooDeep = true;
+    else for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  if (!tooDeep) return event;
+  // Keys are defined (not assigned: a "__proto__" key from JSON is data) in their order,
+  // then filled from a stack.
+  const define = (target: object, key: string, value: unknown): void => {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  };
+  const copy: Event = {};
+  const pending: [unknown, object, string, number][] = [];
+  for (const [k, v] of Object.entries(event)) {
+    define(copy, k, null);
+    pending.push([v, copy, k, 1]);
+  }
+  while (pending.length > 0) {
+    const [node, parent, key, depth] = pending.pop()!;
+    let value: unknown = node;
+    if (node !== null && typeof node === 'object') {
+      if (depth >= max) value = TOO_DEEP;
+      else {
+        const container: object = Array.isArray(node) ? new Array<unknown>(node.length) : {};
+        for (const [k, v] of Object.entries(node)) {
+          if (!Array.isArray(node)) define(container, k, null);
+          pending.push([v, container, k, depth + 1]);
+        }
+        value = container;
+      }
+    }
+    if (Array.isArray(parent)) parent[Number(key)] = value;
+    else define(parent, key, value);
+  }
+  return copy;
 }
 
 export function buildOverflow(ruleView: AlertRule, source: SourceRef, firstSuppressedLine: number, count: number): Overflow {

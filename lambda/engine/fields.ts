@@ -36,7 +36,7 @@ export function withFieldCache<T>(event: Event, evaluate: () => T): T {
   }
 }
 
-/** Interned paths, by name. Bounded: past this, FieldPath.of returns a fresh (uncached) path. */
+/** Interned paths, by name. Bounded: past this, FieldPath.of returns a fresh path (cached on its own, not shared). */
 const MAX_INTERNED = 10_000;
 const interned = new Map<string, FieldPath>();
 
@@ -125,38 +125,57 @@ export class FieldPath {
   }
 
   private someFrom(start: unknown, startIndex: number, pred: (v: Scalar) => boolean): boolean {
+    const last = this.segments.length;
+    // Depth first without recursion, so a document nested deeper than the call stack
+    // (attacker-controlled) can never stop a lookup. Arrays, and keys present in both
+    // nested and dotted spellings, leave the branches not yet taken on `stack` as
+    // [node, index] pairs, pushed so that they pop in the order they are visited.
+    let stack: unknown[] | undefined;
     let node = start;
     let index = startIndex;
-    const last = this.segments.length;
-    // Walk down iteratively; branch (recurse) only for arrays and for keys present in
-    // both nested and dotted spellings.
     for (;;) {
-      if (Array.isArray(node)) {
-        for (const item of node) if (this.someFrom(item, index, pred)) return true;
-        return false;
-      }
-      if (index === last) {
-        const t = typeof node;
-        return (t === 'string' || t === 'number' || t === 'boolean') && pred(node as Scalar);
-      }
-      if (node === null || typeof node !== 'object') return false;
-      const row = this.keys[index]!;
       let next: unknown;
       let nextIndex = -1;
-      for (let k = 0; k < row.length; k++) {
-        const key = row[k]!;
-        // A plain load first (cheap), then confirm the key is the object's own: a
-        // prototype member (constructor, __proto__, toString...) is never a field.
-        const value = (node as Event)[key];
-        if (value === undefined || !hasOwn.call(node, key)) continue;
-        if (nextIndex < 0) {
-          next = value;
-          nextIndex = index + k + 1;
-        } else if (this.someFrom(value, index + k + 1, pred)) {
-          return true;
+      if (Array.isArray(node)) {
+        if (node.length > 0) {
+          stack ??= [];
+          for (let i = node.length - 1; i >= 1; i--) stack.push(node[i], index);
+          next = node[0];
+          nextIndex = index;
+        }
+      } else if (index === last) {
+        const t = typeof node;
+        if ((t === 'string' || t === 'number' || t === 'boolean') && pred(node as Scalar)) return true;
+      } else if (node !== null && typeof node === 'object') {
+        const row = this.keys[index]!;
+        let others: [unknown, number][] | undefined;
+        for (let k = 0; k < row.length; k++) {
+          const key = row[k]!;
+          // A plain load first (cheap), then confirm the key is the object's own: a
+          // prototype member (constructor, __proto__, toString...) is never a field.
+          const value = (node as Event)[key];
+          if (value === undefined || !hasOwn.call(node, key)) continue;
+          if (nextIndex < 0) {
+            next = value;
+            nextIndex = index + k + 1;
+          } else {
+            (others ??= []).push([value, index + k + 1]);
+          }
+        }
+        if (others !== undefined) {
+          // The other spellings are visited before the first one found.
+          stack ??= [];
+          stack.push(next, nextIndex);
+          for (let o = others.length - 1; o >= 1; o--) stack.push(others[o]![0], others[o]![1]);
+          [next, nextIndex] = others[0]!;
         }
       }
-      if (nextIndex < 0) return false;
+      if (nextIndex < 0) {
+        // This branch is done: the next one waiting, if any.
+        if (stack === undefined || stack.length === 0) return false;
+        nextIndex = stack.pop() as number;
+        next = stack.pop();
+      }
       node = next;
       index = nextIndex;
     }

@@ -159,7 +159,8 @@ export class RuleDispatch {
   rulesFor(routed: Rule[], event: Event): Rule[] {
     if (this.fields.length === 0) return routed;
     const values = this.readers.map((read) => read(event));
-    const signature = values.map((v) => v.join('\u0000')).join('\u0001');
+    // JSON: unambiguous whatever the values hold (a joined key would let "x\u0000z" pass for ["x", "z"]).
+    const signature = JSON.stringify(values);
     let bySignature = this.cache.get(routed);
     if (bySignature === undefined) {
       bySignature = new Map();

@@ -298,7 +298,7 @@ export class Prefilter {
     this.asked++;
     if (candidate) this.passed++;
     if (this.asked === this.sampleLines) {
-      if (this.passed >= this.sampleLines * PASS_RATE_TO_REST) {
+      if (this.restLines > 0 && this.passed >= this.sampleLines * PASS_RATE_TO_REST) {
         this.resting = true;
         this.restLeft = this.restLines;
       }

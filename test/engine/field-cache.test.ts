@@ -65,6 +65,59 @@ describe('field cache', () => {
     expect(seen).toEqual([true, false, true]);
   });
 
+  it('finds a value beside an array nested deeper than the call stack, cached or not', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const event: Event = { event: { category: 'process' }, process: { args: ['evil', deep, 'later'] } };
+    const q = compileQuery('process where process.args == "evil"');
+    const later = compileQuery('process where process.args : "LATER"');
+    expect(q.matches(event)).toBe(true);
+    expect(withFieldCache(event, () => [q.matches(event), later.matches(event)])).toEqual([true, true]);
+    expect(FieldPath.of('process.args').values(event)).toEqual(['evil', 'x', 'later']);
+  });
+
+  it('lists values in the order of the recursive walk it replaced (property)', () => {
+    // The walk before it was made iterative: arrays in order; of the keys present in
+    // several spellings, the others before the first found.
+    const reference = (path: string, event: unknown): unknown[] => {
+      const segments = path.split('.');
+      const out: unknown[] = [];
+      const walk = (node: unknown, index: number): void => {
+        if (Array.isArray(node)) {
+          for (const item of node) walk(item, index);
+          return;
+        }
+        if (index === segments.length) {
+          if (['string', 'number', 'boolean'].includes(typeof node)) out.push(node);
+          return;
+        }
+        if (node === null || typeof node !== 'object') return;
+        const found: [unknown, number][] = [];
+        for (let j = index; j < segments.length; j++) {
+          const key = segments.slice(index, j + 1).join('.');
+          if (Object.prototype.hasOwnProperty.call(node, key) && (node as Record<string, unknown>)[key] !== undefined) found.push([(node as Record<string, unknown>)[key], j + 1]);
+        }
+        for (const [value, next] of [...found.slice(1), ...found.slice(0, 1)]) walk(value, next);
+      };
+      walk(event, 0);
+      return out;
+    };
+    const leaf = fc.oneof(fc.constantFrom('a', 'b', 1, true, null), fc.array(fc.constantFrom('c', 2), { maxLength: 2 }));
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('object'), fc.array(tie('node'), { maxLength: 3 })),
+      object: fc.dictionary(fc.constantFrom('a', 'b', 'c', 'a.b', 'b.c', 'a.b.c'), tie('node'), { maxKeys: 4 }),
+    }));
+    fc.assert(
+      fc.property(tree.object, (event) => {
+        for (const path of ['a', 'a.b', 'a.b.c', 'b.c']) {
+          expect(FieldPath.of(path).values(event)).toEqual(reference(path, event));
+          expect(withFieldCache(event as Event, () => FieldPath.of(path).values(event))).toEqual(reference(path, event));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('shares one path object per field name', () => {
     expect(FieldPath.of('process.name')).toBe(FieldPath.of('process.name'));
     expect(FieldPath.of('process.name')).not.toBe(FieldPath.of('process.executable'));

@@ -153,6 +153,20 @@ describe('rule dispatch', () => {
     }
   });
 
+  it('keeps apart the cached rule lists of values that differ only in how they would join', () => {
+    const target = rule('two-names', 'process where name == "x" and name == "z"');
+    const rules = [...Array.from({ length: 20 }, (_, i) => rule(`filler-${i}`, `process where name == "f${i}"`)), target];
+    const dispatch = new RuleDispatch(rules);
+    expect(dispatch.fields).toContain('=name');
+    // A value holding the joiner characters comes first and fills the cache...
+    expect(dispatch.rulesFor(rules, { event: { category: 'process' }, name: 'x\u0000z' })).not.toContain(target);
+    expect(dispatch.rulesFor(rules, { event: { category: 'process' }, name: 'x\u0001z' })).not.toContain(target);
+    // ...and must not answer for the two values it would spell if joined.
+    const event = { event: { category: 'process' }, name: ['x', 'z'] };
+    expect(target.compiled.matches(event)).toBe(true);
+    expect(dispatch.rulesFor(rules, event)).toContain(target);
+  });
+
   it('stays out of the way for a handful of rules', () => {
     const few = new RuleDispatch([opensslRule(), sshRule()]);
     expect(few.fields).toEqual([]);

@@ -4,7 +4,7 @@
  * without a newline, and invalid UTF-8.
  */
 import { describe, expect, it } from 'vitest';
-import type { Alert } from '../../lambda/alerts/document.js';
+import { MAX_DOCUMENT_DEPTH, TOO_DEEP, withinDepth, type Alert } from '../../lambda/alerts/document.js';
 import { KEPT_LINE_NUMBERS } from '../../lambda/scan/events.js';
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from '../../lambda/scan/lines.js';
 import { alertLines, BENIGN, chunked, cutAt, gzip, line, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, scanAll, shippedRules, source, SSH_RULE_ID, SSH_TP } from './helpers.js';
@@ -39,7 +39,7 @@ describe('scan: skipped lines', () => {
     'null', // 9 not_object: null
     'true', // 10 not_object: boolean
     paddedLine(400_000), // 11 too_long
-    DEEP, // 12 too_deep
+    DEEP, // 12 nested 100,000 deep: evaluated, and its alert's document trimmed
     line(SSH_TP()), // 13
   ];
   const input = lines.join('\n') + '\n';
@@ -48,16 +48,17 @@ describe('scan: skipped lines', () => {
   it('counts every reason with its first line numbers (prefilter off)', async () => {
     const { result, records } = await scanAll(input, { rules, maxLineBytes, prefilter: false });
     const { skipped } = result.stats;
-    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 2, not_object: 5, too_long: 1, too_deep: 1 });
-    expect(skipped.firstLines).toEqual({ empty: [2, 3], invalid_json: [4, 5], not_object: [6, 7, 8, 9, 10], too_long: [11], too_deep: [12] });
-    expect(skipped.total).toBe(11);
-    expect(skipped.describe()).toBe('empty 2 (lines 2, 3), invalid_json 2 (lines 4, 5), not_object 5 (lines 6, 7, 8, 9, 10), too_long 1 (line 11), too_deep 1 (line 12)');
+    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 2, not_object: 5, too_long: 1, too_deep: 0 });
+    expect(skipped.firstLines).toEqual({ empty: [2, 3], invalid_json: [4, 5], not_object: [6, 7, 8, 9, 10], too_long: [11], too_deep: [] });
+    expect(skipped.total).toBe(10);
+    expect(skipped.describe()).toBe('empty 2 (lines 2, 3), invalid_json 2 (lines 4, 5), not_object 5 (lines 6, 7, 8, 9, 10), too_long 1 (line 11)');
     expect(result.stats.lines).toBe(13);
-    // The nested line parses (it is an event) but evaluating it overflows the stack: skipped, not fatal.
+    // The nested line is an event like any other: field lookups do not recurse.
     expect(result.stats.events).toBe(3);
     expect(result.error).toBeUndefined();
     expect(alertLines(records)).toEqual([
       [OPENSSL_RULE_ID, 1],
+      [OPENSSL_RULE_ID, 12],
       [SSH_RULE_ID, 13],
     ]);
   });
@@ -65,14 +66,13 @@ describe('scan: skipped lines', () => {
   it('with the prefilter on, classifies the same lines, except broken lines starting with "{", which are prefiltered', async () => {
     const { result, records } = await scanAll(input, { rules, maxLineBytes });
     const { skipped } = result.stats;
-    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 1, not_object: 5, too_long: 1, too_deep: 1 });
+    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 1, not_object: 5, too_long: 1, too_deep: 0 });
     expect(skipped.firstLines.invalid_json).toEqual([4]);
     // Line 5 ('{"a": 1') holds no needle: never parsed.
     expect(result.stats.prefiltered).toBe(1);
-    // The nested line holds the openssl rule's literals, so it is parsed and caught as too_deep.
-    expect(skipped.firstLines.too_deep).toEqual([12]);
     expect(alertLines(records)).toEqual([
       [OPENSSL_RULE_ID, 1],
+      [OPENSSL_RULE_ID, 12],
       [SSH_RULE_ID, 13],
     ]);
   });
@@ -84,10 +84,39 @@ describe('scan: skipped lines', () => {
     expect(result.stats.skipped.describe()).toBe('empty 7 (lines 1, 2, 3, 4, 5, ...), not_object 1 (line 8)');
   });
 
-  it('evaluates lines after a too-deep line normally', async () => {
+  it('alerts on documents nested deeper than any call stack, with the deep parts of the document trimmed', async () => {
     const { result, records } = await scanAll(ndjson([DEEP, OPENSSL_TP(), DEEP]), { rules });
-    expect(result.stats.skipped.firstLines.too_deep).toEqual([1, 3]);
-    expect(alertLines(records)).toEqual([[OPENSSL_RULE_ID, 2]]);
+    expect(result.stats.skipped.total).toBe(0);
+    expect(alertLines(records)).toEqual([
+      [OPENSSL_RULE_ID, 1],
+      [OPENSSL_RULE_ID, 2],
+      [OPENSSL_RULE_ID, 3],
+    ]);
+    const alerts = records.filter((r): r is Alert => r.kind === 'alert');
+    expect(alerts.map((a) => a.truncated)).toEqual([true, undefined, true]);
+    // The trimmed document keeps everything down to MAX_DOCUMENT_DEPTH, in order, and serializes.
+    const trimmed = alerts[0]!.document;
+    expect(Object.keys(trimmed)).toEqual(Object.keys(alerts[1]!.document));
+    expect(trimmed.process).toEqual(alerts[1]!.document.process);
+    let node: unknown = (trimmed.data_stream as Record<string, unknown>).type;
+    let depth = 2;
+    while (Array.isArray(node)) {
+      node = node[0];
+      depth++;
+    }
+    expect([node, depth]).toEqual([TOO_DEEP, MAX_DOCUMENT_DEPTH]);
+    expect(() => JSON.stringify(records)).not.toThrow();
+  });
+
+  it('keeps "__proto__" keys as data when trimming a document', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100; i++) deep = [deep];
+    const event = JSON.parse(`{"__proto__": {"polluted": true}, "deep": ${JSON.stringify(deep)}}`) as Record<string, unknown>;
+    const trimmed = withinDepth(event, 8);
+    expect(Object.keys(trimmed)).toEqual(['__proto__', 'deep']);
+    expect(Object.getPrototypeOf(trimmed)).toBe(Object.prototype);
+    expect(JSON.stringify(trimmed)).toContain('"__proto__":{"polluted":true}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
 
