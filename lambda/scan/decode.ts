@@ -4,6 +4,7 @@
  * Errors are classified so callers can decide what a retry could fix:
  * SourceError (the bytes could not be read) vs ContentError (the bytes are damaged).
  */
+import type { Readable } from 'node:stream';
 import { constants, createGunzip } from 'node:zlib';
 
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 ** 3;
@@ -158,19 +159,75 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       gunzip.destroy(sourceFailure);
     }
   })();
+  let finished = false;
   try {
-    for await (const chunk of gunzip) {
-      limit(chunk as Buffer);
-      yield chunk as Buffer;
+    for await (const chunk of readAll(gunzip)) {
+      limit(chunk);
+      yield chunk;
     }
+    finished = true;
   } catch (err) {
+    finished = true;
     if (sourceFailure !== undefined) throw sourceFailure;
     if (err instanceof ContentError) throw err;
     throw new ContentError(describeZlibError(err as NodeJS.ErrnoException));
   } finally {
     gunzip.destroy();
-    await feeding;
-    await input.return?.(undefined); // release the source (e.g. close the S3 response) when stopped early
+    if (finished) {
+      await feeding;
+      await input.return?.(undefined);
+    } else {
+      // Stopped early (time budget): return now. The feeder may be waiting on a stalled
+      // source read; it ends on its own when that read completes, and then releases the
+      // source (closes the S3 response).
+      void feeding.then(() => input.return?.(undefined)).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * The chunks of a readable stream, like its async iterator, except that output already
+ * decoded when the stream fails (a damaged member after good ones, a bad trailer) is
+ * still delivered before the error: the iterator drops what the stream had buffered.
+ * Reading with read() also keeps zlib's next call starting as each chunk is taken.
+ */
+async function* readAll(stream: Readable): AsyncGenerator<Buffer> {
+  let failure: { error: unknown } | undefined;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  const onError = (error: unknown): void => {
+    failure = { error };
+    notify();
+  };
+  stream.on('readable', notify);
+  stream.on('end', onEnd);
+  stream.on('close', onEnd);
+  stream.on('error', onError);
+  try {
+    for (;;) {
+      const chunk = stream.read() as Buffer | null;
+      if (chunk !== null) {
+        yield chunk;
+        continue;
+      }
+      if (failure !== undefined) throw failure.error;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    stream.off('readable', notify);
+    stream.off('end', onEnd);
+    stream.off('close', onEnd);
+    stream.off('error', onError);
   }
 }
 

@@ -155,8 +155,10 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
 
   const splitter = new LineSplitter(
     {
-      line(buf, start, end, number) {
+      line(buf, lineStart, end, number) {
         if (number < startLine) return;
+        // A UTF-8 byte order mark (Windows tools write one) is not part of the first line.
+        const start = number === 1 && buf[lineStart] === 0xef && buf[lineStart + 1] === 0xbb && buf[lineStart + 2] === 0xbf ? lineStart + 3 : lineStart;
         // Skip leading blanks; anything not starting with '{' is parsed so it is classified.
         let s = start;
         while (s < end && (buf[s] === 32 || buf[s] === 9)) s++;

@@ -3,18 +3,21 @@
  * multi-member gzip, truncated and corrupt gzip (the alerts from the readable part are
  * delivered, then a content error with its line), the gzip bomb guard, and read errors.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, createGunzip, gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionRecord } from '../../lambda/alerts/document.js';
-import { PreparedRules } from '../../lambda/scan/pipeline.js';
+import { PreparedRules, scan } from '../../lambda/scan/pipeline.js';
 import {
   alertLines,
   BENIGN,
   chunked,
   cutAt,
   EXAMPLES_DIR,
+  fileRef,
+  fixedNow,
   gzip,
   HANG_MS,
   line,
@@ -348,5 +351,56 @@ describe('scan: read errors', () => {
     expect(result.stats.lines).toBe(result.error!.line);
     expect(records.length).toBeGreaterThan(5);
     expect(records).toEqual(recordsUpTo(reference.records, result.error!.line - 1));
+  });
+});
+
+describe('scan: output decoded before damage is never dropped', () => {
+  it('delivers every line before a bad checksum even when the sink is slow (zlib output still buffered)', async () => {
+    // 3 MiB and a few hundred bytes, a true positive last: the final, short piece of
+    // output is still buffered in the stream when the checksum fails.
+    const tp = `${line(OPENSSL_TP())}\n`;
+    const lines: string[] = [];
+    let size = 0;
+    for (let i = 0; size < 3 * 1024 * 1024 + 4000 - 2 * tp.length - 2000; i++) {
+      lines.push(i % 500 === 499 ? tp : `${line(BENIGN(i))}\n`);
+      size += lines.at(-1)!.length;
+    }
+    lines.push(tp);
+    const text = lines.join('');
+    const damaged = gzip(text);
+    damaged[damaged.length - 5] = damaged[damaged.length - 5]! ^ 0x55; // the trailer
+    const records: DetectionRecord[] = [];
+    const result = await scan(chunked(damaged, 16 * 1024), fileRef('slow.ndjson.gz'), { rules, prepared, now: fixedNow }, async (batch) => {
+      records.push(...batch);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // a sink waiting on SNS
+    });
+    expect(result.error?.kind).toBe('content');
+    expect(result.stats.decode.bytesOut).toBe(Buffer.byteLength(text));
+    expect(alertLines(records).at(-1)).toEqual([OPENSSL_RULE_ID, lines.length]);
+  });
+
+  it('returns at once when stopped early, even while the source is stalled', async () => {
+    // Poorly compressible lines, so the first half holds more than one zlib write (256 KiB).
+    const text = Array.from({ length: 1500 }, (_, i) => `{"n":${i},"pad":"${randomBytes(500).toString('hex')}"}\n`).join('');
+    const compressed = gzip(text);
+    expect(compressed.length >> 1).toBeGreaterThan(300 * 1024);
+    let released = false;
+    async function* stalling(): AsyncGenerator<Buffer> {
+      try {
+        yield compressed.subarray(0, compressed.length >> 1);
+        await new Promise((resolve) => setTimeout(resolve, 3000)); // a socket that stops sending
+        yield compressed.subarray(compressed.length >> 1);
+      } finally {
+        released = true;
+      }
+    }
+    const started = performance.now();
+    // Stop after the first chunk, as a time budget would, while more output is still coming.
+    const result = await scan(stalling(), fileRef('stall.ndjson.gz'), { rules, prepared, shouldStop: () => true }, () => {});
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(result.stoppedAtLine).toBeGreaterThan(1);
+    expect(released).toBe(false); // released later, when the stalled read completes
+    await new Promise((resolve) => setTimeout(resolve, 3200));
+    expect(released).toBe(true);
   });
 });

@@ -292,3 +292,23 @@ describe('scan: invalid UTF-8', () => {
     expect((records[0] as Alert).reason).toContain('by jürgen 🦊 on');
   });
 });
+
+describe('scan: a UTF-8 byte order mark', () => {
+  it('is not part of the first line (Windows tools write one), with the prefilter on or off', async () => {
+    const input = `\uFEFF${line(OPENSSL_TP())}\n${line(SSH_TP())}\n`;
+    for (const prefilter of [true, false]) {
+      const { result, records } = await scanAll(input, { rules, prefilter });
+      expect(result.stats.skipped.total).toBe(0);
+      expect(alertLines(records)).toEqual([
+        [OPENSSL_RULE_ID, 1],
+        [SSH_RULE_ID, 2],
+      ]);
+    }
+  });
+
+  it('only at the start of the stream: elsewhere it makes the line invalid JSON', async () => {
+    const { result, records } = await scanAll(`${line(BENIGN(1))}\n\uFEFF${line(OPENSSL_TP())}\n`, { rules, prefilter: false });
+    expect(result.stats.skipped.firstLines.invalid_json).toEqual([2]);
+    expect(records).toEqual([]);
+  });
+});
