@@ -5,7 +5,7 @@
  * terminal, a progress line) goes to stderr.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SourceRef } from '../alerts/document.js';
 import { loadRules } from '../rules/load.js';
@@ -113,16 +113,48 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
   return failed ? 1 : 0;
 }
 
-function* fileInputs(path: string): Generator<Input> {
+/**
+ * The files an argument names: itself, or a folder's files (recursively, in name order,
+ * hidden ones skipped). Inside a folder an entry that cannot be read (a dangling or
+ * looping symlink, no permission) or is not a regular file (a FIFO would block) becomes
+ * an input that fails to open, so it is reported and the rest is still scanned; a folder
+ * reached again through a symlink is not scanned twice. An argument itself may be a pipe
+ * (`<(zcat …)`); if it cannot be read at all, this throws and the caller reports it.
+ */
+function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): Generator<Input> {
   if (path === '-') {
     yield { label: 'stdin', open: async () => ({ stream: readFileSource('-'), ref: { kind: 'file', file: '-', identity: 'stdin' } }) };
     return;
   }
-  const stat = statSync(path); // throws ENOENT: reported by the caller
-  if (stat.isDirectory()) {
-    for (const name of readdirSync(path).sort()) {
-      if (!name.startsWith('.')) yield* fileInputs(join(path, name));
+  const unreadable = (reason: string, cause?: unknown): Input => ({
+    label: path,
+    open: async () => {
+      throw new SourceError(`${path}: ${reason}`, cause);
+    },
+  });
+  let stat: Stats;
+  let names: string[] = [];
+  try {
+    stat = statSync(path);
+    if (stat.isDirectory()) {
+      const id = `${stat.dev}:${stat.ino}`;
+      if (seen.has(id)) return;
+      seen.add(id);
+      names = readdirSync(path).sort();
     }
+  } catch (err) {
+    if (!inFolder) throw err;
+    yield unreadable((err as Error).message, err);
+    return;
+  }
+  if (stat.isDirectory()) {
+    for (const name of names) {
+      if (!name.startsWith('.')) yield* fileInputs(join(path, name), seen, true);
+    }
+    return;
+  }
+  if (inFolder && !stat.isFile()) {
+    yield unreadable('not a regular file');
     return;
   }
   yield {

@@ -4,12 +4,13 @@
  * NDJSON, the summary on stderr, folder expansion, gzip sniffing and the options.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, Overflow } from '../../lambda/alerts/document.js';
 import { SCAN_USAGE } from '../../lambda/cli/scan.js';
-import { BENIGN, EXAMPLES_DIR, gzip, line, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, RULES_DIR, SSH_RULE_ID, SSH_TP, tempDir, variant } from '../scan/helpers.js';
+import { BENIGN, EXAMPLES_DIR, gzip, line, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, RULES_DIR, settlesWithin, SSH_RULE_ID, SSH_TP, tempDir, variant } from '../scan/helpers.js';
 import { alertKeys, records, runCli, withoutTimestamps, type CliRun } from './helpers.js';
 
 const EXPECTED_EXAMPLE_ALERTS: [string, number, string][] = [
@@ -133,6 +134,29 @@ describe('eqlambda scan: inputs', () => {
       [join(root, 'c.json'), 3],
     ]);
     expect(run.stderr).toMatch(/^scanned 4 object\(s\)/m);
+  });
+
+  it('in a folder, reports entries it cannot read (dangling or looping links, FIFOs) and scans the rest', async () => {
+    const root = join(temp.dir, 'messy');
+    mkdirSync(join(root, 'sub'), { recursive: true });
+    writeFileSync(join(root, 'a.ndjson'), ndjson([OPENSSL_TP()]));
+    writeFileSync(join(root, 'sub', 'c.ndjson'), ndjson([BENIGN(), SSH_TP()]));
+    symlinkSync(join(root, 'missing.ndjson'), join(root, 'b-dangling.ndjson'));
+    symlinkSync(join(root, 'loop-b'), join(root, 'loop-a'));
+    symlinkSync(join(root, 'loop-a'), join(root, 'loop-b'));
+    symlinkSync(root, join(root, 'sub', 'up')); // back to the folder being scanned
+    execFileSync('mkfifo', [join(root, 'd-fifo')]);
+    const outcome = await settlesWithin(scanCli(root), 5000);
+    expect(outcome).not.toBe('timeout');
+    const run = outcome as CliRun;
+    expect(run.code).toBe(1);
+    expect((records(run) as Alert[]).map((r) => [(r.source as { file: string }).file, r.source.line])).toEqual([
+      [join(root, 'a.ndjson'), 1],
+      [join(root, 'sub', 'c.ndjson'), 2],
+    ]);
+    expect(run.stderr).toContain(`${join(root, 'b-dangling.ndjson')}: ENOENT`);
+    expect(run.stderr).toContain(`${join(root, 'd-fifo')}: not a regular file`);
+    expect(run.stderr).toContain(`${join(root, 'loop-a')}: ELOOP`);
   });
 
   it('sniffs gzip from the bytes, not the name', async () => {
