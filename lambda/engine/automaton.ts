@@ -440,22 +440,22 @@ export class LazyDfaMatcher {
 }
 
 /** The most DFA states built up front for one pattern; past that, determinize while matching. */
-export const EAGER_DFA_STATES = 300;
+const EAGER_DFA_STATES = 300;
 
 /**
  * Matches whole strings against the automaton `build` makes, building and determinizing
  * it on first use: in a large rule set most patterns never run on a given stream
  * (Windows paths in Linux logs), and unused automata would only cost load time and
- * memory (Elastic's 823 rules: 75 MB and 1 s). Past `eagerStates` it determinizes while
+ * memory (Elastic's 823 rules: 75 MB and 1 s). Past EAGER_DFA_STATES it determinizes while
  * matching. `build` must not throw.
  */
-export function automatonMatcher(build: () => { nfa: Nfa; frag: Fragment }, eagerStates = EAGER_DFA_STATES): (value: string) => boolean {
+export function automatonMatcher(build: () => { nfa: Nfa; frag: Fragment }): (value: string) => boolean {
   let matcher: { matches(value: string): boolean } | undefined;
   return (value) => {
     if (matcher === undefined) {
       const { nfa, frag } = build();
       try {
-        matcher = new DfaMatcher(determinize(nfa, frag, eagerStates));
+        matcher = new DfaMatcher(determinize(nfa, frag, EAGER_DFA_STATES));
       } catch (err) {
         if (!(err instanceof AutomatonTooComplexError)) throw err;
         matcher = new LazyDfaMatcher(nfa, frag);

@@ -234,10 +234,8 @@ class Compiler {
       else wanted.add(norm(scalarText(item.value)));
     }
     const isWanted = (text: string): boolean => wanted.has(text);
-    const isWantedUnfolded = (v: Scalar): boolean => wanted.has(asciiLower(scalarText(v)));
-    const anyWanted: Predicate = caseInsensitive
-      ? (e) => path.someFolded(e, isWanted, isWantedUnfolded)
-      : (e) => path.some(e, (v) => wanted.has(typeof v === 'string' ? v : scalarText(v)));
+    const isWantedValue = (v: Scalar): boolean => wanted.has(caseInsensitive ? asciiLower(scalarText(v)) : scalarText(v));
+    const anyWanted: Predicate = caseInsensitive ? (e) => path.someFolded(e, isWanted, isWantedValue) : (e) => path.some(e, isWantedValue);
     const present = (): boolean => true;
     const test: Predicate = orMissing ? (e) => anyWanted(e) || !path.some(e, present) : anyWanted;
     const needs = orMissing

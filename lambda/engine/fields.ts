@@ -7,10 +7,10 @@
  * Only own properties are read, so no query can reach `__proto__`, `constructor` or
  * anything else on a prototype.
  */
+import { asciiLower, scalarText } from './text.js';
+
 export type Scalar = string | number | boolean;
 export type Event = Record<string, unknown>;
-
-import { asciiLower, scalarText } from './text.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -89,9 +89,9 @@ export class FieldPath {
    * case-insensitive comparisons, which inside a field cache fold each value once per
    * event instead of once per rule.
    */
-  someFolded(event: unknown, pred: (folded: string) => boolean, unfolded: (v: Scalar) => boolean = (v) => pred(asciiLower(scalarText(v)))): boolean {
-    // Outside a cache each value is folded as it is met: `unfolded` does that (pass one
-    // built once, so no closure is made per call).
+  someFolded(event: unknown, pred: (folded: string) => boolean, unfolded: (v: Scalar) => boolean): boolean {
+    // Outside a cache each value is folded as it is met: `unfolded` is `pred` after
+    // folding, built once by the caller so no closure is made per call.
     if (event !== cachedEvent) return this.someFrom(event, 0, unfolded);
     if (this.foldedGeneration !== cacheGeneration) {
       this.folded = this.cachedValues(event).map((v) => asciiLower(scalarText(v)));

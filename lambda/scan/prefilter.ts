@@ -140,9 +140,9 @@ const MAX_FORMULAS_CHECKED = 64;
  * window of SAMPLE_LINES lines; when at least PASS_RATE_TO_REST of them went through,
  * the next REST_LINES lines go through unsearched, then it samples again.
  */
-export const SAMPLE_LINES = 4096;
+const SAMPLE_LINES = 4096;
 const PASS_RATE_TO_REST = 0.9;
-export const REST_LINES = 64 * SAMPLE_LINES;
+const REST_LINES = 64 * SAMPLE_LINES;
 
 export interface PrefilterOptions {
   /** false searches with native indexOf instead of the SIMD loop (as where WebAssembly is unavailable). */
