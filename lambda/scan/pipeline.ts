@@ -101,8 +101,13 @@ export class PreparedRules {
   }
 }
 
-/** zlib output chunk: larger chunks mean fewer round trips to the thread pool. */
-const DECODE_CHUNK_BYTES = 1024 * 1024;
+/**
+ * zlib output chunk. Each chunk is a round trip to the thread pool, and a wake-up of
+ * whichever thread waits for the other. Measured on two cores against 1 MiB: about 25 %
+ * faster both in the steady state and on 2 GB as deployed, with the same peak RSS
+ * (113 MB); 4 MiB was faster in the steady state but slower as deployed.
+ */
+const DECODE_CHUNK_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_RECLAIM_EVERY_BYTES = 16 * 1024 * 1024;
 
 export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, options: ScanOptions, sink: RecordSink): Promise<ScanResult> {
