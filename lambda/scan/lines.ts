@@ -28,7 +28,8 @@ export class LineSplitter {
   push(chunk: Buffer): void {
     let pos = 0;
     const n = chunk.length;
-    if (this.pendingLength > 0 || this.skipping) {
+    // (skipping first: both are then read on every call, so V8 has seen both before it optimizes.)
+    if (this.skipping || this.pendingLength > 0) {
       const nl = chunk.indexOf(10);
       if (nl < 0) {
         this.carry(chunk, 0, n);

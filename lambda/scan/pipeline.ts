@@ -16,7 +16,7 @@ import { RuleDispatch } from '../rules/dispatch.js';
 import { eventIndex, RuleRouter } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from './decode.js';
 import { parseLine, SkipCounter } from './events.js';
-import { LineSplitter } from './lines.js';
+import { LineSplitter, type LineSink } from './lines.js';
 import { Prefilter, type PrefilterOptions } from './prefilter.js';
 
 export interface ScanOptions {
@@ -110,15 +110,15 @@ export class PreparedRules {
 const DECODE_CHUNK_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_RECLAIM_EVERY_BYTES = 16 * 1024 * 1024;
 
-export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, options: ScanOptions, sink: RecordSink): Promise<ScanResult> {
-  const started = performance.now();
-  const prepared = options.prepared ?? new PreparedRules(options.rules, options.prefilter !== false);
-  const { router, dispatch, prefilter, views } = prepared;
-  prefilter.reset();
-  const identity = sourceIdentity(ref);
-  const now = options.now ?? (() => new Date());
-  const startLine = options.startLine ?? 1;
-  const stats: ScanStats = {
+/**
+ * One object's scan: its counts and pending records, and the work done per line
+ * (prefilter, parse, evaluate, alert). A class rather than closures made in scan(): V8's
+ * optimized code for this hottest path then carries over from one scan (one Lambda
+ * invocation) to the next, where closures made afresh are new call targets that throw it
+ * away at the start of the second scan.
+ */
+class ObjectScan implements LineSink {
+  readonly stats: ScanStats = {
     decode: { compressed: false, bytesIn: 0, bytesOut: 0 },
     lines: 0,
     events: 0,
@@ -127,75 +127,124 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     perRule: new Map(),
     durationMs: 0,
   };
-  const limits = new Map<string, number>();
-  const firstSuppressed = new Map<string, number>();
-  let pending: DetectionRecord[] = [];
+  /** Records not yet handed to the sink. */
+  pending: DetectionRecord[] = [];
+  private readonly limits = new Map<string, number>();
+  private readonly firstSuppressed = new Map<string, number>();
+  private readonly identity: string;
+  private readonly startLine: number;
 
-  const countFor = (rule: Rule): RuleCount => {
-    let c = stats.perRule.get(rule.id);
-    if (c === undefined) {
-      c = { rule: views.get(rule.id)!, alerts: 0, suppressed: 0 };
-      stats.perRule.set(rule.id, c);
-      limits.set(rule.id, options.maxAlertsPerRule ?? rule.max_signals);
+  constructor(
+    private readonly prepared: PreparedRules,
+    private readonly ref: SourceRef,
+    private readonly options: ScanOptions,
+  ) {
+    this.identity = sourceIdentity(ref);
+    this.startLine = options.startLine ?? 1;
+  }
+
+  line(buf: Buffer, start: number, end: number, number: number): void {
+    if (number < this.startLine) return;
+    // Skip leading blanks; anything not starting with '{' is parsed so it is classified.
+    let s = start;
+    while (s < end && (buf[s] === 32 || buf[s] === 9)) s++;
+    if (s < end && buf[s] === 123 && !this.prepared.prefilter.isCandidate(buf, start, end)) {
+      this.stats.prefiltered++;
+      return;
     }
-    return c;
-  };
+    const event = parseLine(buf, start, end);
+    if (typeof event === 'string') {
+      this.stats.skipped.add(event, number);
+      return;
+    }
+    this.stats.events++;
+    try {
+      withFieldCache(event, () => this.evaluate(event, number));
+    } catch (err) {
+      // A pathological document (e.g. arrays nested past the stack) skips, never aborts the object.
+      if (!(err instanceof RangeError)) throw err;
+      this.stats.skipped.add('too_deep', number);
+    }
+  }
 
-  const evaluate = (event: Event, line: number): void => withFieldCache(event, () => evaluateRules(event, line));
-  const evaluateRules = (event: Event, line: number): void => {
-    const rules = dispatch.rulesFor(router.rulesFor(eventIndex(event, options.defaultIndex)), event);
+  tooLong(number: number): void {
+    if (number >= this.startLine) this.stats.skipped.add('too_long', number);
+  }
+
+  /** Overflow records for the rules whose alerts went over their limit (at the end). */
+  overflows(): DetectionRecord[] {
+    const out: DetectionRecord[] = [];
+    for (const [ruleId, count] of this.stats.perRule) {
+      if (count.suppressed > 0) out.push(buildOverflow(count.rule, this.ref, this.firstSuppressed.get(ruleId)!, count.suppressed));
+    }
+    return out;
+  }
+
+  private evaluate(event: Event, line: number): void {
+    const { router, dispatch } = this.prepared;
+    const rules = dispatch.rulesFor(router.rulesFor(eventIndex(event, this.options.defaultIndex)), event);
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       if (!rule.compiled.matches(event)) continue;
-      const count = countFor(rule);
-      if (count.alerts < limits.get(rule.id)!) {
+      const count = this.countFor(rule);
+      if (count.alerts < this.limits.get(rule.id)!) {
         count.alerts++;
-        pending.push(buildAlert(rule, count.rule, ref, identity, line, event, now()));
+        const now = this.options.now?.() ?? new Date();
+        this.pending.push(buildAlert(rule, count.rule, this.ref, this.identity, line, event, now));
       } else {
-        if (count.suppressed === 0) firstSuppressed.set(rule.id, line);
+        if (count.suppressed === 0) this.firstSuppressed.set(rule.id, line);
         count.suppressed++;
       }
     }
-  };
+  }
 
-  const splitter = new LineSplitter(
-    {
-      line(buf, lineStart, end, number) {
-        if (number < startLine) return;
-        // A UTF-8 byte order mark (Windows tools write one) is not part of the first line.
-        const start = number === 1 && buf[lineStart] === 0xef && buf[lineStart + 1] === 0xbb && buf[lineStart + 2] === 0xbf ? lineStart + 3 : lineStart;
-        // Skip leading blanks; anything not starting with '{' is parsed so it is classified.
-        let s = start;
-        while (s < end && (buf[s] === 32 || buf[s] === 9)) s++;
-        if (s < end && buf[s] === 123 && !prefilter.isCandidate(buf, start, end)) {
-          stats.prefiltered++;
-          return;
-        }
-        const event = parseLine(buf, start, end);
-        if (typeof event === 'string') {
-          stats.skipped.add(event, number);
-          return;
-        }
-        stats.events++;
-        try {
-          evaluate(event, number);
-        } catch (err) {
-          // A pathological document (e.g. arrays nested past the stack) skips, never aborts the object.
-          if (!(err instanceof RangeError)) throw err;
-          stats.skipped.add('too_deep', number);
-        }
-      },
-      tooLong(number) {
-        if (number >= startLine) stats.skipped.add('too_long', number);
-      },
-    },
-    options.maxLineBytes,
-  );
+  private countFor(rule: Rule): RuleCount {
+    let c = this.stats.perRule.get(rule.id);
+    if (c === undefined) {
+      c = { rule: this.prepared.views.get(rule.id)!, alerts: 0, suppressed: 0 };
+      this.stats.perRule.set(rule.id, c);
+      this.limits.set(rule.id, this.options.maxAlertsPerRule ?? rule.max_signals);
+    }
+    return c;
+  }
+}
+
+const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
+
+/**
+ * The bytes without a UTF-8 byte order mark at the very start (Windows tools write one):
+ * it is not part of line 1. Here rather than in the per-line code, where a branch taken
+ * once per scan would throw away V8's optimized code at the start of every second scan.
+ */
+async function* withoutByteOrderMark(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let head: Buffer | undefined = Buffer.alloc(0);
+  for await (const chunk of chunks) {
+    if (head === undefined) {
+      yield chunk;
+      continue;
+    }
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    // Too short to tell yet, and still a possible mark.
+    if (head.length < BYTE_ORDER_MARK.length && head.every((b, i) => b === BYTE_ORDER_MARK[i])) continue;
+    const rest = BYTE_ORDER_MARK.every((b, i) => head![i] === b) ? head.subarray(BYTE_ORDER_MARK.length) : head;
+    head = undefined;
+    if (rest.length > 0) yield rest;
+  }
+  if (head !== undefined && head.length > 0) yield head;
+}
+
+export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, options: ScanOptions, sink: RecordSink): Promise<ScanResult> {
+  const started = performance.now();
+  const prepared = options.prepared ?? new PreparedRules(options.rules, options.prefilter !== false);
+  prepared.prefilter.reset();
+  const lines = new ObjectScan(prepared, ref, options);
+  const { stats } = lines;
+  const splitter = new LineSplitter(lines, options.maxLineBytes);
 
   const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
+    if (lines.pending.length === 0) return;
+    const batch = lines.pending;
+    lines.pending = [];
     await sink(batch);
   };
 
@@ -204,7 +253,8 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
 
   const result: ScanResult = { stats };
   try {
-    for await (const chunk of decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: DECODE_CHUNK_BYTES })) {
+    const decoded = decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: DECODE_CHUNK_BYTES });
+    for await (const chunk of withoutByteOrderMark(decoded)) {
       splitter.push(chunk);
       sinceReclaim += chunk.length;
       if (options.reclaimMemory !== undefined && sinceReclaim >= reclaimEvery) {
@@ -229,9 +279,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     else throw err;
   }
   stats.lines = splitter.lineNumber - 1;
-  for (const [ruleId, count] of stats.perRule) {
-    if (count.suppressed > 0) pending.push(buildOverflow(count.rule, ref, firstSuppressed.get(ruleId)!, count.suppressed));
-  }
+  lines.pending.push(...lines.overflows());
   await flush();
   stats.durationMs = performance.now() - started;
   return result;

@@ -306,6 +306,27 @@ describe('scan: a UTF-8 byte order mark', () => {
     }
   });
 
+  it('split across chunks (one byte per chunk), or inside gzip, it is still dropped', async () => {
+    const input = Buffer.from(`\uFEFF${line(OPENSSL_TP())}\n`);
+    for (const data of [chunked(input, 1), cutAt(input, [1, 2]), cutAt(input, [2]), source(gzip(input))]) {
+      const { result, records } = await scanAll(data, { rules });
+      expect(result.stats.skipped.total).toBe(0);
+      expect(alertLines(records)).toEqual([[OPENSSL_RULE_ID, 1]]);
+    }
+  });
+
+  it('a stream shorter than a mark, or one that only starts like one, keeps its bytes', async () => {
+    // EF BB alone, and EF BB followed by something else: classified as lines, not dropped.
+    for (const bytes of [[0xef, 0xbb], [0xef, 0xbb, 0x7b, 0x7d]]) {
+      const { result } = await scanAll(chunked(Buffer.from(bytes), 1), { rules, prefilter: false });
+      expect(result.stats.lines).toBe(1);
+      expect(result.stats.skipped.counts.invalid_json).toBe(1);
+    }
+    const empty = await scanAll(Buffer.from([0xef, 0xbb, 0xbf]), { rules });
+    expect(empty.result.stats.lines).toBe(0);
+    expect(empty.result.stats.skipped.total).toBe(0);
+  });
+
   it('only at the start of the stream: elsewhere it makes the line invalid JSON', async () => {
     const { result, records } = await scanAll(`${line(BENIGN(1))}\n\uFEFF${line(OPENSSL_TP())}\n`, { rules, prefilter: false });
     expect(result.stats.skipped.firstLines.invalid_json).toEqual([2]);
