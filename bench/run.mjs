@@ -259,7 +259,7 @@ for (const [name, r, eps, ratio, firstRatio] of rows) {
   console.log(`| ${name} | ${cells.join(' | ')} | ${cpuPerMB(r, 'main')} | ${cpuPerMB(r, 'other')} | ${r.maxRssMB.toFixed(0)} |`);
 }
 console.log(`(best of ${RUNS} processes each; MB/s and CPU from each process's pass ${PASSES}, the steady state; "first pass":`);
-console.log(' the same processes\' first pass, V8 still compiling. Median of the steady-state runs:');
+console.log(' the same processes\' first pass, V8 still compiling; peak RSS: over all passes of the process. Median of the steady-state runs:');
 console.log(` scan ÷ gunzip ${(medianRate(scanOn) / medianRate(medianBaseline)).toFixed(2)}.)`);
 console.log('(other threads: zlib in the thread pool, and V8\'s compiler and GC helpers. Two threads busy on');
 console.log(' two cores: the scan keeps up with gunzip only while its main thread needs less CPU than zlib.)');
@@ -278,12 +278,17 @@ if (existsSync(manyRulesDir)) {
 }
 
 const repeat = REPEAT_FOR_RSS > 0 ? REPEAT_FOR_RSS : Math.ceil((2.05 * 1e9) / meta.bytes);
-const [bigGunzip, big, bigNoGc] = bestOfInterleaved(
-  [[['gunzip', file, baseline.size, repeat]], [['scan', file, 'on', repeat], ['--expose-gc']], [['scan', file, 'on', repeat]]],
+// One pass over 2 GB: its gunzip baseline is the faster of the best steady-state and the best
+// first-pass chunk sizes (they can differ).
+const bigSizes = [...new Set([baseline.size, firstBaseline.size])];
+const bigRuns = bestOfInterleaved(
+  [...bigSizes.map((size) => [['gunzip', file, size, repeat]]), [['scan', file, 'on', repeat], ['--expose-gc']], [['scan', file, 'on', repeat]]],
   2,
 );
+const bigGunzip = bigRuns.slice(0, bigSizes.length).map((r, i) => ({ ...r, size: bigSizes[i] })).reduce((a, b) => (b.ms < a.ms ? b : a));
+const [big, bigNoGc] = bigRuns.slice(bigSizes.length);
 console.log(`\nlarge input: ${(big.bytes / 1e9).toFixed(2)} GB decompressed (${repeat} gzip members), best of 2 each`);
-console.log(`  plain gunzip (chunk ${baseline.size / 1024} KiB):                                ${rate(bigGunzip).toFixed(0)} MB/s, peak RSS ${bigGunzip.maxRssMB.toFixed(0)} MB`);
+console.log(`  plain gunzip (chunk ${bigGunzip.size / 1024} KiB):                                ${rate(bigGunzip).toFixed(0)} MB/s, peak RSS ${bigGunzip.maxRssMB.toFixed(0)} MB`);
 console.log(`  as deployed in a 128 MB function (gc above 109 MB resident): ${rate(big).toFixed(0)} MB/s, peak RSS ${big.maxRssMB.toFixed(0)} MB`);
 console.log(`  without --expose-gc:                                         ${rate(bigNoGc).toFixed(0)} MB/s, peak RSS ${bigNoGc.maxRssMB.toFixed(0)} MB`);
 console.log(`  scan ÷ gunzip at this size: ${(rate(big) / rate(bigGunzip)).toFixed(2)} as deployed, ${(rate(bigNoGc) / rate(bigGunzip)).toFixed(2)} without --expose-gc`);

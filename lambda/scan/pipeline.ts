@@ -133,6 +133,7 @@ class ObjectScan implements LineSink {
   private readonly firstSuppressed = new Map<string, number>();
   private readonly identity: string;
   private readonly startLine: number;
+  private readonly now: () => Date;
 
   constructor(
     private readonly prepared: PreparedRules,
@@ -141,6 +142,7 @@ class ObjectScan implements LineSink {
   ) {
     this.identity = sourceIdentity(ref);
     this.startLine = options.startLine ?? 1;
+    this.now = options.now ?? (() => new Date());
   }
 
   line(buf: Buffer, start: number, end: number, number: number): void {
@@ -189,8 +191,8 @@ class ObjectScan implements LineSink {
       const count = this.countFor(rule);
       if (count.alerts < this.limits.get(rule.id)!) {
         count.alerts++;
-        const now = this.options.now?.() ?? new Date();
-        this.pending.push(buildAlert(rule, count.rule, this.ref, this.identity, line, event, now));
+        const now = this.now;
+        this.pending.push(buildAlert(rule, count.rule, this.ref, this.identity, line, event, now()));
       } else {
         if (count.suppressed === 0) this.firstSuppressed.set(rule.id, line);
         count.suppressed++;
@@ -218,17 +220,26 @@ const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
  */
 async function* withoutByteOrderMark(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   let head: Buffer | undefined = Buffer.alloc(0);
-  for await (const chunk of chunks) {
-    if (head === undefined) {
-      yield chunk;
-      continue;
+  try {
+    for await (const chunk of chunks) {
+      if (head === undefined) {
+        yield chunk;
+        continue;
+      }
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      // Too short to tell yet, and still a possible mark: kept as a copy (a source may reuse its buffer).
+      if (head.length < BYTE_ORDER_MARK.length && head.every((b, i) => b === BYTE_ORDER_MARK[i])) {
+        head = Buffer.from(head);
+        continue;
+      }
+      const rest = BYTE_ORDER_MARK.every((b, i) => head![i] === b) ? head.subarray(BYTE_ORDER_MARK.length) : head;
+      head = undefined;
+      if (rest.length > 0) yield rest;
     }
-    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-    // Too short to tell yet, and still a possible mark.
-    if (head.length < BYTE_ORDER_MARK.length && head.every((b, i) => b === BYTE_ORDER_MARK[i])) continue;
-    const rest = BYTE_ORDER_MARK.every((b, i) => head![i] === b) ? head.subarray(BYTE_ORDER_MARK.length) : head;
-    head = undefined;
-    if (rest.length > 0) yield rest;
+  } catch (err) {
+    // The bytes held back still count (a final partial line) before the error is reported.
+    if (head !== undefined && head.length > 0) yield head;
+    throw err;
   }
   if (head !== undefined && head.length > 0) yield head;
 }

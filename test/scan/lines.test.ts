@@ -327,6 +327,38 @@ describe('scan: a UTF-8 byte order mark', () => {
     expect(empty.result.stats.skipped.total).toBe(0);
   });
 
+  it('bytes held back as a possible mark still count when the input fails after them', async () => {
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield Buffer.from([0xef, 0xbb]);
+      throw new Error('connection reset');
+    }
+    const read = await scanAll(failing(), { rules });
+    expect(read.result.error).toMatchObject({ kind: 'source', line: 1 });
+    expect(read.result.stats.lines).toBe(1);
+    expect(read.result.stats.skipped.firstLines.invalid_json).toEqual([1]);
+    // A one-byte gzip member whose checksum is wrong.
+    const damaged = gzip(Buffer.from([0xef]));
+    damaged[damaged.length - 8]! ^= 0xff;
+    const gz = await scanAll(damaged, { rules });
+    expect(gz.result.error).toMatchObject({ kind: 'content', line: 1 });
+    expect(gz.result.stats.skipped.firstLines.invalid_json).toEqual([1]);
+  });
+
+  it('bytes held back are copied: a source may reuse its buffer for the next read', async () => {
+    const text = `${line(OPENSSL_TP())}\n`;
+    async function* reusing(): AsyncGenerator<Buffer> {
+      const buffer = Buffer.alloc(text.length + 3);
+      buffer.set([0xef, 0xbb]);
+      yield buffer.subarray(0, 2);
+      buffer.set([0xbf]); // the next read lands in the same memory
+      buffer.write(text, 1);
+      yield buffer.subarray(0, text.length + 1);
+    }
+    const { result, records } = await scanAll(reusing(), { rules });
+    expect(result.stats.skipped.total).toBe(0);
+    expect(alertLines(records)).toEqual([[OPENSSL_RULE_ID, 1]]);
+  });
+
   it('only at the start of the stream: elsewhere it makes the line invalid JSON', async () => {
     const { result, records } = await scanAll(`${line(BENIGN(1))}\n\uFEFF${line(OPENSSL_TP())}\n`, { rules, prefilter: false });
     expect(result.stats.skipped.firstLines.invalid_json).toEqual([2]);
