@@ -512,10 +512,18 @@ function patternNeeds(op: ':' | 'like' | 'regex', caseInsensitive: boolean, p: L
  * literal (negations, needing none, go last).
  */
 function evaluationOrder(operands: Expr[], parts: Condition[]): Condition[] {
-  const costly = operands.map((o) => evaluationCost(o) > CHEAP_COST);
+  const costs = operands.map(evaluationCost);
+  const costly = costs.map((cost) => cost > CHEAP_COST);
+  // Cheap conditions first, the rarest first among them; costly ones after, the cheapest first
+  // (a list of 30 wildcard patterns should not run before a 2-pattern one that fails as often).
   return parts
     .map((_, i) => i)
-    .sort((a, b) => Number(costly[a]) - Number(costly[b]) || selectivity(parts[b]!.needs) - selectivity(parts[a]!.needs))
+    .sort(
+      (a, b) =>
+        Number(costly[a]) - Number(costly[b]) ||
+        (costly[a] ? costs[a]! - costs[b]! : 0) ||
+        selectivity(parts[b]!.needs) - selectivity(parts[a]!.needs),
+    )
     .map((i) => parts[i]!);
 }
 
@@ -541,9 +549,11 @@ function evaluationCost(expr: Expr): number {
     case 'In':
       return evaluationCost(expr.left) + expr.list.reduce((sum, o) => sum + evaluationCost(o), 0) + 1;
     case 'Match': {
-      // A `:` against plain strings is a (case-folded) set test; wildcards and regexes run an automaton over the value.
-      const plain = expr.op === ':' && expr.patterns.every((p) => typeof p.value !== 'string' || !hasWildcard(p.value));
-      return evaluationCost(expr.left) + (plain ? 1 : 6);
+      // Plain strings are one (case-folded) set test; each wildcard pattern is a pass over the
+      // value, each regex an automaton run.
+      const patternCost = (p: Literal): number =>
+        typeof p.value !== 'string' || (expr.op !== 'regex' && !hasWildcard(p.value)) ? 0 : expr.op === 'regex' ? 6 : 2;
+      return evaluationCost(expr.left) + 1 + expr.patterns.reduce((sum, p) => sum + patternCost(p), 0);
     }
     case 'Call':
       return expr.args.reduce((sum, a) => sum + evaluationCost(a), 0) + 6;

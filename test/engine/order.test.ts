@@ -41,6 +41,27 @@ describe('evaluation order of `and`', () => {
     }
   });
 
+  it('among costly tests, runs a long pattern list after a short one', () => {
+    // Elastic's rules often test process.args against 30 wildcard patterns: a pattern that fails
+    // as often and costs one pass should go first, even when the list's literals are longer.
+    const reads: string[] = [];
+    const event = {};
+    Object.defineProperty(event, 'event', { enumerable: true, value: { category: ['process'] } });
+    Object.defineProperty(event, 'process', {
+      enumerable: true,
+      value: Object.defineProperties(
+        {},
+        {
+          args: { enumerable: true, get: () => (reads.push('process.args'), ['kubectl', 'get', 'pods']) },
+          name: { enumerable: true, get: () => (reads.push('process.name'), 'kubectl') },
+        },
+      ),
+    });
+    const patterns = Array.from({ length: 30 }, (_, i) => `"*describe-thing-${i}*"`).join(', ');
+    expect(compileQuery(`process where process.args : (${patterns}) and process.name : "*zz*"`).matches(event)).toBe(false);
+    expect(reads).toEqual(['process.name']);
+  });
+
   it('tests the category before anything else', () => {
     const reads: string[] = [];
     expect(compileQuery('file where host.os.type == "linux" and process.command_line : "*x*"').matches(recordingEvent(reads))).toBe(false);
