@@ -2,6 +2,7 @@
  * Splits decompressed bytes into lines on raw Buffers, without decoding text. Lines
  * are 1-based physical lines; `\r\n` endings lose their `\r`. A line longer than the
  * cap is dropped while it streams past (never buffered beyond the cap) and reported.
+ * A UTF-8 byte order mark at the start of the stream is not part of line 1.
  */
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
@@ -86,4 +87,38 @@ export class LineSplitter {
     this.pendingLength = 0;
     this.skipping = false;
   }
+}
+
+const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
+
+/**
+ * The bytes without a UTF-8 byte order mark at the very start (Windows tools write one):
+ * it is not part of line 1. Dropped from the stream rather than tested in the per-line
+ * code, where a branch taken once per scan would throw away V8's optimized code at the
+ * start of every second scan.
+ */
+export async function* withoutByteOrderMark(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let head: Buffer | undefined = Buffer.alloc(0);
+  try {
+    for await (const chunk of chunks) {
+      if (head === undefined) {
+        yield chunk;
+        continue;
+      }
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      // Too short to tell yet, and still a possible mark: kept as a copy (a source may reuse its buffer).
+      if (head.length < BYTE_ORDER_MARK.length && head.every((b, i) => b === BYTE_ORDER_MARK[i])) {
+        head = Buffer.from(head);
+        continue;
+      }
+      const rest = BYTE_ORDER_MARK.every((b, i) => head![i] === b) ? head.subarray(BYTE_ORDER_MARK.length) : head;
+      head = undefined;
+      if (rest.length > 0) yield rest;
+    }
+  } catch (err) {
+    // The bytes held back still count (a final partial line) before the error is reported.
+    if (head !== undefined && head.length > 0) yield head;
+    throw err;
+  }
+  if (head !== undefined && head.length > 0) yield head;
 }

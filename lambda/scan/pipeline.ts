@@ -16,7 +16,7 @@ import { RuleDispatch } from '../rules/dispatch.js';
 import { eventIndex, RuleRouter } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from './decode.js';
 import { parseLine, SkipCounter } from './events.js';
-import { LineSplitter, type LineSink } from './lines.js';
+import { LineSplitter, withoutByteOrderMark, type LineSink } from './lines.js';
 import { Prefilter, type PrefilterOptions } from './prefilter.js';
 
 export interface ScanOptions {
@@ -209,39 +209,6 @@ class ObjectScan implements LineSink {
     }
     return c;
   }
-}
-
-const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
-
-/**
- * The bytes without a UTF-8 byte order mark at the very start (Windows tools write one):
- * it is not part of line 1. Here rather than in the per-line code, where a branch taken
- * once per scan would throw away V8's optimized code at the start of every second scan.
- */
-async function* withoutByteOrderMark(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let head: Buffer | undefined = Buffer.alloc(0);
-  try {
-    for await (const chunk of chunks) {
-      if (head === undefined) {
-        yield chunk;
-        continue;
-      }
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      // Too short to tell yet, and still a possible mark: kept as a copy (a source may reuse its buffer).
-      if (head.length < BYTE_ORDER_MARK.length && head.every((b, i) => b === BYTE_ORDER_MARK[i])) {
-        head = Buffer.from(head);
-        continue;
-      }
-      const rest = BYTE_ORDER_MARK.every((b, i) => head![i] === b) ? head.subarray(BYTE_ORDER_MARK.length) : head;
-      head = undefined;
-      if (rest.length > 0) yield rest;
-    }
-  } catch (err) {
-    // The bytes held back still count (a final partial line) before the error is reported.
-    if (head !== undefined && head.length > 0) yield head;
-    throw err;
-  }
-  if (head !== undefined && head.length > 0) yield head;
 }
 
 export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, options: ScanOptions, sink: RecordSink): Promise<ScanResult> {
