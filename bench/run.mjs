@@ -91,14 +91,16 @@ async function timedPasses(passes, pass) {
   return { ...last, firstMs: first.ms };
 }
 
+/** The corpus file's bytes, `repeat` times over (each copy a whole gzip member). */
+async function* repeatedFile(file, repeat) {
+  for (let i = 0; i < repeat; i++) for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) yield c;
+}
+
 async function workerGunzip(file, chunkSize, repeat = 1, passes = 1) {
-  async function* source() {
-    for (let i = 0; i < repeat; i++) for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) yield c;
-  }
   return timedPasses(passes, async () => {
     let bytes = 0;
     const gunzip = createGunzip({ chunkSize });
-    Readable.from(source()).pipe(gunzip);
+    Readable.from(repeatedFile(file, repeat)).pipe(gunzip);
     for await (const chunk of gunzip) bytes += chunk.length;
     return { bytes };
   });
@@ -108,14 +110,11 @@ async function workerScan(file, prefilter, repeat, passes = 1) {
   const { loadRules, memoryReclaimer, PreparedRules, scan } = await import(`${root}dist/lib.mjs`);
   const { rules } = loadRules([`${root}rules`]);
   const prepared = new PreparedRules(rules, prefilter);
-  async function* source() {
-    for (let i = 0; i < repeat; i++) for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) yield c;
-  }
   // As the deployed handler does (Node with --expose-gc, infra/detector.ts), in the smallest function: 128 MB.
   const reclaimMemory = memoryReclaimer({ gc: typeof globalThis.gc === 'function' ? () => globalThis.gc() : undefined, memoryMb: 128 });
   return timedPasses(passes, async () => {
     let alerts = 0;
-    const result = await scan(source(), { kind: 'file', file, identity: file }, { rules, prepared, reclaimMemory }, (records) => {
+    const result = await scan(repeatedFile(file, repeat), { kind: 'file', file, identity: file }, { rules, prepared, reclaimMemory }, (records) => {
       alerts += records.filter((r) => r.kind === 'alert').length;
     });
     if (result.error) throw new Error(result.error.message);

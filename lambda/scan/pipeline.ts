@@ -191,7 +191,7 @@ class ObjectScan implements LineSink {
       const count = this.countFor(rule);
       if (count.alerts < this.limits.get(rule.id)!) {
         count.alerts++;
-        const now = this.now;
+        const now = this.now; // called on its own, as the caller's function always was
         this.pending.push(buildAlert(rule, count.rule, this.ref, this.identity, line, event, now()));
       } else {
         if (count.suppressed === 0) this.firstSuppressed.set(rule.id, line);
@@ -215,14 +215,14 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
   const started = performance.now();
   const prepared = options.prepared ?? new PreparedRules(options.rules, options.prefilter !== false);
   prepared.prefilter.reset();
-  const lines = new ObjectScan(prepared, ref, options);
-  const { stats } = lines;
-  const splitter = new LineSplitter(lines, options.maxLineBytes);
+  const objectScan = new ObjectScan(prepared, ref, options);
+  const { stats } = objectScan;
+  const splitter = new LineSplitter(objectScan, options.maxLineBytes);
 
   const flush = async (): Promise<void> => {
-    if (lines.pending.length === 0) return;
-    const batch = lines.pending;
-    lines.pending = [];
+    if (objectScan.pending.length === 0) return;
+    const batch = objectScan.pending;
+    objectScan.pending = [];
     await sink(batch);
   };
 
@@ -257,7 +257,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     else throw err;
   }
   stats.lines = splitter.lineNumber - 1;
-  lines.pending.push(...lines.overflows());
+  objectScan.pending.push(...objectScan.overflows());
   await flush();
   stats.durationMs = performance.now() - started;
   return result;
