@@ -15,6 +15,9 @@ import { buildRuleBundle, shellQuote } from './rules-asset.js';
 export const SERVICE_NAME = 'eqlambda';
 export const METRICS_NAMESPACE = 'eqlambda';
 
+/** How long before the timeout the handler stops reading: 15 s, or a fifth of a shorter timeout. */
+export const safetyMarginMs = (timeoutSeconds: number): number => Math.min(15_000, Math.round((timeoutSeconds * 1000) / 5));
+
 const APPLICATION_LOG_LEVEL: Record<LogLevel, lambda.ApplicationLogLevel> = {
   TRACE: lambda.ApplicationLogLevel.TRACE,
   DEBUG: lambda.ApplicationLogLevel.DEBUG,
@@ -63,6 +66,8 @@ export class Detector extends Construct {
       // malloc arena, which inflates resident memory (the benchmark runs with the same setting).
       MALLOC_ARENA_MAX: '2',
     };
+    // Without it the handler's 15 s default would stop every object of a short-timeout function at once.
+    environment.SAFETY_MARGIN_MS = String(safetyMarginMs(config.timeoutSeconds));
     if (config.maxAlertsPerRule !== undefined) environment.MAX_ALERTS_PER_RULE = String(config.maxAlertsPerRule);
     if (config.defaultIndex !== undefined) environment.DEFAULT_INDEX = config.defaultIndex;
     if (config.indexByPrefix !== undefined) environment.INDEX_BY_PREFIX = JSON.stringify(config.indexByPrefix);

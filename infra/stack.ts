@@ -83,6 +83,16 @@ export class EqlambdaStack extends Stack {
         resources: [this.bucket.arnForObjects(`${config.prefix}*`)],
       }),
     );
+    // Without s3:ListBucket, S3 answers GetObject on a deleted object with 403 AccessDenied
+    // instead of 404: the handler could not tell "gone" (log, count, done) from a real
+    // permission problem (retry, dead-letter queue). Bucket-level, it reveals key names only.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TellMissingObjects',
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+      }),
+    );
     if (config.logBucketKeyArn !== undefined) role.addToPrincipalPolicy(this.bucketKeyStatement(config.logBucketKeyArn, ['kms:Decrypt']));
 
     const filter: s3.NotificationKeyFilter = {

@@ -47,8 +47,6 @@ type Condition =
   | { kind: 'script'; run: ScriptFn; needs: Needs };
 
 const FLIPPED: Record<CompareOp, CompareOp> = { '==': '==', '!=': '!=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
-/** `not (a < b)` is `a >= b`: Elasticsearch's optimizer negates comparisons, so a negated range still needs the field. */
-const NEGATED: Record<CompareOp, CompareOp> = { '==': '!=', '!=': '==', '<': '>=', '<=': '>', '>': '<=', '>=': '<' };
 const BOOLEAN_FUNCTIONS = new Set(['startsWith', 'endsWith', 'stringContains', 'cidrMatch']);
 const PUSHDOWN_STRING_FUNCTIONS = new Set(['startsWith', 'endsWith', 'stringContains']);
 
@@ -117,16 +115,13 @@ class Compiler {
         return { kind: 'query', test, needs };
       }
       case 'Not': {
+        // Elasticsearch 8 never rewrites a negation (`not x < 5` is not `x >= 5`): `not` is a
+        // must_not around the query, or a script's not around "some value holds", a null
+        // (missing) result counting as false. Either way: the operand did not match.
         const operand = folded.expr;
         if (operand.type === 'Not') return this.predicate(operand.expr);
-        if (operand.type === 'Compare') return this.predicate({ ...operand, op: NEGATED[operand.op] });
-        const inner = this.predicate(operand);
-        if (inner.kind === 'query') {
-          const t = inner.test;
-          return { kind: 'query', test: (e) => !t(e), needs: ALWAYS };
-        }
-        const run = inner.run;
-        return { kind: 'script', run: (e) => not3(run(e)), needs: ALWAYS };
+        const t = asTest(this.predicate(operand));
+        return { kind: 'query', test: (e) => !t(e), needs: ALWAYS };
       }
       case 'Field':
         // A bare field as a condition means `field == true`.
@@ -227,21 +222,14 @@ class Compiler {
 
   private fieldIn(path: FieldPath, list: Literal[], caseInsensitive: boolean): Condition {
     const norm = caseInsensitive ? asciiLower : (s: string): string => s;
-    const wanted = new Set<string>();
-    let orMissing = false;
-    for (const item of list) {
-      if (item.value === null) orMissing = true;
-      else wanted.add(norm(scalarText(item.value)));
-    }
+    // Like Elasticsearch's terms query, a null in the list matches nothing (not a missing field).
+    const values = list.filter((item) => item.value !== null);
+    const wanted = new Set(values.map((item) => norm(scalarText(item.value as Scalar))));
     const isWanted = (text: string): boolean => wanted.has(text);
     const isWantedValue = (v: Scalar): boolean => wanted.has(caseInsensitive ? asciiLower(scalarText(v)) : scalarText(v));
     const anyWanted: Predicate = caseInsensitive ? (e) => path.someFolded(e, isWanted, isWantedValue) : (e) => path.some(e, isWantedValue);
-    const present = (): boolean => true;
-    const test: Predicate = orMissing ? (e) => anyWanted(e) || !path.some(e, present) : anyWanted;
-    const needs = orMissing
-      ? ALWAYS
-      : anyOf(list.map((i) => (typeof i.value === 'string' ? literalNeed(i.value, caseInsensitive) : ALWAYS)));
-    return { kind: 'query', test, needs };
+    const needs = anyOf(values.map((i) => (typeof i.value === 'string' ? literalNeed(i.value, caseInsensitive) : ALWAYS)));
+    return { kind: 'query', test: anyWanted, needs };
   }
 
   /** startsWith/endsWith/stringContains/cidrMatch(field, constants) as a query; undefined if not pushable. */

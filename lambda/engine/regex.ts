@@ -27,7 +27,8 @@ export class RegexSyntaxError extends Error {}
 type Ranges = [number, number][];
 
 const DIGIT: Ranges = [[48, 57]];
-const SPACE: Ranges = [[9, 13], [32, 32]];
+// Lucene's \s is [ \t\n\r] (RegExp.expandPredefined), not Java's or JavaScript's wider class.
+const SPACE: Ranges = [[9, 10], [13, 13], [32, 32]];
 const WORD: Ranges = [[48, 57], [65, 90], [95, 95], [97, 122]];
 
 type Node =

@@ -24,7 +24,18 @@ import { createS3Client, ObjectMissingError, openS3Object } from '../sources/s3.
 import { SourceError } from '../scan/decode.js';
 import { SnsPublisher, type PublisherOptions } from '../publish/sns.js';
 import { indexForKey, type HandlerConfig } from './config.js';
-import { isBatchEvent, isS3TestEvent, taskFromBatch, tasksFromS3Event, type BatchEvent, type BatchResponse, type ObjectTask } from './events.js';
+import {
+  describeEvent,
+  isBatchEvent,
+  isS3TestEvent,
+  NOT_S3_RECORD,
+  taskFromBatch,
+  tasksFromS3Event,
+  UNSUPPORTED,
+  type BatchEvent,
+  type BatchResponse,
+  type ObjectTask,
+} from './events.js';
 
 export interface HandlerDeps {
   rules: Rule[];
@@ -166,9 +177,18 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
         logger.info('S3 test event: nothing to scan');
         return { objects: 0, alerts: 0, skipped: 0 };
       }
+      if (!Array.isArray((event as Partial<S3Event> | null)?.Records)) {
+        logger.error('unsupported event', { shape: describeEvent(event) });
+        throw new Error(`${UNSUPPORTED}: ${describeEvent(event)}`);
+      }
       const { tasks, skipped } = tasksFromS3Event(event as S3Event);
-      for (const s of skipped) logger.info('record skipped', { ...s });
+      const foreign = skipped.filter((s) => s.reason === NOT_S3_RECORD);
+      for (const s of skipped) {
+        if (s.reason === NOT_S3_RECORD) logger.error('record skipped', { ...s });
+        else logger.info('record skipped', { ...s });
+      }
       const failures: string[] = [];
+      if (foreign.length > 0) failures.push(`${UNSUPPORTED}: ${foreign.length} record(s) are not S3 object records`);
       let alerts = 0;
       for (const task of tasks) {
         const outcome = await processObject(task, context);

@@ -26,6 +26,24 @@ export function decodeS3Key(key: string): string {
 
 export type Skip = { reason: string; bucket?: string; key?: string };
 
+export const NOT_S3_RECORD = 'not an S3 object record';
+
+/**
+ * An event of another shape means a wiring mistake (EventBridge rule, SQS queue): failing
+ * loudly beats a green invocation that scanned nothing.
+ */
+export const UNSUPPORTED =
+  'unsupported event: expected an S3 event notification, an S3 Batch Operations task or the S3 test event (EventBridge and SQS deliveries are not supported; notify the function from the bucket)';
+
+/** A short description of an event's shape, for the error (never its values: they could be large). */
+export function describeEvent(event: unknown): string {
+  if (event === null || typeof event !== 'object') return `a ${event === null ? 'null' : typeof event} event`;
+  const e = event as Record<string, unknown>;
+  if (typeof e['detail-type'] === 'string') return `EventBridge "${e['detail-type'].slice(0, 100)}" event from ${String(e.source).slice(0, 100)}`;
+  const keys = Object.keys(e);
+  return keys.length === 0 ? 'an empty object' : `an object with keys ${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
+}
+
 /** The objects an S3 notification asks to scan, and the records skipped (with why). */
 export function tasksFromS3Event(event: S3Event): { tasks: ObjectTask[]; skipped: Skip[] } {
   const tasks: ObjectTask[] = [];
@@ -33,7 +51,7 @@ export function tasksFromS3Event(event: S3Event): { tasks: ObjectTask[]; skipped
   for (const record of event.Records ?? []) {
     const s3 = (record as S3EventRecord).s3;
     if (s3?.bucket?.name === undefined || s3.object?.key === undefined) {
-      skipped.push({ reason: 'not an S3 object record' });
+      skipped.push({ reason: NOT_S3_RECORD });
       continue;
     }
     const bucket = s3.bucket.name;

@@ -30,7 +30,19 @@ const FILE = FieldPath.of('file.path');
 
 /** Event values repeated in subjects, texts and chat fields are clipped: they are attacker-controlled. */
 const MAX_FIELD_CHARS = 512;
-const clip = (s: string, max = MAX_FIELD_CHARS): string => (s.length > max ? `${s.slice(0, max)}…` : s);
+
+/**
+ * Event strings may hold lone UTF-16 surrogates (JSON `"\ud800"`), and a cut can split a
+ * pair. The SDK's request encoding throws on them, before anything is sent, so text and
+ * attributes derived from events are made well-formed (U+FFFD in place of a lone half).
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+export const wellFormed = (s: string): string => s.replace(LONE_SURROGATE, '\uFFFD');
+const clip = (s: string, max = MAX_FIELD_CHARS): string => wellFormed(s.length > max ? `${s.slice(0, max)}…` : s);
+
+/** Characters SNS refuses in attribute values and subjects: those outside XML's character range. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
 const first = (path: FieldPath, doc: object): string | undefined => {
   const v = path.values(doc)[0];
@@ -45,7 +57,7 @@ export function sourceText(source: Location & { line?: number }): string {
 /** At most 99 characters, no control characters (SNS rejects them), never empty. */
 export function cleanSubject(text: string): string {
   // eslint-disable-next-line no-control-regex -- stripping control characters is the point
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const clean = wellFormed(text).replace(/[\u0000-\u001f\u007f-\u009f\ufffe\uffff]+/g, ' ').replace(/\s+/g, ' ').trim();
   const chars = [...clean];
   const subject = chars.length > 99 ? `${chars.slice(0, 98).join('')}…` : clean;
   return subject === '' ? 'eqlambda alert' : subject;
@@ -162,7 +174,8 @@ function attributes(record: DetectionRecord): Record<string, MessageAttributeVal
   };
   const raw = record.kind === 'alert' ? HOST.values(record.document)[0] : undefined;
   const host = raw === undefined ? '' : String(raw);
-  if (host !== '') attrs.host = { DataType: 'String', StringValue: host.slice(0, 1024) };
+  const value = wellFormed(host.slice(0, 1024)).replace(NOT_XML, ' ');
+  if (value.trim() !== '') attrs.host = { DataType: 'String', StringValue: value };
   return attrs;
 }
 

@@ -1,9 +1,11 @@
 /**
  * Delivers detection records to SNS with PublishBatch while the object is still being
- * scanned: batches of at most 10 entries and 256 KiB, a bounded number of requests in
- * flight (callers wait when it is full: backpressure), and entries reported `Failed`
- * retried with exponential backoff. The SDK's own retries cover throttling and 5xx.
- * Nothing is dropped silently: what could not be delivered is returned by `flush()`.
+ * scanned: batches of at most 10 entries and 256 KiB, a partial batch sent once its first
+ * record has waited `lingerMs` (an early alert in a long object is not held to the end),
+ * a bounded number of requests in flight (callers wait when it is full: backpressure),
+ * and entries reported `Failed` retried with exponential backoff. The SDK's own retries
+ * cover throttling and 5xx. Nothing is dropped silently: what could not be delivered is
+ * returned by `flush()`.
  */
 import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
 import type { DetectionRecord } from '../alerts/document.js';
@@ -18,6 +20,8 @@ export interface PublisherOptions {
   maxAttempts?: number;
   /** First backoff delay; doubles per attempt, with jitter. */
   baseDelayMs?: number;
+  /** Longest a queued record waits for its batch to fill before it is sent anyway (default 1 s). */
+  lingerMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -49,11 +53,15 @@ export class SnsPublisher {
   private queue: Pending[] = [];
   private queuedBytes = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Sends started by the linger timer that may still wait for room in flight. */
+  private readonly lingering = new Set<Promise<void>>();
+  private lingerTimer: NodeJS.Timeout | undefined;
   private published = 0;
   private readonly failed: DeliveryFailure[] = [];
   private readonly maxInFlight: number;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
+  private readonly lingerMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
@@ -64,6 +72,7 @@ export class SnsPublisher {
     this.maxInFlight = options.maxInFlight ?? 4;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.baseDelayMs = options.baseDelayMs ?? 100;
+    this.lingerMs = options.lingerMs ?? 1000;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
@@ -77,16 +86,27 @@ export class SnsPublisher {
       this.queuedBytes += size;
     }
     if (this.queue.length === MAX_BATCH_ENTRIES) await this.sendQueued();
+    if (this.queue.length > 0 && this.lingerTimer === undefined) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined;
+        const send = this.sendQueued().finally(() => this.lingering.delete(send));
+        this.lingering.add(send);
+      }, this.lingerMs);
+      this.lingerTimer.unref();
+    }
   }
 
   /** Sends everything still queued and waits for every request, retries included. */
   async flush(): Promise<PublishReport> {
     if (this.queue.length > 0) await this.sendQueued();
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    while (this.lingering.size > 0 || this.inFlight.size > 0) await Promise.all([...this.lingering, ...this.inFlight]);
     return { published: this.published, failed: [...this.failed] };
   }
 
   private async sendQueued(): Promise<void> {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
@@ -112,8 +132,14 @@ export class SnsPublisher {
           else retry.push(p);
         }
       } catch (err) {
+        const e = err as Error & { name?: string; $metadata?: unknown };
+        if (e.$metadata === undefined && pending.length > 1) {
+          // Failed before reaching the wire (the request could not be built): one entry's
+          // content is to blame, so send each on its own and let only that one fail.
+          for (const p of pending) await this.deliver([p]);
+          return;
+        }
         // The SDK has already retried throttling, 5xx and network errors; give up on the batch.
-        const e = err as Error & { name?: string };
         for (const p of pending) this.failed.push({ record: p.record, code: e.name ?? 'Error', message: e.message });
       }
       if (retry.length > 0) {

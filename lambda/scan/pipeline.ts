@@ -211,6 +211,10 @@ class ObjectScan implements LineSink {
   }
 }
 
+/** How long a scan out of time waits to learn whether the input has ended. */
+const STOP_GRACE_MS = 50;
+const delay = (ms: number): Promise<undefined> => new Promise((resolve) => setTimeout(resolve, ms, undefined));
+
 export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, options: ScanOptions, sink: RecordSink): Promise<ScanResult> {
   const started = performance.now();
   const prepared = options.prepared ?? new PreparedRules(options.rules, options.prefilter !== false);
@@ -232,7 +236,10 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
   const result: ScanResult = { stats };
   try {
     const decoded = decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: DECODE_CHUNK_BYTES });
-    for await (const chunk of withoutByteOrderMark(decoded)) {
+    const chunks = withoutByteOrderMark(decoded)[Symbol.asyncIterator]();
+    let step = await chunks.next();
+    while (step.done !== true) {
+      const chunk = step.value;
       splitter.push(chunk);
       sinceReclaim += chunk.length;
       if (options.reclaimMemory !== undefined && sinceReclaim >= reclaimEvery) {
@@ -241,10 +248,20 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
       }
       await flush();
       options.onProgress?.(stats);
+      const next = chunks.next();
       if (options.shouldStop?.() === true) {
-        result.stoppedAtLine = splitter.lineNumber;
-        break;
+        // Out of time: stop now rather than wait on a source that may have stalled, unless
+        // the input turns out to be finished already (a whole object is not "stopped", and
+        // its unterminated last line is still scanned).
+        const settled = await Promise.race([next, delay(STOP_GRACE_MS)]);
+        if (settled === undefined || settled.done !== true) {
+          result.stoppedAtLine = splitter.lineNumber;
+          next.catch(() => {}); // whatever the abandoned read ends with, nobody waits for it
+          void chunks.return?.(undefined).catch(() => {});
+          break;
+        }
       }
+      step = await next;
     }
     if (result.stoppedAtLine === undefined) splitter.end();
   } catch (err) {

@@ -55,6 +55,12 @@ describe(': like like~ regex regex~', () => {
     expect(w('p regex "\\\\^abc\\\\$"', { p: '^abc$' })).toBe(true);
     expect(w('p regex "[0-9]{1,3}(\\\\.[0-9]{1,3}){3}"', { p: '10.1.2.3' })).toBe(true);
     expect(w('p regex """\\d+\\s\\w+"""', { p: '42 foo_1' })).toBe(true);
+    // Lucene's \s is space, tab, line feed and carriage return only: not form feed or vertical tab.
+    for (const ch of [' ', '\t', '\n', '\r']) expect(w('p regex """a\\sb"""', { p: `a${ch}b` })).toBe(true);
+    for (const ch of ['\f', '\v']) {
+      expect(w('p regex """a\\sb"""', { p: `a${ch}b` })).toBe(false);
+      expect(w('p regex """a\\Sb"""', { p: `a${ch}b` })).toBe(true);
+    }
     expect(w('p regex "a|b"', { p: 'b' })).toBe(true);
     expect(w('p regex "@"', { p: 'anything at all' })).toBe(true); // @ is any string
     expect(w('p regex "#"', { p: '' })).toBe(false); // # is the empty language
@@ -118,10 +124,23 @@ describe('missing fields', () => {
     expect(w('x != null', { x: '' })).toBe(true);
     expect(w('x != null', { x: false })).toBe(true);
   });
-  it('a negated range still needs the field (Elasticsearch rewrites not x < 5 to x >= 5)', () => {
-    expect(w('not x < 5', {})).toBe(false);
+  it('a negated range is a must_not around the range: a missing field matches, an array with one value in range does not', () => {
+    // Elasticsearch 8 no longer rewrites `not x < 5` to `x >= 5` (EqlBooleanSimplification.maybeSimplifyNegatable returns null).
+    expect(w('not x < 5', {})).toBe(true);
     expect(w('not x < 5', { x: 7 })).toBe(true);
     expect(w('not x < 5', { x: 3 })).toBe(false);
+    expect(w('not x < 5', { x: [3, 7] })).toBe(false);
+    expect(w('x >= 5', { x: [3, 7] })).toBe(true);
+    expect(w('not x >= 5', {})).toBe(true);
+    expect(w('not not x < 5', {})).toBe(false);
+  });
+  it('a null in an in-list matches nothing, as in a terms query', () => {
+    expect(w('x in ("a", null)', {})).toBe(false);
+    expect(w('x not in ("a", null)', {})).toBe(true);
+    expect(w('x in ("a", null)', { x: 'a' })).toBe(true);
+    expect(w('x in~ ("A", null)', { x: 'a' })).toBe(true);
+    expect(w('x in (null)', {})).toBe(false);
+    expect(w('x in (null)', { x: 'a' })).toBe(false);
   });
   it('pushed-down functions behave like comparisons', () => {
     expect(w('startsWith(x, "a")', {})).toBe(false);
@@ -130,18 +149,29 @@ describe('missing fields', () => {
     expect(w('not stringContains(x, "a")', {})).toBe(true);
     expect(w('not cidrMatch(ip, "10.0.0.0/8")', {})).toBe(true);
   });
-  it('script functions are null-safe: null in, null out; a null predicate and its not are both false', () => {
+  it('script functions are null-safe: null in, null out; a null predicate is false and its not is true', () => {
+    // Elasticsearch wraps the script in not(multiValueDocValues(..., nullSafeFilter(...))):
+    // a null result counts as false inside, and the not applies outside.
     expect(w('length(x) > 0', {})).toBe(false);
-    expect(w('not length(x) > 0', {})).toBe(false);
-    expect(w('not (length(x) > 0)', {})).toBe(false);
+    expect(w('not length(x) > 0', {})).toBe(true);
+    expect(w('not (length(x) > 0)', {})).toBe(true);
     expect(w('concat(x, "a") == "a"', {})).toBe(false);
-    expect(w('not concat(x, "a") == "a"', {})).toBe(false);
+    expect(w('not concat(x, "a") == "a"', {})).toBe(true);
     expect(w('startsWith("abc", x)', {})).toBe(false);
-    expect(w('not startsWith("abc", x)', {})).toBe(false);
+    expect(w('not startsWith("abc", x)', {})).toBe(true);
+    expect(w('substring(x, 5) not in ("a")', {})).toBe(true);
     expect(w('concat(x, "a") == null', {})).toBe(true);
     expect(w('a == b', { a: 1 })).toBe(false);
-    expect(w('not a == b', { a: 1 })).toBe(false);
+    expect(w('not a == b', { a: 1 })).toBe(true);
     expect(w('not a == b', { a: 1, b: 2 })).toBe(true);
+    expect(w('not a == b', { a: 1, b: 1 })).toBe(false);
+  });
+  it('not over a script predicate on an array: false when any value holds', () => {
+    expect(w('not (length(user) == 1)', { user: ['a', 'bb'] })).toBe(false);
+    expect(w('not (length(user) == 1)', { user: ['aa', 'bb'] })).toBe(true);
+    // Elastic's BITS ingress rule: `not length(file.name) > 30`
+    expect(w('not length(file.name) > 30', { file: {} })).toBe(true);
+    expect(w('not length(file.name) > 30', { file: { name: ['evil.exe', 'x'.repeat(40)] } })).toBe(false);
   });
   it('script predicates hold if any combination of values does', () => {
     expect(w('length(args) > 5', { args: ['a', 'abcdefg'] })).toBe(true);

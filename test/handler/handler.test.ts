@@ -17,7 +17,7 @@ import { DEFAULT_RECLAIM_EVERY_BYTES, scan } from '../../lambda/scan/pipeline.js
 import { batchEvent, lambdaContext, S3_TEST_EVENT, s3Event } from '../support/aws-events.js';
 import { SNS_MAX_BATCH_ENTRIES, SNS_MAX_PAYLOAD_BYTES, snsPayloadBytes, subjectProblem } from '../support/fake-sns.js';
 import { corpus, example, EXAMPLES, gz, logWith, ndjson, OPENSSL_RULE, shippedRules, SSH_RULE, unrouted, type Doc } from '../support/logs.js';
-import { failing, MockS3, MockSns } from '../support/mock-aws.js';
+import { acceptAll, failing, MockS3, MockSns } from '../support/mock-aws.js';
 import { RecordingLogger, RecordingMetrics } from '../support/observability.js';
 import { alertsOf, expectDeliveredOnce, expectWellFormed, overflowsOf, recordOf } from '../support/sns-messages.js';
 
@@ -162,6 +162,18 @@ describe('S3 event notifications', () => {
       'event ObjectRemoved:Delete is not ObjectCreated',
       'event ObjectRestore:Completed is not ObjectCreated',
     ]);
+  });
+
+  it('fails loudly on events of another shape (EventBridge, SQS, anything else) instead of scanning nothing', async () => {
+    const eventBridge = { 'detail-type': 'Object Created', source: 'aws.s3', detail: { bucket: { name: 'logs' }, object: { key: 'edr/a.ndjson' } } };
+    await expect(run(eventBridge)).rejects.toThrow(/^unsupported event: .*EventBridge and SQS deliveries are not supported.*: EventBridge "Object Created" event from aws\.s3$/);
+    await expect(run({})).rejects.toThrow(/: an empty object$/);
+    await expect(run('text')).rejects.toThrow(/: a string event$/);
+    await expect(run(null)).rejects.toThrow(/: a null event$/);
+    const sqs = { Records: [{ eventSource: 'aws:sqs', body: JSON.stringify(s3Event({ key: 'edr/a.ndjson' })) }] };
+    await expect(run(sqs)).rejects.toThrow(/^unsupported event: .*: 1 record\(s\) are not S3 object records$/);
+    expect(logger.at('error').map((e) => e.message)).toEqual(['unsupported event', 'unsupported event', 'unsupported event', 'unsupported event', 'record skipped']);
+    expect(s3.mock.calls()).toHaveLength(0);
   });
 
   it('does nothing for the s3:TestEvent', async () => {
@@ -393,6 +405,38 @@ describe('delivery to SNS', () => {
     expectWellFormed(entry!);
     expect(subjectProblem(entry!.subject!)).toBeUndefined();
     expect(entry!.subject).toMatch(/^\[low\] Openssl Client or Server Activity on web-01 FAKE: \[critical\] something else z+…$/);
+  });
+
+  it('sends a partial batch once it has waited lingerMs: an early alert is not held until the object ends', async () => {
+    const { body, lines } = logOf(40, [c.openssl()], 30);
+    const cut = Buffer.byteLength(body.toString('utf8').split('\n').slice(0, lines[0]).join('\n') + '\n');
+    let requestsBeforeTail = -1;
+    s3.put('edr/trickle.ndjson', [body.subarray(0, cut), body.subarray(cut)], {
+      // The network pauses after the chunk with the alert; the alert must go out meanwhile.
+      beforeChunk: async (i) => {
+        if (i !== 1) return;
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        requestsBeforeTail = sns.batches.length;
+      },
+    });
+    await run(s3Event({ key: 'edr/trickle.ndjson' }), {}, { lingerMs: 50 });
+    expect(requestsBeforeTail).toBe(1);
+    expect(sns.batches).toHaveLength(1);
+    expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual(lines);
+  });
+
+  it('isolates an entry whose request cannot even be built, delivering the rest of its batch', async () => {
+    const hits = Array.from({ length: 10 }, () => c.openssl());
+    hits[4]!.host = { ...(hits[4]!.host as object), name: 'poison-host' };
+    s3.put('edr/poison.ndjson', logOf(41, hits, 2).body);
+    // As the SDK's serializer fails (before any request is sent): a plain error, no $metadata.
+    sns.respond((input) => {
+      if ((input.PublishBatchRequestEntries ?? []).some((e) => e.Subject?.includes('poison-host'))) throw new URIError('URI malformed');
+      return acceptAll(input, 0);
+    });
+    await expect(run(s3Event({ key: 'edr/poison.ndjson' }))).rejects.toThrow('1 of 10 alert message(s) for s3://logs/edr/poison.ndjson could not be published (URIError)');
+    expect(expectDeliveredOnce(sns.delivered)).toHaveLength(9);
+    expect(sns.delivered.every((e) => !e.subject!.includes('poison-host'))).toBe(true);
   });
 
   it('trims an oversized document (1 MB command line) to fit, keeping the alert fields', async () => {

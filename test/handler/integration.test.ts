@@ -205,6 +205,27 @@ describe('S3 notifications over HTTP', () => {
     expect(sns.delivered[0]!.subject).toMatch(/^\[low\] Openssl Client or Server Activity on db-01 Subject: injected \[31m Ω+…$/);
   });
 
+  it('delivers a whole batch when a host.name holds a lone surrogate or a pair cut at the attribute limit', async () => {
+    // `"web-01\ud800"` in the log parses to a lone surrogate; the SDK's form encoding throws on it.
+    const lone: Doc = c.openssl();
+    lone.host = { ...(lone.host as object), name: 'web-01\ud800' };
+    const cut: Doc = c.openssl();
+    cut.host = { ...(cut.host as object), name: `${'h'.repeat(1023)}😀` };
+    const hits = [...Array.from({ length: 4 }, () => c.openssl()), lone, ...Array.from({ length: 4 }, () => c.openssl()), cut];
+    await s3.put('logs', 'bulk/surrogates.ndjson', ndjson(logWith(6, hits, 1)));
+    const { handler } = wiredHandler(s3, sns);
+    await expect(handler(s3Event({ key: 'bulk/surrogates.ndjson' }), lambdaContext())).resolves.toMatchObject({ alerts: 10 });
+    expect(expectDeliveredOnce(sns.delivered)).toHaveLength(10);
+    expectCleanWire(sns);
+    const subjects = sns.delivered.map((e) => e.subject!);
+    expect(subjects).toContain('[low] Openssl Client or Server Activity on web-01\ufffd');
+    const hosts = sns.delivered.map((e) => e.attributes.host?.stringValue);
+    expect(hosts).toContain('web-01\ufffd');
+    expect(hosts).toContain(`${'h'.repeat(1023)}\ufffd`);
+    // The alert document keeps the event as parsed.
+    expect(alertsOf(sns.delivered).map((a) => (a.document.host as { name: string }).name)).toContain('web-01\ud800');
+  });
+
   // BUG (lambda/publish/format.ts): see format.test.ts; a reason field of 50 KB makes a
   // ~500 KB message that SNS rejects (BatchRequestTooLong), so this alert is never
   // delivered and every retry of the invocation fails with "1 of 3 alert message(s) ...".

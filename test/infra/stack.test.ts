@@ -130,10 +130,20 @@ describe('default deployment (bucket created by the stack)', () => {
           POWERTOOLS_METRICS_NAMESPACE: 'eqlambda',
           NODE_OPTIONS: '--enable-source-maps --expose-gc',
           MALLOC_ARENA_MAX: '2',
+          SAFETY_MARGIN_MS: '15000',
         },
       },
     });
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('stops reading a fifth of the timeout early when the timeout is short (else every object would stop at once)', () => {
+    for (const [timeout, margin] of [['10', '2000'], ['60', '12000'], ['900', '15000']]) {
+      build({ timeoutSeconds: timeout }).template.hasResourceProperties('AWS::Lambda::Function', {
+        Timeout: Number(timeout),
+        Environment: { Variables: Match.objectLike({ SAFETY_MARGIN_MS: margin }) },
+      });
+    }
   });
 
   it('retries async invocations twice, then sends them to the dead-letter queue', () => {
@@ -178,12 +188,14 @@ describe('default deployment (bucket created by the stack)', () => {
     t.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
   });
 
-  it('gives the function exactly: its log group, the DLQ, sns:Publish on the topic, its key, and object reads', () => {
+  it('gives the function exactly: its log group, the DLQ, sns:Publish on the topic, its key, object reads and bucket listing', () => {
     expect(roleStatements(t, ids.role)).toEqual([
       { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAtt(ids.logs) },
       { Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: getAtt(ids.dlq) },
       { Sid: 'PublishAlerts', Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: ids.topic } },
       { Sid: 'ReadLogObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: objectsOf(getAtt(ids.bucket), '*') },
+      // So that S3 answers 404, not 403, for an object deleted before it was read.
+      { Sid: 'TellMissingObjects', Effect: 'Allow', Action: 's3:ListBucket', Resource: getAtt(ids.bucket) },
       { Sid: 'UseAlertsTopicKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: getAtt(ids.alertsKey) },
     ]);
     const role = resource(t, 'AWS::IAM::Role', 'DetectorRole');
@@ -344,7 +356,13 @@ describe('existing bucket, filters, subscriptions and Slack from context', () =>
       Resource: KEY_ARN,
       Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
     });
-    expect(statements).toHaveLength(6);
+    expect(statements.find((s) => s.Sid === 'TellMissingObjects')).toEqual({
+      Sid: 'TellMissingObjects',
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::corp-endpoint-logs']] },
+    });
+    expect(statements).toHaveLength(7);
     const batch = roleStatements(t, logicalId(t, 'AWS::IAM::Role', 'BatchOperationsRole'));
     expect(batch.map((s) => [s.Sid, s.Action])).toEqual([
       ['InvokeDetector', 'lambda:InvokeFunction'],

@@ -120,12 +120,18 @@ describe('scan: shouldStop and startLine', () => {
     ]);
   });
 
-  it('never stops when shouldStop stays false; a stop after the last chunk still reports the line', async () => {
+  it('never stops when shouldStop stays false, nor when it turns true after the last chunk', async () => {
     const going = await scanAll(chunked(text, 1000), { rules, shouldStop: () => false });
     expect(going.result.stoppedAtLine).toBeUndefined();
     const last = await scanAll(text, { rules, shouldStop: () => true });
-    expect(last.result.stoppedAtLine).toBe(61);
+    expect(last.result.stoppedAtLine).toBeUndefined();
     expect(last.records).toEqual(await full());
+    // The unterminated last line of a finished input is still scanned.
+    const unterminated = `${text}${line(SSH_TP())}`;
+    const tail = await scanAll(unterminated, { rules, shouldStop: () => true });
+    expect(tail.result.stoppedAtLine).toBeUndefined();
+    expect(tail.result.stats.lines).toBe(61);
+    expect(tail.records.at(-1)).toMatchObject({ kind: 'alert', source: { line: 61 } });
   });
 
   it('resumes from stoppedAtLine: the two parts give exactly the full scan’s records', async () => {

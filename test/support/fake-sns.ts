@@ -115,6 +115,7 @@ function entryProblem(entry: WireEntry): string | undefined {
     if (!/^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$/.test(v.dataType)) return `invalid attribute type ${v.dataType}`;
     const value = v.stringValue ?? v.binaryValue ?? '';
     if (value === '') return `empty attribute ${name}`;
+    if (v.stringValue !== undefined && /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u.test(value)) return `attribute ${name} holds characters outside XML's range`;
     if (v.dataType.startsWith('Number') && (!/^-?\d+(\.\d{1,5})?$/.test(value) || Math.abs(Number(value)) > 1e9)) return `invalid Number attribute ${name}=${value}`;
   }
   if (snsPayloadBytes(entry) > SNS_MAX_PAYLOAD_BYTES) return `message is ${snsPayloadBytes(entry)} bytes (limit ${SNS_MAX_PAYLOAD_BYTES})`;

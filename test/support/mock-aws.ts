@@ -15,6 +15,8 @@ export interface StoredObject {
   body: Buffer | Buffer[];
   versionId?: string;
   etag?: string;
+  /** Awaited before each chunk is streamed (a slow or stalling network). */
+  beforeChunk?: (index: number) => Promise<void>;
 }
 
 export type S3Fault = 'AccessDenied' | 'NoSuchKey';
@@ -71,7 +73,19 @@ export class MockS3 {
       }
       // Fresh buffers per request, as from the network (see sameBuffers for the other case).
       const chunks = (Array.isArray(stored.body) ? stored.body : [stored.body]).map((b) => (this.sameBuffers ? b : Buffer.from(b)));
-      const body = Readable.from(chunks, { objectMode: false });
+      const { beforeChunk } = stored;
+      const body =
+        beforeChunk === undefined
+          ? Readable.from(chunks, { objectMode: false })
+          : Readable.from(
+              (async function* () {
+                for (const [i, chunk] of chunks.entries()) {
+                  await beforeChunk(i);
+                  yield chunk;
+                }
+              })(),
+              { objectMode: false },
+            );
       this.bodies.push(body);
       return {
         Body: body as never,
