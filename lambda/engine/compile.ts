@@ -24,7 +24,7 @@ import { ScriptScope } from './scope.js';
 import { arithmetic, callFunction, negate, parseCidrList } from './functions.js';
 import { ALWAYS, allOf, anyOf, literalNeed, type Needs } from './needs.js';
 import { AutomatonTooComplexError, compileRegex, RegexSyntaxError } from './regex.js';
-import { asciiLower, compareCodePoints, scalarNumber, scalarText } from './text.js';
+import { asciiLower, compareCodePoints, javaIgnoreCaseKey, scalarNumber, scalarText } from './text.js';
 import { Float, compareValues, makeNumber, textOf, type Value } from './values.js';
 import {
   compileGlob,
@@ -264,7 +264,8 @@ class Compiler {
     return { kind: 'query', test: (e) => path.some(e, pred), needs };
   }
 
-  private stringMatcher(op: ':' | 'like' | 'regex', caseInsensitive: boolean, patterns: Literal[]): StringMatcher {
+  /** `foldExact` folds values and non-wildcard patterns when case-insensitive (ASCII on the query path). */
+  private stringMatcher(op: ':' | 'like' | 'regex', caseInsensitive: boolean, patterns: Literal[], foldExact = asciiLower): StringMatcher {
     const exact = new Set<string>();
     const matchers: StringMatcher[] = [];
     for (const p of patterns) {
@@ -275,12 +276,12 @@ class Compiler {
       if (op === 'regex') {
         matchers.push(this.regex(p, caseInsensitive));
       } else if (!hasWildcard(p.value)) {
-        exact.add(caseInsensitive ? asciiLower(p.value) : p.value);
+        exact.add(caseInsensitive ? foldExact(p.value) : p.value);
       } else {
         matchers.push(compileWildcard(p.value, caseInsensitive));
       }
     }
-    const norm = caseInsensitive ? asciiLower : (s: string): string => s;
+    const norm = caseInsensitive ? foldExact : (s: string): string => s;
     // Most values differ in length from every exact pattern: reject those before folding.
     const lengths = new Set([...exact].map((e) => e.length));
     if (matchers.length === 0) return (v) => lengths.has(v.length) && exact.has(norm(v));
@@ -368,7 +369,8 @@ class Compiler {
       }
       case 'Match': {
         const l = this.value(folded.left, scope);
-        const matcher = this.stringMatcher(folded.op, folded.caseInsensitive, folded.patterns);
+        // Scripts compare case-insensitively the Java way (Unicode-aware), queries fold ASCII only.
+        const matcher = this.stringMatcher(folded.op, folded.caseInsensitive, folded.patterns, javaIgnoreCaseKey);
         return (e) => {
           const t = textOf(l(e));
           return t === null ? null : matcher(t);
@@ -464,7 +466,7 @@ function not3(v: Value): Value {
 function equalsIgnoreCase(a: Value, b: Value): boolean {
   const x = textOf(a);
   const y = textOf(b);
-  return x !== null && y !== null && asciiLower(x) === asciiLower(y);
+  return x !== null && y !== null && x.length === y.length && javaIgnoreCaseKey(x) === javaIgnoreCaseKey(y);
 }
 
 function orderingTest(op: CompareOp): (c: number) => boolean {

@@ -1,12 +1,11 @@
 /**
  * EQL's function library with Elasticsearch's semantics (the script path: null in,
- * null out). Names are case-insensitive; `~` variants fold ASCII case.
+ * null out). Names are case-insensitive; `~` variants lower-case as Java's toLowerCase(Locale.ROOT).
  * When the first argument is a field and the rest are constants, startsWith,
  * endsWith, stringContains and cidrMatch are instead compiled as query predicates
  * (see compile.ts), as Elasticsearch pushes them down to Lucene.
  */
 import { cidrContains, parseCidr, parseIp, type Cidr } from './cidr.js';
-import { asciiLower } from './text.js';
 import { isDouble, makeNumber, numberOf, textOf, type Float, type Value } from './values.js';
 
 export interface FunctionSpec {
@@ -72,7 +71,8 @@ export function negate(a: Value): Value {
 
 type Impl = (args: Value[], caseInsensitive: boolean) => Value;
 
-const fold = (s: string, ci: boolean): string => (ci ? asciiLower(s) : s);
+// Elasticsearch's ~ function processors lower-case with toLowerCase(Locale.ROOT): Unicode-aware.
+const fold = (s: string, ci: boolean): string => (ci ? s.toLowerCase() : s);
 
 /** Text arguments: keyword values that arrive as JSON numbers/booleans are read as their text. */
 function texts(args: Value[], count: number): string[] | null {

@@ -51,9 +51,22 @@ export function tokenize(text: string, map: SourceMap = new SourceMap(text)): To
       continue;
     }
     if (c === 47 && text.charCodeAt(i + 1) === 42) {
-      const close = text.indexOf('*/', i + 2);
-      if (close < 0) fail('unterminated /* comment', i);
-      i = close + 2;
+      // Block comments nest, as in Elasticsearch's grammar (BRACKETED_COMMENT).
+      const open = i;
+      let depth = 0;
+      do {
+        if (text.startsWith('/*', i)) {
+          depth++;
+          i += 2;
+        } else if (text.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+        } else if (i >= n) {
+          fail('unterminated /* comment', open);
+        } else {
+          i++;
+        }
+      } while (depth > 0);
       continue;
     }
     const start = i;

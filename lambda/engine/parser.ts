@@ -11,6 +11,8 @@ import { tokenize, type Token } from './lexer.js';
 const RESERVED = new Set(['and', 'or', 'not', 'in', 'like', 'regex', 'where', 'null', 'true', 'false']);
 const MULTI_EVENT = new Set(['sequence', 'sample', 'join']);
 const COMPARE_OPS = new Set(['==', '!=', '<', '<=', '>', '>=']);
+/** Nesting allowed (parentheses, not, calls, operator chains), as Elasticsearch's parser allows 200. */
+export const MAX_NESTING = 200;
 
 export function parseQuery(text: string): Query {
   return new Parser(text).parseQuery();
@@ -25,6 +27,8 @@ class Parser {
   private readonly tokens: Token[];
   private readonly map: SourceMap;
   private pos = 0;
+  /** Current nesting: the parser and compiler recurse per level, so it is bounded. */
+  private depth = 0;
 
   constructor(text: string) {
     this.map = new SourceMap(text);
@@ -78,6 +82,12 @@ class Parser {
 
   // --- boolean layer -------------------------------------------------------
 
+  private enter(at: Token): void {
+    if (++this.depth > MAX_NESTING) {
+      this.fail(`query nested too deeply: more than ${MAX_NESTING} levels of parentheses, not, function calls or operators`, at);
+    }
+  }
+
   private parseOr(): Expr {
     const start = this.peek().start;
     const operands = [this.parseAnd()];
@@ -94,7 +104,12 @@ class Parser {
 
   private parseNot(): Expr {
     const t = this.peek();
-    if (this.acceptKeyword('not')) return { type: 'Not', expr: this.parseNot(), at: t.start };
+    if (this.acceptKeyword('not')) {
+      this.enter(t);
+      const expr = this.parseNot();
+      this.depth--;
+      return { type: 'Not', expr, at: t.start };
+    }
     return this.parsePredicate();
   }
 
@@ -172,9 +187,14 @@ class Parser {
 
   private parseAdditive(): Expr {
     let left = this.parseMultiplicative();
+    const outer = this.depth;
     for (;;) {
       const t = this.peek();
-      if (t.type !== 'op' || (t.value !== '+' && t.value !== '-')) return left;
+      if (t.type !== 'op' || (t.value !== '+' && t.value !== '-')) {
+        this.depth = outer;
+        return left;
+      }
+      this.enter(t); // each operator nests the chain so far one level deeper
       this.pos++;
       left = { type: 'Arith', op: t.value as ArithOp, left, right: this.parseMultiplicative(), at: t.start };
     }
@@ -182,9 +202,14 @@ class Parser {
 
   private parseMultiplicative(): Expr {
     let left = this.parseUnary();
+    const outer = this.depth;
     for (;;) {
       const t = this.peek();
-      if (t.type !== 'op' || (t.value !== '*' && t.value !== '/' && t.value !== '%')) return left;
+      if (t.type !== 'op' || (t.value !== '*' && t.value !== '/' && t.value !== '%')) {
+        this.depth = outer;
+        return left;
+      }
+      this.enter(t);
       this.pos++;
       left = { type: 'Arith', op: t.value as ArithOp, left, right: this.parseUnary(), at: t.start };
     }
@@ -194,7 +219,9 @@ class Parser {
     const t = this.peek();
     if (t.type === 'op' && (t.value === '-' || t.value === '+')) {
       this.pos++;
+      this.enter(t);
       const operand = this.parseUnary();
+      this.depth--;
       if (t.value === '+') return operand;
       if (operand.type === 'Literal' && typeof operand.value === 'number') {
         return { ...operand, value: -operand.value, at: t.start };
@@ -222,8 +249,10 @@ class Parser {
       case 'op':
         if (t.value === '(') {
           this.pos++;
+          this.enter(t);
           const inner = this.parseOr();
           this.expectOp(')', "')'");
+          this.depth--;
           return inner;
         }
         if (t.value === '?') {
@@ -278,6 +307,7 @@ class Parser {
       this.fail(`function \`${spec.name}\` has no case-insensitive (~) form`, nameToken);
     }
     this.pos += 2; // name and '('
+    this.enter(nameToken);
     const args: Expr[] = [];
     if (!this.acceptOp(')')) {
       for (;;) {
@@ -287,6 +317,7 @@ class Parser {
         break;
       }
     }
+    this.depth--;
     if (args.length < spec.minArgs || args.length > spec.maxArgs) {
       const expected =
         spec.minArgs === spec.maxArgs

@@ -45,6 +45,15 @@ type Node =
 
 const ANY: Node = { k: 'ranges', ranges: [[0, MAX_CODE_POINT]] };
 
+/** Nesting of groups, complements, intersections and repetitions: the parser and builder recurse per level. */
+const MAX_REGEX_NESTING = 200;
+/**
+ * Automaton states a pattern may need, estimated before building (repetition copies its
+ * operand: `(a{1000}){1000}` needs a million). Like Lucene's determinize work limit (10,000),
+ * it keeps a rule from costing gigabytes and seconds per event.
+ */
+export const MAX_REGEX_STATES = 10_000;
+
 export function compileRegex(pattern: string, caseInsensitive: boolean): (value: string) => boolean {
   const tree = new RegexParser(pattern, caseInsensitive).parse();
   const automaton = (): { nfa: Nfa; frag: Fragment } => {
@@ -111,6 +120,33 @@ function build(nfa: Nfa, node: Node, fold: boolean): Fragment {
   }
 }
 
+/** About how many NFA states build() makes for a tree (capped, so huge products stay finite). */
+function estimatedStates(node: Node): number {
+  const CAP = 1e10;
+  switch (node.k) {
+    case 'ranges':
+      return node.ranges.length + 1;
+    case 'literal':
+      return node.text.length + 1;
+    case 'empty':
+    case 'nothing':
+      return 1;
+    case 'concat':
+    case 'union':
+      return Math.min(CAP, node.parts.reduce((n, p) => n + estimatedStates(p), 1));
+    case 'intersect':
+      return Math.min(CAP, estimatedStates(node.a) + estimatedStates(node.b));
+    case 'complement':
+      return estimatedStates(node.a);
+    case 'repeat': {
+      const copies = node.max === Infinity ? node.min + 1 : Math.max(node.max, 1);
+      return Math.min(CAP, estimatedStates(node.a) * copies + 1);
+    }
+    case 'interval':
+      return Math.max(node.width, String(node.hi).length) * 20;
+  }
+}
+
 function toDfa(node: Node, fold: boolean) {
   const nfa = new Nfa();
   return determinize(nfa, build(nfa, node, fold));
@@ -131,6 +167,20 @@ class RegexParser {
     if (this.cps.length === 0) return { k: 'empty' };
     const node = this.parseUnion();
     if (this.pos < this.cps.length) this.fail(`unexpected '${this.char()}'`);
+    const states = estimatedStates(node);
+    if (states > MAX_REGEX_STATES) {
+      this.pos = 0;
+      this.fail(`too complex: it would need about ${states > 1e9 ? 'more than 10^9' : states} automaton states (the limit is ${MAX_REGEX_STATES})`);
+    }
+    return node;
+  }
+
+  private depth = 0;
+
+  private nest<T>(parse: () => T): T {
+    if (++this.depth > MAX_REGEX_NESTING) this.fail(`nested too deeply (more than ${MAX_REGEX_NESTING} levels)`);
+    const node = parse();
+    this.depth--;
     return node;
   }
 
@@ -143,7 +193,7 @@ class RegexParser {
   private parseIntersection(): Node {
     const a = this.parseConcat();
     if (!this.match('&')) return a;
-    return { k: 'intersect', a, b: this.parseIntersection() };
+    return this.nest(() => ({ k: 'intersect', a, b: this.parseIntersection() }));
   }
 
   private parseConcat(): Node {
@@ -154,7 +204,9 @@ class RegexParser {
 
   private parseRepeat(): Node {
     let node = this.parseComplement();
+    const outer = this.depth;
     while (this.peek('?*+{')) {
+      if (++this.depth > MAX_REGEX_NESTING) this.fail(`nested too deeply (more than ${MAX_REGEX_NESTING} levels)`);
       if (this.match('?')) node = { k: 'repeat', a: node, min: 0, max: 1 };
       else if (this.match('*')) node = { k: 'repeat', a: node, min: 0, max: Infinity };
       else if (this.match('+')) node = { k: 'repeat', a: node, min: 1, max: Infinity };
@@ -169,11 +221,12 @@ class RegexParser {
         node = { k: 'repeat', a: node, min, max };
       }
     }
+    this.depth = outer;
     return node;
   }
 
   private parseComplement(): Node {
-    if (this.match('~')) return { k: 'complement', a: this.parseComplement() };
+    if (this.match('~')) return this.nest(() => ({ k: 'complement', a: this.parseComplement() }));
     return this.parseCharClass();
   }
 
@@ -215,7 +268,7 @@ class RegexParser {
     }
     if (this.match('(')) {
       if (this.match(')')) return { k: 'empty' };
-      const inner = this.parseUnion();
+      const inner = this.nest(() => this.parseUnion());
       if (!this.match(')')) this.fail("expected ')'");
       return inner;
     }

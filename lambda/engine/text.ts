@@ -1,8 +1,9 @@
 /**
  * String helpers shared by the matchers. Case-insensitivity in Elasticsearch's
- * term/wildcard/regexp queries folds ASCII letters only, so we never use the
- * Unicode-aware `toLowerCase()` on values (it would make e.g. the Kelvin sign
- * match `k`).
+ * term/wildcard/regexp queries folds ASCII letters only, so the query path never uses
+ * the Unicode-aware `toLowerCase()` on values (it would make e.g. the Kelvin sign
+ * match `k`). Its script path (conditions on function results) is Java code and
+ * folds Unicode: see javaIgnoreCaseKey.
  */
 
 /** Lower-cases A-Z only. Returns the same string when there is nothing to fold. */
@@ -25,6 +26,48 @@ function asciiLowerFrom(s: string, first: number): string {
     }
   }
   return out + s.slice(runStart);
+}
+
+const foldedUnits = new Map<number, string>();
+
+/** Java's Character.toLowerCase(Character.toUpperCase(c)) for one UTF-16 unit (one unit in, one out). */
+function javaFoldUnit(c: number): string {
+  let f = foldedUnits.get(c);
+  if (f === undefined) {
+    const ch = String.fromCharCode(c);
+    const upper = ch.toUpperCase();
+    const u = upper.length === 1 ? upper : ch; // Java's char mapping never expands (ß stays ß)
+    const lower = u.toLowerCase();
+    f = lower.length === 1 ? lower : u;
+    foldedUnits.set(c, f);
+  }
+  return f;
+}
+
+/**
+ * A key under which strings equal by Java's String.equalsIgnoreCase/compareToIgnoreCase
+ * are equal: Elasticsearch's script path (`:` and `in~` on a function result) compares
+ * that way, Unicode-aware, unlike its ASCII-only query path. Keeps the length.
+ */
+export function javaIgnoreCaseKey(s: string): string {
+  let out = '';
+  let runStart = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 128) {
+      if (c >= 65 && c <= 90) {
+        out += s.slice(runStart, i) + String.fromCharCode(c + 32);
+        runStart = i + 1;
+      }
+      continue;
+    }
+    const f = javaFoldUnit(c);
+    if (f.charCodeAt(0) !== c) {
+      out += s.slice(runStart, i) + f;
+      runStart = i + 1;
+    }
+  }
+  return runStart === 0 ? s : out + s.slice(runStart);
 }
 
 /** True when `s` contains a UTF-16 surrogate (a code point above U+FFFF). */

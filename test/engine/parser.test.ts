@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileQuery, EqlError } from '../../lambda/engine/index.js';
-import { parseQuery } from '../../lambda/engine/parser.js';
+import { MAX_NESTING, parseQuery } from '../../lambda/engine/parser.js';
 import { w } from './helpers.js';
 
 function errorOf(query: string): EqlError {
@@ -119,6 +119,30 @@ describe('syntax errors', () => {
     expect(err.reason).toContain(message);
     expect([err.line, err.col]).toEqual([line, col]);
     expect(err.message).toBe(`${line}:${col}: ${err.reason}`);
+  });
+
+  it('refuses queries nested deeper than Elasticsearch allows, with a position, never a stack overflow', () => {
+    const deep = (n: number): string => `process where ${'('.repeat(n)}a == 1${')'.repeat(n)}`;
+    expect(w(deep(MAX_NESTING).slice('process where '.length), { a: 1 })).toBe(true);
+    for (const query of [
+      deep(MAX_NESTING + 1),
+      deep(100_000),
+      `process where ${'not '.repeat(100_000)}a == 1`,
+      `process where a == ${Array.from({ length: 100_000 }, () => '1').join(' + ')}`,
+      `process where a == ${Array.from({ length: 100_000 }, () => '2').join(' * ')}`,
+      `process where ${'length('.repeat(5000)}a${')'.repeat(5000)} > 1`,
+      `process where a == ${'-'.repeat(100_000)}1`,
+    ]) {
+      const err = errorOf(query);
+      expect(err.reason).toBe(`query nested too deeply: more than ${MAX_NESTING} levels of parentheses, not, function calls or operators`);
+      expect(err.line).toBe(1);
+    }
+    expect(errorOf(deep(MAX_NESTING + 1)).col).toBe('process where '.length + MAX_NESTING + 1);
+  });
+
+  it('nests block comments, as Elasticsearch does', () => {
+    expect(w('/* a /* b */ c */ x == 1', { x: 1 })).toBe(true);
+    expect(errorOf('process where /* a /* b */ x == 1').reason).toBe('unterminated /* comment');
   });
 
   it('never crashes on arbitrary input: it compiles or throws EqlError', () => {

@@ -47,6 +47,31 @@ describe(': like like~ regex regex~', () => {
     expect(w('p like ("x", "?pen*")', { p: 'OpenSSL' })).toBe(true);
   });
 
+  it('refuses regexes too large to build or nested too deeply, at compile time', () => {
+    expect(() => compileQuery('process where x regex "(a{1000}){1000}"')).toThrow(/too complex: it would need about 2001001 automaton states \(the limit is 10000\)/);
+    expect(() => compileQuery('process where x regex "((a{100}){100}){100}"')).toThrow(/too complex/);
+    expect(() => compileQuery(`process where x regex "${'('.repeat(10_000)}a${')'.repeat(10_000)}"`)).toThrow(/nested too deeply/);
+    expect(() => compileQuery(`process where x regex "${'~('.repeat(10_000)}a${')'.repeat(10_000)}"`)).toThrow(/nested too deeply/);
+    expect(() => compileQuery(`process where x regex "${Array.from({ length: 10_000 }, () => 'a').join('&')}"`)).toThrow(/nested too deeply/);
+    expect(() => compileQuery(`process where x regex "a${'*'.repeat(10_000)}"`)).toThrow(/nested too deeply/);
+    // Large but reasonable patterns still compile and match.
+    expect(w('x regex "a{1000}"', { x: 'a'.repeat(1000) })).toBe(true);
+    expect(w('x regex "(.{0,1000}b){2}"', { x: 'b'.repeat(2000) })).toBe(true);
+    expect(w(`x regex "${'('.repeat(50)}a${')'.repeat(50)}"`, { x: 'a' })).toBe(true);
+  });
+  it('folds case the Java way (Unicode-aware) on the script path, ASCII only on the query path', () => {
+    // Script path: String.compareToIgnoreCase for `:` and in~, toLowerCase(Locale.ROOT) for ~ functions.
+    expect(w('substring(x, 0) : "ÉCOLE"', { x: 'école' })).toBe(true);
+    expect(w('substring(x, 0) in~ ("ÉCOLE")', { x: 'école' })).toBe(true);
+    expect(w('endsWith~(substring(x, 0), "ÉCOLE")', { x: 'une école' })).toBe(true);
+    expect(w('stringContains~(substring(x, 0), "ΣΟΦΊΑ")', { x: 'η σοφία' })).toBe(true);
+    expect(w('substring(x, 0) : "STRASSE"', { x: 'straße' })).toBe(false); // one char never becomes two
+    // Query path (a field): ASCII only, as Lucene's case-insensitive term and wildcard queries.
+    expect(w('x : "ÉCOLE"', { x: 'école' })).toBe(false);
+    expect(w('x in~ ("ÉCOLE")', { x: 'école' })).toBe(false);
+    expect(w('endsWith~(x, "ÉCOLE")', { x: 'une école' })).toBe(false);
+    expect(w('x : "ECOLE"', { x: 'ecole' })).toBe(true);
+  });
   it('regex uses Lucene syntax anchored to the whole value', () => {
     expect(w('p regex "ab+c"', { p: 'abbbc' })).toBe(true);
     expect(w('p regex "b+"', { p: 'abbbc' })).toBe(false); // anchored
