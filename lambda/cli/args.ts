@@ -21,6 +21,12 @@ export function positiveInteger(value: string | undefined, name: string): number
 export interface Output {
   out: (text: string) => void;
   err: (text: string) => void;
-  /** stderr is a terminal: progress may be drawn. */
+  /**
+   * Writes what out() buffered and waits until the consumer has taken it: called after
+   * each chunk, so results appear while a slow input streams in and a slow reader holds
+   * the scan back instead of output piling up in memory.
+   */
+  drain?: () => Promise<void>;
+  /** stderr is a terminal and stdout is not: a progress line may be drawn. */
   isTty?: boolean;
 }

@@ -27,6 +27,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
         if (wantsHelp) return help(io, QUERY_USAGE);
         return await queryCommand(rest, io);
       case 'rules':
+        if (rest[0] === '--help' || rest[0] === '-h') return help(io, RULES_USAGE);
         if (rest[0] !== 'check') throw new UsageError(`unknown rules subcommand ${rest[0] === undefined ? '(none)' : `"${rest[0]}"`}: expected "check"`);
         if (wantsHelp) return help(io, RULES_USAGE);
         return rulesCheckCommand(rest.slice(1), io);
@@ -64,9 +65,13 @@ function usageFor(command: string | undefined): string {
   return USAGE;
 }
 
-/** Line-buffered stdout that respects backpressure (large result sets, `| head`). */
+/**
+ * Buffered stdout: lines collect into 64 KiB writes; drain() writes the rest and waits for
+ * the pipe (backpressure), so memory stays bounded when the reader is slow.
+ */
 export function processOutput(): Output & { flush: () => Promise<void> } {
-  const isTty = process.stderr.isTTY === true;
+  // Progress redraws stderr in place: only when stdout goes elsewhere (else it would cut into the alerts).
+  const isTty = process.stderr.isTTY === true && process.stdout.isTTY !== true;
   let buffer: string[] = [];
   let size = 0;
   let pending: Promise<void> = Promise.resolve();
@@ -82,6 +87,10 @@ export function processOutput(): Output & { flush: () => Promise<void> } {
         }),
     );
   };
+  const drain = async (): Promise<void> => {
+    if (size > 0) write();
+    await pending;
+  };
   return {
     isTty,
     out(text) {
@@ -92,9 +101,7 @@ export function processOutput(): Output & { flush: () => Promise<void> } {
     err(text) {
       process.stderr.write(`${text}\n`);
     },
-    async flush() {
-      if (size > 0) write();
-      await pending;
-    },
+    drain,
+    flush: drain,
   };
 }

@@ -7,8 +7,8 @@ import { compileQuery, EqlError } from '../engine/index.js';
 import { compileIndexPatterns, eventIndex } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from '../scan/decode.js';
 import { parseLine, SkipCounter } from '../scan/events.js';
-import { LineSplitter } from '../scan/lines.js';
-import { readFileSource } from '../sources/file.js';
+import { LineSplitter, withoutByteOrderMark } from '../scan/lines.js';
+import { openFileSource } from '../sources/file.js';
 import { parse, UsageError, type Output } from './args.js';
 
 export const QUERY_USAGE = `usage: eqlambda query [--category-field FIELD] [--index PATTERN[,PATTERN]] '<EQL>' FILE...
@@ -25,6 +25,8 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
   });
   const [text, ...files] = positionals;
   if (text === undefined || files.length === 0) throw new UsageError('expected a query and at least one FILE');
+  if (values['category-field'] === '') throw new UsageError('--category-field must name a field');
+  if (values.index !== undefined && values.index.split(',').some((p) => p === '')) throw new UsageError('--index must list index patterns');
   let compiled;
   try {
     compiled = compileQuery(text, { categoryField: values['category-field'] });
@@ -53,7 +55,10 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
       tooLong: (number) => skips.add('too_long', number),
     });
     try {
-      for await (const chunk of decode(readFileSource(file), stats)) lines.push(chunk);
+      for await (const chunk of withoutByteOrderMark(decode(await openFileSource(file), stats))) {
+        lines.push(chunk);
+        await io.drain?.(); // matches appear as the input streams in; a slow reader holds us back
+      }
       lines.end();
     } catch (err) {
       const line = lines.lineNumber;

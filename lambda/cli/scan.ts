@@ -11,7 +11,7 @@ import type { SourceRef } from '../alerts/document.js';
 import { loadRules } from '../rules/load.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
-import { readFileSource } from '../sources/file.js';
+import { openFileSource } from '../sources/file.js';
 import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url } from '../sources/s3.js';
 import { SourceError } from '../scan/decode.js';
 import { parse, positiveInteger, UsageError, type Output } from './args.js';
@@ -47,6 +47,12 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
     quiet: { type: 'boolean' },
   });
   if (positionals.length === 0) throw new UsageError('expected at least one INPUT');
+  for (const arg of positionals) {
+    if (!arg.startsWith('s3://')) continue;
+    const url = parseS3Url(arg);
+    if (url === undefined || url.bucket === '') throw new UsageError(`${arg}: expected s3://bucket/key or s3://bucket/prefix/`);
+  }
+  if (values.index === '') throw new UsageError('--index must name an index');
   const maxAlertsPerRule = positiveInteger(values['max-alerts-per-rule'], '--max-alerts-per-rule');
   const maxLineBytes = positiveInteger(values['max-line-bytes'], '--max-line-bytes');
 
@@ -57,7 +63,8 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
     return 2;
   }
   const prepared = new PreparedRules(loaded.rules, values['no-prefilter'] !== true);
-  const summary = new Summary(values.quiet === true ? () => {} : io.err, isTty && values.quiet !== true);
+  // --quiet drops the summary and progress, never the errors.
+  const summary = new Summary(values.quiet === true ? () => {} : io.err, isTty && values.quiet !== true, io.err);
   summary.start(loaded.rules.length, prepared.prefilter.enabled ? undefined : (prepared.prefilter.disabledBecause ?? 'off'));
 
   let s3: S3Client | undefined;
@@ -96,8 +103,9 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
             maxLineBytes,
             onProgress: (stats: ScanStats) => summary.progress(stats),
           },
-          (records) => {
+          async (records) => {
             for (const r of records) io.out(JSON.stringify(r));
+            await io.drain?.();
           },
         );
         summary.endObject(input.label, result);
@@ -123,7 +131,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
  */
 function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): Generator<Input> {
   if (path === '-') {
-    yield { label: 'stdin', open: async () => ({ stream: readFileSource('-'), ref: { kind: 'file', file: '-', identity: 'stdin' } }) };
+    yield { label: 'stdin', open: async () => ({ stream: await openFileSource('-'), ref: { kind: 'file', file: '-', identity: 'stdin' } }) };
     return;
   }
   const unreadable = (reason: string, cause?: unknown): Input => ({
@@ -159,7 +167,7 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
   }
   yield {
     label: path,
-    open: async () => ({ stream: readFileSource(path), ref: { kind: 'file', file: path, identity: `file:${resolve(path)}` }, size: stat.size }),
+    open: async () => ({ stream: await openFileSource(path), ref: { kind: 'file', file: path, identity: `file:${resolve(path)}` }, size: stat.size }),
   };
 }
 

@@ -20,6 +20,8 @@ export class Summary {
   constructor(
     private readonly write: (text: string) => void,
     private readonly tty: boolean,
+    /** Where an object's error goes: always shown, even when the summary is not. */
+    private readonly report: (text: string) => void = write,
   ) {}
 
   start(ruleCount: number, prefilterOff: string | undefined): void {
@@ -68,7 +70,7 @@ export class Summary {
     if (s.skipped.total > 0) this.write(`${label}: skipped ${s.skipped.total} line(s): ${s.skipped.describe()}`);
     if (result.error !== undefined) {
       this.failedObjects++;
-      this.write(`${label}:${result.error.line}: ${result.error.message}; alerts from the lines before it were reported`);
+      this.report(`${label}:${result.error.line}: ${result.error.message}; alerts from the lines before it were reported`);
     }
   }
 

@@ -40,6 +40,22 @@ export interface DecodeStats {
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
+const SNIFF_BYTES = 6;
+
+/** Signatures of inputs that would otherwise be read as lines of garbage: every line invalid JSON, exit 0. */
+const OTHER_FORMATS: [string, (b: Buffer) => boolean][] = [
+  ['bzip2', (b) => b.length >= 4 && b.toString('latin1', 0, 3) === 'BZh' && b[3]! >= 0x31 && b[3]! <= 0x39],
+  ['xz', (b) => b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))],
+  ['zstd', (b) => b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528],
+  ['lz4', (b) => b.length >= 4 && b.readUInt32LE(0) === 0x184d2204],
+  ['zip', (b) => b.length >= 4 && b.readUInt32LE(0) === 0x04034b50],
+  // A byte order mark and then a character of the Latin-1 range, as `{` is in UTF-16.
+  ['UTF-16 text', (b) => b.length >= 4 && ((b[0] === 0xff && b[1] === 0xfe && b[3] === 0) || (b[0] === 0xfe && b[1] === 0xff && b[2] === 0))],
+];
+
+function otherFormat(head: Buffer): string | undefined {
+  return OTHER_FORMATS.find(([, matches]) => matches(head))?.[0];
+}
 
 /**
  * Yields the decompressed bytes of `source`. Everything that could be decoded before an
@@ -49,18 +65,36 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   const max = options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   const input = counted(source, stats)[Symbol.asyncIterator]();
 
-  // Sniff: gather at least two bytes (or the whole input if shorter).
+  // Sniff: gather the first few bytes (or the whole input if shorter).
   let head: Buffer = Buffer.alloc(0);
-  while (head.length < 2) {
-    const next = await input.next();
+  /** A read error while sniffing: thrown after the bytes before it have been delivered. */
+  let sniffError: unknown;
+  while (head.length < SNIFF_BYTES) {
+    let next;
+    try {
+      next = await input.next();
+    } catch (err) {
+      sniffError = err;
+      break;
+    }
     if (next.done) break;
     head = head.length === 0 ? next.value : Buffer.concat([head, next.value]);
+    // Reading on: a source may reuse the memory of the chunk just read.
+    if (head.length < SNIFF_BYTES && head === next.value) head = Buffer.from(head);
   }
   stats.compressed = head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
+  if (!stats.compressed && sniffError === undefined) {
+    const format = otherFormat(head);
+    if (format !== undefined) {
+      await input.return?.(undefined);
+      throw new ContentError(`${format} input is not supported: eqlambda reads NDJSON, plain or gzip (decompress or convert it first)`);
+    }
+  }
 
   const rest: AsyncIterable<Buffer> = {
     async *[Symbol.asyncIterator]() {
       if (head.length > 0) yield head;
+      if (sniffError !== undefined) throw sniffError;
       for (;;) {
         const next = await input.next();
         if (next.done) return;

@@ -1,14 +1,29 @@
 /** Source stage for local inputs: files and standard input as streams of Buffers. */
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { SourceError } from '../scan/decode.js';
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
-export async function* readFileSource(path: string): AsyncGenerator<Buffer> {
-  const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
+/**
+ * Opens a file (or `-`, standard input) for reading. The open happens here, so a file that
+ * cannot be read (no permission, gone) is reported as unreadable before any scanning, not
+ * as damage found at line 1.
+ */
+export async function openFileSource(path: string): Promise<AsyncGenerator<Buffer>> {
+  if (path === '-') return chunksOf(process.stdin, 'standard input');
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw new SourceError(`cannot read ${path}: ${(err as Error).message}`, err);
+  }
+  return chunksOf(handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), path);
+}
+
+async function* chunksOf(stream: AsyncIterable<unknown>, name: string): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of stream) yield chunk as Buffer;
   } catch (err) {
-    throw new SourceError(`cannot read ${path === '-' ? 'standard input' : path}: ${(err as Error).message}`, err);
+    throw new SourceError(`cannot read ${name}: ${(err as Error).message}`, err);
   }
 }

@@ -2,8 +2,8 @@
  * The built `eqlambda` binary (bin/eqlambda.mjs → dist/cli.mjs) as a child process:
  * standard input (`-`), exit codes and the stdout / stderr split.
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../lambda/alerts/document.js';
@@ -65,6 +65,41 @@ describe('eqlambda (built binary)', () => {
     expect(usage.status).toBe(2);
     expect(usage.stdout).toBe('');
     expect(usage.stderr).toMatch(/^eqlambda: --max-alerts-per-rule must be a positive whole number, not "x"\nusage: eqlambda scan/);
+  });
+
+  it('prints an alert while standard input is still open (tail -f | eqlambda scan -), and the same for query', async () => {
+    for (const args of [['scan', '--quiet', '-'], ['query', 'process where process.name == "openssl"', '-']]) {
+      const child = spawn(process.execPath, ['bin/eqlambda.mjs', ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+      child.stdin.write(ndjson([BENIGN(), OPENSSL_TP()]));
+      // The input stays open: the alert must come out now, not when it ends.
+      const first = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${args[0]}: nothing printed while the input was open`)), 10_000);
+        child.stdout.once('data', (d: Buffer) => {
+          clearTimeout(timer);
+          resolve(d.toString('utf8'));
+        });
+      });
+      expect(first).toContain('"openssl"');
+      child.stdin.end();
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code).toBe(0);
+    }
+  });
+
+  it('reports a full disk on stdout as an error, exit 1, without a stack trace', () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const run = spawnSync(process.execPath, ['bin/eqlambda.mjs', 'query', 'any where true', 'examples/endgame-linux.ndjson'], {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', full, 'pipe'],
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toBe('eqlambda: cannot write output: ENOSPC\n');
+    } finally {
+      closeSync(full);
+    }
   });
 
   it('runs `query -` over standard input, printing matches in order', () => {

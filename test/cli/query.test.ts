@@ -109,6 +109,24 @@ describe('eqlambda query: matches', () => {
     expect(run.err).toEqual([`${file}: skipped 3 line(s): empty 1 (line 3), invalid_json 1 (line 2), not_object 1 (line 4)`]);
   });
 
+  it('drops a UTF-8 byte order mark, as scan does (plain and gzip)', async () => {
+    const text = `\ufeff${proc(1)}\n${proc(2)}\n`;
+    for (const [name, bytes] of [['bom.ndjson', Buffer.from(text)], ['bom.ndjson.gz', gzip(text)]] as const) {
+      const run = await runCli(['query', 'process where n == 1', write(name, bytes)]);
+      expect(run.out).toEqual([proc(1)]);
+      expect(run.err).toEqual([]);
+    }
+  });
+
+  it('exits 2 for an empty --category-field or --index pattern', async () => {
+    const file = write('flags.ndjson', proc(1) + '\n');
+    for (const args of [['--category-field', ''], ['--index', ''], ['--index', 'logs-*,']]) {
+      const run = await runCli(['query', ...args, 'process where true', file]);
+      expect(run.code).toBe(2);
+      expect(run.out).toEqual([]);
+    }
+  });
+
   it('exits 1 for a missing file, after searching the others', async () => {
     const file = write('ok.ndjson', proc(3) + '\n');
     const missing = join(temp.dir, 'missing.ndjson');

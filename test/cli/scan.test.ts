@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, Overflow } from '../../lambda/alerts/document.js';
+import { main, processOutput } from '../../lambda/cli/main.js';
 import { SCAN_USAGE } from '../../lambda/cli/scan.js';
 import { BENIGN, EXAMPLES_DIR, gzip, line, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, RULES_DIR, settlesWithin, SSH_RULE_ID, SSH_TP, tempDir, variant } from '../scan/helpers.js';
 import { alertKeys, records, runCli, withoutTimestamps, type CliRun } from './helpers.js';
@@ -114,6 +116,63 @@ describe('eqlambda scan: inputs', () => {
     expect(run.code).toBe(0);
     expect(run.out).toEqual([]);
     expect(run.stderr).toMatch(/^alerts 0$/m);
+  });
+
+  it('still reports damage and unreadable inputs with --quiet (only the summary and progress go)', async () => {
+    const bytes = gzip(ndjson([OPENSSL_TP(), BENIGN(1), BENIGN(2)]));
+    const cut = write('quiet-cut.ndjson.gz', bytes.subarray(0, bytes.length - 8));
+    const run = await runCli(['scan', '--rules', RULES_DIR, '--quiet', cut, join(temp.dir, 'quiet-missing.ndjson')]);
+    expect(run.code).toBe(1);
+    expect(records(run)).toHaveLength(1);
+    expect(run.err).toHaveLength(2);
+    expect(run.err[0]).toBe(`${cut}:4: gzip stream is truncated (unexpected end of file); alerts from the lines before it were reported`);
+    expect(run.err[1]).toMatch(/^eqlambda: .*quiet-missing\.ndjson: ENOENT/);
+  });
+
+  it('reports an input that exists but cannot be opened as unreadable, not as damage at line 1', async () => {
+    // A socket file: stat() works, open() fails (ENXIO), even for root.
+    const path = join(temp.dir, 'listening.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const run = await scanCli(path, join(EXAMPLES_DIR, 'endgame-linux.ndjson'));
+      expect(run.code).toBe(1);
+      expect(run.err).toContainEqual(expect.stringMatching(new RegExp(`^eqlambda: cannot read ${path.replace(/[.\\/]/g, '\\$&')}: ENXIO`)));
+      expect(run.stderr).toMatch(/^scanned 1 object\(s\):/m);
+      expect(records(run)).toHaveLength(1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('holds the scan while the output is not taken (backpressure: memory stays bounded)', async () => {
+    // 40 alerts in a 4 MB input: several decoded chunks, each with alerts.
+    const docs = Array.from({ length: 4000 }, (_, i) => (i % 100 === 0 ? OPENSSL_TP() : BENIGN(i)));
+    const file = write('pressure.ndjson', ndjson(docs));
+    const out: string[] = [];
+    let release: () => void = () => {};
+    let drains = 0;
+    const running = main(['scan', '--rules', RULES_DIR, '--quiet', '--max-alerts-per-rule', '1000', file], {
+      out: (t) => out.push(t),
+      err: () => {},
+      drain: () => {
+        drains++;
+        return new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Stuck in the first drain: only the first chunk's alerts were written.
+    expect(drains).toBe(1);
+    const firstChunk = out.length;
+    expect(firstChunk).toBeGreaterThan(0);
+    expect(firstChunk).toBeLessThan(40);
+    for (let i = 0; i < 100 && drains < 1000; i++) {
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(await running).toBe(0);
+    expect(out).toHaveLength(40);
+    expect(drains).toBeGreaterThan(1);
   });
 
   it('expands folders recursively, in name order, skipping hidden files', async () => {
@@ -269,8 +328,41 @@ describe('eqlambda scan: usage errors exit 2', () => {
     expect(run.out).toEqual([SCAN_USAGE]);
   });
 
+  it('for a malformed s3:// input or an empty --index, before scanning anything', async () => {
+    await usage(['s3://', EXAMPLES_DIR], 's3://: expected s3://bucket/key or s3://bucket/prefix/');
+    await usage([EXAMPLES_DIR, 's3:///key'], 's3:///key: expected s3://bucket/key or s3://bucket/prefix/');
+    await usage(['--index', '', EXAMPLES_DIR], '--index must name an index');
+  });
+
+  it('prints the rules usage with `rules --help`', async () => {
+    for (const flag of ['--help', '-h']) {
+      const run = await runCli(['rules', flag]);
+      expect(run.code).toBe(0);
+      expect(run.out[0]).toMatch(/^usage: eqlambda rules check/);
+    }
+  });
+
   it('for unknown commands', async () => {
     expect((await runCli(['scna', EXAMPLES_DIR])).code).toBe(2);
+  });
+});
+
+describe('eqlambda scan: terminal output', () => {
+  it('draws progress only when stderr is a terminal and stdout is not (it would cut into alerts on the same screen)', () => {
+    const saved = [process.stdout.isTTY, process.stderr.isTTY];
+    try {
+      for (const [outTty, errTty, progress] of [
+        [false, true, true],
+        [true, true, false],
+        [false, false, false],
+      ] as const) {
+        process.stdout.isTTY = outTty;
+        process.stderr.isTTY = errTty;
+        expect(processOutput().isTty).toBe(progress);
+      }
+    } finally {
+      [process.stdout.isTTY, process.stderr.isTTY] = saved as [true, true];
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, DetectionRecord } from '../../lambda/alerts/document.js';
 import { PreparedRules } from '../../lambda/scan/pipeline.js';
-import { readFileSource } from '../../lambda/sources/file.js';
+import { openFileSource } from '../../lambda/sources/file.js';
 import { EXAMPLES_DIR, fileRef, OPENSSL_RULE_ID, scanAll, shippedRules, SSH_RULE_ID, type Scanned } from './helpers.js';
 
 const rules = shippedRules();
@@ -71,7 +71,7 @@ async function scanExamples(): Promise<Map<string, Scanned>> {
   const out = new Map<string, Scanned>();
   for (const file of FILES) {
     const path = join(EXAMPLES_DIR, file);
-    out.set(file, await scanAll(readFileSource(path), { rules, prepared }, fileRef(file, `file:${resolve(path)}`)));
+    out.set(file, await scanAll(await openFileSource(path), { rules, prepared }, fileRef(file, `file:${resolve(path)}`)));
   }
   return out;
 }

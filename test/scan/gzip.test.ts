@@ -98,6 +98,29 @@ describe('scan: compression is sniffed from the bytes', () => {
     expect(one.result.stats.skipped.counts.invalid_json).toBe(1);
   });
 
+  it('refuses other compressions and UTF-16 with a content error at line 1, instead of reading garbage lines', async () => {
+    const cases: [string, Buffer][] = [
+      ['bzip2', Buffer.concat([Buffer.from('BZh9'), Buffer.from([0x31, 0x41, 0x59, 0x26, 0x53, 0x59]), Buffer.from(text)])],
+      ['xz', Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), Buffer.from(text)])],
+      ['zstd', Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.from(text)])],
+      ['lz4', Buffer.concat([Buffer.from([0x04, 0x22, 0x4d, 0x18]), Buffer.from(text)])],
+      ['zip', Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.from(text)])],
+      ['UTF-16 text', Buffer.from(`\ufeff${text}`, 'utf16le')],
+      ['UTF-16 text', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()])],
+    ];
+    for (const [format, bytes] of cases) {
+      for (const input of [bytes, chunked(bytes, 1)]) {
+        const { result, records } = await scanAll(input, { rules });
+        expect(result.error).toEqual({ kind: 'content', line: 1, message: `${format} input is not supported: eqlambda reads NDJSON, plain or gzip (decompress or convert it first)` });
+        expect(records).toEqual([]);
+      }
+    }
+    // Text that merely starts like one of them is still read.
+    const near = await scanAll(`BZh\n${text}`, { rules });
+    expect(near.result.error).toBeUndefined();
+    expect(alertLines(near.records)).toHaveLength(2);
+  });
+
   it('decodes the bundled plain example and the gzip ones alike', async () => {
     for (const [file, compressed] of [
       ['endgame-linux.ndjson', false],
