@@ -237,31 +237,38 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
   try {
     const decoded = decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: DECODE_CHUNK_BYTES });
     const chunks = withoutByteOrderMark(decoded)[Symbol.asyncIterator]();
-    let step = await chunks.next();
-    while (step.done !== true) {
-      const chunk = step.value;
-      splitter.push(chunk);
-      sinceReclaim += chunk.length;
-      if (options.reclaimMemory !== undefined && sinceReclaim >= reclaimEvery) {
-        sinceReclaim = 0;
-        options.reclaimMemory();
-      }
-      await flush();
-      options.onProgress?.(stats);
-      const next = chunks.next();
-      if (options.shouldStop?.() === true) {
-        // Out of time: stop now rather than wait on a source that may have stalled, unless
-        // the input turns out to be finished already (a whole object is not "stopped", and
-        // its unterminated last line is still scanned).
-        const settled = await Promise.race([next, delay(STOP_GRACE_MS)]);
-        if (settled === undefined || settled.done !== true) {
-          result.stoppedAtLine = splitter.lineNumber;
-          next.catch(() => {}); // whatever the abandoned read ends with, nobody waits for it
-          void chunks.return?.(undefined).catch(() => {});
-          break;
+    let ended = false;
+    try {
+      let step = await chunks.next();
+      while (step.done !== true) {
+        const chunk = step.value;
+        splitter.push(chunk);
+        sinceReclaim += chunk.length;
+        if (options.reclaimMemory !== undefined && sinceReclaim >= reclaimEvery) {
+          sinceReclaim = 0;
+          options.reclaimMemory();
         }
+        await flush();
+        options.onProgress?.(stats);
+        const next = chunks.next();
+        if (options.shouldStop?.() === true) {
+          // Out of time: stop now rather than wait on a source that may have stalled, unless
+          // the input turns out to be finished already (a whole object is not "stopped", and
+          // its unterminated last line is still scanned).
+          const settled = await Promise.race([next, delay(STOP_GRACE_MS)]);
+          if (settled === undefined || settled.done !== true) {
+            result.stoppedAtLine = splitter.lineNumber;
+            next.catch(() => {}); // whatever the abandoned read ends with, nobody waits for it
+            break;
+          }
+        }
+        step = await next;
       }
-      step = await next;
+      ended = result.stoppedAtLine === undefined;
+    } finally {
+      // Stopped, or the sink failed: release the source (S3 response, file) without waiting
+      // on it (a stalled read finishes the release later).
+      if (!ended) void chunks.return?.(undefined).catch(() => {});
     }
     if (result.stoppedAtLine === undefined) splitter.end();
   } catch (err) {

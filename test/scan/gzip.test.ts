@@ -402,6 +402,28 @@ describe('scan: output decoded before damage is never dropped', () => {
     expect(alertLines(records).at(-1)).toEqual([OPENSSL_RULE_ID, lines.length]);
   });
 
+  it('releases the source when the sink fails (a CLI whose stdout broke, a publisher that threw)', async () => {
+    for (const compressed of [false, true]) {
+      const text = ndjson([OPENSSL_TP(), ...Array.from({ length: 3000 }, (_, i) => BENIGN(i)), SSH_TP()]);
+      const bytes = compressed ? gzip(text) : Buffer.from(text);
+      let released = false;
+      async function* source(): AsyncGenerator<Buffer> {
+        try {
+          for (let at = 0; at < bytes.length; at += 4096) yield bytes.subarray(at, at + 4096);
+        } finally {
+          released = true;
+        }
+      }
+      await expect(
+        scan(source(), fileRef('sink.ndjson'), { rules, prepared }, () => {
+          throw new Error('sink broke');
+        }),
+      ).rejects.toThrow('sink broke');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(released).toBe(true);
+    }
+  });
+
   it('returns at once when stopped early, even while the source is stalled', async () => {
     // Poorly compressible lines, so the first half holds more than one zlib write (256 KiB).
     const text = Array.from({ length: 1500 }, (_, i) => `{"n":${i},"pad":"${randomBytes(500).toString('hex')}"}\n`).join('');
