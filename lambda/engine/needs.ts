@@ -15,6 +15,10 @@ export const ALWAYS: Needs = { kind: 'always' };
 
 /** Digits, signs, dots and exponents: a JSON number can spell these other ways (1e2 vs 100). */
 const NUMBER_LIKE = /^[-+0-9.eE]*$/;
+/** JSON.parse reads a number too large for a double (1e999) as Infinity, whose text is this. */
+const INFINITY_TEXT = '-infinity';
+/** What an invalid UTF-8 byte reads as: it is not in the raw line. */
+const REPLACEMENT_CHARACTER = '\ufffd';
 
 /**
  * A field value equal to `value` appears in the JSON line as its escaped form
@@ -22,7 +26,7 @@ const NUMBER_LIKE = /^[-+0-9.eE]*$/;
  * the scanner, which parses any line containing such escapes.
  */
 export function literalNeed(value: string, caseInsensitive: boolean): Needs {
-  if (value.length === 0 || NUMBER_LIKE.test(value)) return ALWAYS;
+  if (value.length === 0 || NUMBER_LIKE.test(value) || INFINITY_TEXT.includes(value.toLowerCase()) || value.includes(REPLACEMENT_CHARACTER)) return ALWAYS;
   return { kind: 'literal', text: JSON.stringify(value).slice(1, -1), caseInsensitive };
 }
 

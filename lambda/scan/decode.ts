@@ -103,18 +103,22 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     },
   };
 
-  const limit = (chunk: Buffer): void => {
-    stats.bytesOut += chunk.length;
-    if (stats.bytesOut > max) {
-      throw new ContentError(`decompressed size exceeds the limit of ${max} bytes (gzip bomb?)`);
-    }
+  /** The part of a chunk within the decompressed-size cap; the caller then throws `overLimit`. */
+  const withinLimit = (chunk: Buffer): Buffer => {
+    const room = max - stats.bytesOut;
+    const kept = chunk.length <= room ? chunk : chunk.subarray(0, Math.max(room, 0));
+    stats.bytesOut += kept.length;
+    return kept;
   };
+  const overLimit = (): ContentError => new ContentError(`decompressed size exceeds the limit of ${max} bytes (gzip bomb?)`);
 
   if (!stats.compressed) {
     try {
       for await (const chunk of rest) {
-        limit(chunk);
-        yield chunk;
+        // The bytes up to the cap are still scanned: results do not depend on chunk sizes.
+        const kept = withinLimit(chunk);
+        if (kept.length > 0) yield kept;
+        if (kept.length < chunk.length) throw overLimit();
       }
     } finally {
       await input.return?.(undefined);
@@ -196,8 +200,9 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   let finished = false;
   try {
     for await (const chunk of readAll(gunzip)) {
-      limit(chunk);
-      yield chunk;
+      const kept = withinLimit(chunk);
+      if (kept.length > 0) yield kept;
+      if (kept.length < chunk.length) throw overLimit();
     }
     finished = true;
   } catch (err) {

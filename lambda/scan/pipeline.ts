@@ -242,6 +242,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
       let step = await chunks.next();
       while (step.done !== true) {
         const chunk = step.value;
+        prepared.prefilter.newChunk();
         splitter.push(chunk);
         sinceReclaim += chunk.length;
         if (options.reclaimMemory !== undefined && sinceReclaim >= reclaimEvery) {

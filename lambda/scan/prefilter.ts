@@ -15,6 +15,7 @@
 import type { Needs } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
 import { createNeedleFinder, type Needle as SearchNeedle, type NeedleFinder } from './needle-search.js';
+import { FOLD_MASK } from './fold.js';
 
 interface Needle {
   /** The needle as a latin1 string of its UTF-8 bytes (lower-cased if case-insensitive). */
@@ -219,6 +220,8 @@ export class Prefilter {
   /** Why the prefilter is off, when it is. */
   readonly disabledBecause?: string;
   private readonly anchorNeedles: Needle[];
+  /** The anchors as searched (case-insensitive ones folded), to test one position. */
+  private readonly anchorBytes: { bytes: Buffer; caseInsensitive: boolean }[];
   private readonly formulas: Formula[] = [];
   private readonly escapes: EscapePolicy;
   /** Finds escapes (needles below escapeCount) and anchors in one pass. */
@@ -263,6 +266,7 @@ export class Prefilter {
     this.escapeCount = searched.length;
     this.anchorNeedles = reduceNeedles(anchors);
     for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
+    this.anchorBytes = searched.slice(this.escapeCount).map((n) => ({ bytes: n.caseInsensitive ? Buffer.from(n.bytes.map((b) => b & FOLD_MASK)) : Buffer.from(n.bytes), caseInsensitive: n.caseInsensitive }));
     this.finder = createNeedleFinder(searched, options);
   }
 
@@ -274,6 +278,14 @@ export class Prefilter {
   /** How the needles are searched: 'wasm' (SIMD) or 'indexOf' (where WebAssembly is unavailable). */
   get engine(): 'wasm' | 'indexOf' {
     return this.finder.engine;
+  }
+
+  /**
+   * A new chunk is coming: forget the search state. Called before each chunk, as a source
+   * may hand over the same Buffer again, or refill it with other bytes.
+   */
+  newChunk(): void {
+    this.buf = undefined;
   }
 
   /** Forgets the search state (call at the start of each scan: a Buffer may be seen again). */
@@ -327,9 +339,10 @@ export class Prefilter {
     if (this.hit !== -1 && this.hit < lineStart) this.hit = this.finder.next(lineStart);
     let anchored = false;
     while (this.hit !== -1 && this.hit < lineEnd) {
-      if (this.finder.needle < this.escapeCount) {
-        if (this.escapes.matters(buf, this.hit)) return true;
-      } else if (!anchored) {
+      const escape = this.finder.needle < this.escapeCount;
+      if (escape && this.escapes.matters(buf, this.hit)) return true;
+      // Where an escape and an anchor start at the same byte only the escape is reported.
+      if (!anchored && (!escape || this.anchorStartsAt(buf, this.hit, lineEnd))) {
         anchored = true;
         // With many rules, checking every formula costs more than parsing the line.
         if (this.formulas.length > MAX_FORMULAS_CHECKED) return true;
@@ -342,6 +355,17 @@ export class Prefilter {
       this.hit = this.finder.next(this.hit + 1);
     }
     return false;
+  }
+
+  private anchorStartsAt(buf: Buffer, at: number, lineEnd: number): boolean {
+    return this.anchorBytes.some(({ bytes, caseInsensitive }) => {
+      if (at + bytes.length > lineEnd) return false;
+      for (let i = 0; i < bytes.length; i++) {
+        const b = buf[at + i]!;
+        if ((caseInsensitive ? b & FOLD_MASK : b) !== bytes[i]) return false;
+      }
+      return true;
+    });
   }
 }
 

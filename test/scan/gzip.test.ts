@@ -305,10 +305,28 @@ describe('scan: gzip bomb guard (maxDecompressedBytes)', () => {
       [SSH_RULE_ID, 202],
     ]);
     expect(result.error).toMatchObject({ kind: 'content', message: `decompressed size exceeds the limit of ${limit} bytes (gzip bomb?)` });
-    expect(result.stats.decode.bytesOut).toBeGreaterThan(limit);
-    // Only the first 2 MiB were scanned: about 2 MiB / 3 bytes of "{}" lines, not 1.4 million.
-    expect(result.stats.lines).toBeLessThan(202 + limit / 3 + 1);
-    expect(result.error!.line).toBeGreaterThan(202);
+    // Exactly the first 2 MiB were scanned, whatever zlib's chunking: every line within the cap,
+    // and the line the cap cuts (counted, not parsed whole), where the error is reported.
+    expect(result.stats.decode.bytesOut).toBe(limit);
+    const prefix = (head + '{}\n'.repeat(1_400_000)).slice(0, limit);
+    const complete = prefix.split('\n').length - 1;
+    expect(result.stats.lines).toBe(complete + (prefix.endsWith('\n') ? 0 : 1));
+    expect(result.error!.line).toBe(complete + 1);
+  });
+
+  it('scans plain input up to the cap exactly, the same in one chunk or many', async () => {
+    const text = ndjson([SSH_TP(), ...Array.from({ length: 100 }, (_, i) => BENIGN(i)), OPENSSL_TP()]);
+    const cap = text.indexOf(line(OPENSSL_TP())) + 5; // inside the last line
+    const runs = [];
+    for (const input of [text, chunked(Buffer.from(text), 13), chunked(Buffer.from(text), 4096)]) {
+      const { result, records } = await scanAll(input, { rules, maxDecompressedBytes: cap });
+      expect(result.error).toMatchObject({ kind: 'content', line: 102 });
+      expect(result.stats.decode.bytesOut).toBe(cap);
+      runs.push({ lines: result.stats.lines, alerts: alertLines(records) });
+    }
+    expect(runs[0]).toEqual({ lines: 102, alerts: [[SSH_RULE_ID, 1]] });
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[2]).toEqual(runs[0]);
   });
 
   it('scans the same input fully without a limit', async () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Rule } from '../../lambda/rules/model.js';
 import { PreparedRules } from '../../lambda/scan/pipeline.js';
 import { queryRule as rule } from '../rules/helpers.js';
-import { scanAll, shippedRules } from './helpers.js';
+import { alertLines, scanAll, shippedRules } from './helpers.js';
 
 
 /** Scans `lines` with the prefilter on and off: same records, and which lines were parsed. */
@@ -81,5 +81,60 @@ describe('prefilter: many rules', () => {
     expect(await parsedLines(rules, lines)).toEqual({ parsed: 3, alerts: 2 });
     // With few rules the formula check skips the near miss.
     expect(await parsedLines(rules.slice(0, 10), lines.slice(0, 3))).toEqual({ parsed: 1, alerts: 1 });
+  });
+});
+
+describe('prefilter: what JSON.parse turns bytes into', () => {
+  it('lets through numbers too large for a double (1e999 reads as Infinity)', async () => {
+    const rules = [rule('r1', 'any where x == "Infinity"'), rule('r2', 'any where process.args : "*init*"'), rule('r3', 'any where y : "-inf*"')];
+    const { alerts } = await parsedLines(rules, ['{"x":1e999}', '{"process":{"args":[1e400]}}', '{"y":-1e999}', '{"x":"benign"}']);
+    expect(alerts).toBe(3);
+  });
+
+  it('lets through invalid UTF-8 where a literal holds U+FFFD (the byte reads as U+FFFD)', async () => {
+    const rules = [rule('r4', 'any where x : "*\\u{fffd}*"')];
+    const text = Buffer.concat([Buffer.from('{"x":"a'), Buffer.from([0xff]), Buffer.from('b"}\n{"x":"ab"}\n')]);
+    const on = await scanAll(text, { rules, prepared: new PreparedRules(rules, true) });
+    const off = await scanAll(text, { rules, prepared: new PreparedRules(rules, false) });
+    expect(on.records).toEqual(off.records);
+    expect(alertLines(on.records)).toHaveLength(1);
+  });
+
+  it('finds an anchor that starts where an escaped backslash does (\\\\u001fabc)', async () => {
+    for (const rules of [[rule('r5', 'any where x in ("\\u{1f}abc", "\\\\u001fabc")')], [rule('r6', 'any where x == "\\u{1f}abc"'), rule('r7', 'any where x == "\\\\u001fabc"')]]) {
+      const { alerts } = await parsedLines(rules, ['{"x":"\\\\u001fabc"}', '{"x":"\\u001fabc"}', '{"x":"abc"}']);
+      expect(alerts).toBe(2);
+    }
+  });
+});
+
+describe('prefilter: a source that reuses its Buffer', () => {
+  const rules = [rule('r8', 'any where x == "evil"')];
+  const scanBoth = async (source: () => AsyncGenerator<Buffer>) => {
+    const on = await scanAll(source(), { rules, prepared: new PreparedRules(rules, true) });
+    const off = await scanAll(source(), { rules, prepared: new PreparedRules(rules, false) });
+    expect(on.records).toEqual(off.records);
+    return alertLines(on.records).map(([, l]) => l);
+  };
+
+  it('searches the same Buffer object again when it is handed over twice', async () => {
+    const b = Buffer.from('{"x":"evil"}\n{"x":"good"}\n');
+    expect(
+      await scanBoth(async function* () {
+        yield b;
+        yield b;
+      }),
+    ).toEqual([1, 3]);
+  });
+
+  it('searches a Buffer refilled with other bytes', async () => {
+    expect(
+      await scanBoth(async function* () {
+        const b = Buffer.from('{"x":"good"}\n');
+        yield b;
+        b.write('{"x":"evil"}\n');
+        yield b;
+      }),
+    ).toEqual([2]);
   });
 });
