@@ -10,7 +10,10 @@ import type { Rule, RuleSpec } from '../rules/model.js';
 import { buildReason } from './reason.js';
 
 /** Where the bytes came from. */
-export type SourceRef = { kind: 'file'; file: string; identity: string } | { kind: 's3'; bucket: string; key: string; versionId?: string; etag?: string };
+export type SourceRef =
+  /** `hashEvents`: the input has no version to pin its bytes (standard input), so ids also hash the event. */
+  | { kind: 'file'; file: string; identity: string; hashEvents?: boolean }
+  | { kind: 's3'; bucket: string; key: string; versionId?: string; etag?: string };
 
 /** Where an object lives, as alerts report it. */
 export type Location = { file: string } | { bucket: string; key: string; version_id?: string; etag?: string };
@@ -48,8 +51,10 @@ export function sourceIdentity(source: SourceRef): string {
   return `s3://${source.bucket}/${source.key}?versionId=${source.versionId ?? ''}&etag=${source.etag ?? ''}`;
 }
 
-export function alertId(ruleId: string, identity: string, line: number): string {
-  return createHash('sha256').update(`${ruleId}\n${identity}\n${line}`).digest('hex');
+export function alertId(ruleId: string, identity: string, line: number, event?: string): string {
+  const hash = createHash('sha256').update(`${ruleId}\n${identity}\n${line}`);
+  if (event !== undefined) hash.update(`\n${event}`);
+  return hash.digest('hex');
 }
 
 export function alertRule(rule: Rule): AlertRule {
@@ -77,7 +82,7 @@ export function buildAlert(rule: Rule, ruleView: AlertRule, source: SourceRef, i
   const document = withinDepth(event, MAX_DOCUMENT_DEPTH);
   return {
     kind: 'alert',
-    id: alertId(rule.id, identity, line),
+    id: alertId(rule.id, identity, line, source.kind === 'file' && source.hashEvents === true ? JSON.stringify(document) : undefined),
     '@timestamp': now.toISOString(),
     rule: ruleView,
     reason: buildReason(event, rule.severity, rule.name),

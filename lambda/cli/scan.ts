@@ -131,7 +131,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
  */
 function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): Generator<Input> {
   if (path === '-') {
-    yield { label: 'stdin', open: async () => ({ stream: await openFileSource('-'), ref: { kind: 'file', file: '-', identity: 'stdin' } }) };
+    yield { label: 'stdin', open: async () => ({ stream: await openFileSource('-'), ref: { kind: 'file', file: '-', identity: 'stdin', hashEvents: true } }) };
     return;
   }
   const unreadable = (reason: string, cause?: unknown): Input => ({
@@ -167,7 +167,12 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
   }
   yield {
     label: path,
-    open: async () => ({ stream: await openFileSource(path), ref: { kind: 'file', file: path, identity: `file:${resolve(path)}` }, size: stat.size }),
+    // The file's size and modification time are its version: a rewritten file gets new alert ids.
+    open: async () => ({
+      stream: await openFileSource(path),
+      ref: { kind: 'file', file: path, identity: `file:${resolve(path)}?size=${stat.size}&mtime=${stat.mtimeMs}` },
+      size: stat.size,
+    }),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Rule applicability by index, as Elastic decides which rules see which data:
  * an event's index is `<data_stream.type>-<data_stream.dataset>-<data_stream.namespace>`
- * (Fleet data streams), else `<agent.type>-<agent.version>` (standalone Beats,
+ * (Fleet data streams), else for Elastic Defend (agent.type endpoint)
+ * `logs-<event.dataset>-default`, else `<agent.type>-<agent.version>` (standalone Beats,
  * Endgame), else a default the caller gives, else the event is unrouted and every
  * rule applies. A rule applies when one of its index patterns matches (`*` wildcard,
  * case-sensitive); a pattern starting with `-` excludes.
@@ -15,6 +16,7 @@ const DS_DATASET = FieldPath.of('data_stream.dataset');
 const DS_NAMESPACE = FieldPath.of('data_stream.namespace');
 const AGENT_TYPE = FieldPath.of('agent.type');
 const AGENT_VERSION = FieldPath.of('agent.version');
+const EVENT_DATASET = FieldPath.of('event.dataset');
 
 function firstText(path: FieldPath, event: Event): string | undefined {
   let out: string | undefined;
@@ -32,6 +34,12 @@ export function eventIndex(event: Event, defaultIndex?: string): string | undefi
   if (type !== undefined && dataset !== undefined && namespace !== undefined) return `${type}-${dataset}-${namespace}`;
   const agentType = firstText(AGENT_TYPE, event);
   const agentVersion = firstText(AGENT_VERSION, event);
+  if (agentType === 'endpoint') {
+    // Elastic Defend writes to logs-<event.dataset>-<namespace> data streams, never to an
+    // endpoint-<version> index: without data_stream, its dataset names the stream.
+    const eventDataset = firstText(EVENT_DATASET, event);
+    return eventDataset === undefined ? defaultIndex : `logs-${eventDataset}-default`;
+  }
   if (agentType !== undefined && agentVersion !== undefined) return `${agentType}-${agentVersion}`;
   return defaultIndex;
 }
@@ -44,9 +52,14 @@ export function compileIndexPatterns(patterns: string[]): IndexMatcher {
   return (index) => include.some((m) => m(index)) && !exclude.some((m) => m(index));
 }
 
+const MAX_CACHED_INDEXES = 10_000;
+const MAX_CACHED_INDEX_LENGTH = 256;
+
 /** Picks the rules that apply to an index, caching the answer per index name. */
 export class RuleRouter {
   private readonly cache = new Map<string, Rule[]>();
+  /** The distinct rule lists handed out, by the positions of their rules. */
+  private readonly lists = new Map<string, Rule[]>();
   private readonly matchers: (IndexMatcher | null)[];
 
   constructor(readonly rules: Rule[]) {
@@ -57,10 +70,32 @@ export class RuleRouter {
     if (index === undefined) return this.rules;
     let hit = this.cache.get(index);
     if (hit === undefined) {
-      hit = this.rules.filter((_, i) => this.matchers[i] === null || this.matchers[i]!(index));
-      if (this.cache.size >= 10_000) this.cache.clear(); // attacker-chosen index names must not grow memory
+      hit = this.route(index);
+      // Index names come from the events (data_stream.namespace...): attacker-chosen, so
+      // neither their number nor their length may grow memory.
+      if (index.length > MAX_CACHED_INDEX_LENGTH) return hit;
+      if (this.cache.size >= MAX_CACHED_INDEXES) this.cache.clear();
       this.cache.set(index, hit);
     }
     return hit;
+  }
+
+  /**
+   * The rules for an index, as one shared array per distinct set of rules: the many
+   * indexes that pick the same rules (every namespace of a dataset) share the caches
+   * keyed on it (RuleDispatch), so those stay as few as the rule sets are.
+   */
+  private route(index: string): Rule[] {
+    const picked: number[] = [];
+    this.matchers.forEach((m, i) => {
+      if (m === null || m(index)) picked.push(i);
+    });
+    const key = picked.join(',');
+    let list = this.lists.get(key);
+    if (list === undefined) {
+      list = picked.map((i) => this.rules[i]!);
+      this.lists.set(key, list);
+    }
+    return list;
   }
 }

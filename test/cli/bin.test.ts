@@ -7,7 +7,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../lambda/alerts/document.js';
-import { BENIGN, EXAMPLES_DIR, gzip, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, REPO_ROOT, SSH_RULE_ID, SSH_TP, tempDir } from '../scan/helpers.js';
+import { BENIGN, EXAMPLES_DIR, gzip, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, REPO_ROOT, SSH_RULE_ID, SSH_TP, tempDir, variant } from '../scan/helpers.js';
 import { alertKeys, records } from './helpers.js';
 
 const temp = tempDir('eqlambda-bin-test-');
@@ -35,6 +35,16 @@ describe('eqlambda (built binary)', () => {
     expect(run.stderr).toMatch(/^eqlambda: 2 rule\(s\)$/m);
     expect(run.stderr).toMatch(/^scanned 1 object\(s\)/m);
     expect(run.stderr).toMatch(/^alerts 2$/m);
+  });
+
+  it('gives ids that tell apart different events read from standard input, and the same ids for the same bytes', () => {
+    const ids = (text: string): string[] => records({ out: lines(eqlambda(['scan', '--quiet', '-'], text).stdout) }).map((r) => (r as Alert).id);
+    const a = ids(ndjson([OPENSSL_TP()]));
+    const b = ids(ndjson([variant(OPENSSL_TP(), { 'host.name': 'other-host' })]));
+    expect(a).toHaveLength(1);
+    expect(b).toHaveLength(1);
+    expect(b[0]).not.toBe(a[0]);
+    expect(ids(ndjson([OPENSSL_TP()]))).toEqual(a);
   });
 
   it('gives the same alerts without WebAssembly (node --jitless: case folding falls back to JavaScript)', () => {

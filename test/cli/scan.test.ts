@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,12 +58,23 @@ describe('eqlambda scan: the bundled examples', () => {
     expect(records(run).every((r) => r.kind === 'alert')).toBe(true);
   });
 
-  it('names each file by the path it was found under, with ids from its absolute path', () => {
+  it('names each file by the path it was found under, with ids from its absolute path, size and modification time', () => {
     for (const alert of records(run) as Alert[]) {
       const file = (alert.source as { file: string }).file;
       expect(file.startsWith(join(EXAMPLES_DIR, ''))).toBe(true);
-      expect(alert.id).toBe(createHash('sha256').update(`${alert.rule.id}\nfile:${resolve(file)}\n${alert.source.line}`).digest('hex'));
+      const { size, mtimeMs } = statSync(file);
+      const identity = `file:${resolve(file)}?size=${size}&mtime=${mtimeMs}`;
+      expect(alert.id).toBe(createHash('sha256').update(`${alert.rule.id}\n${identity}\n${alert.source.line}`).digest('hex'));
     }
+  });
+
+  it('gives new ids when a file is rewritten', async () => {
+    const path = write('rewritten.ndjson', ndjson([OPENSSL_TP()]));
+    const before = records(await scanCli(path))[0]!.id;
+    expect(records(await scanCli(path))[0]!.id).toBe(before);
+    writeFileSync(path, ndjson([variant(OPENSSL_TP(), { 'host.name': 'other-host' })]));
+    utimesSync(path, new Date(), new Date(Date.now() + 5000));
+    expect(records(await scanCli(path))[0]!.id).not.toBe(before);
   });
 
   it('prints a summary on stderr', () => {

@@ -145,10 +145,10 @@ export function routingShapes(): RoutingShape[] {
       ssh: true,
     },
     {
-      name: 'Elastic Defend event written without data_stream (agent endpoint)',
+      name: 'Elastic Defend event written without data_stream (agent endpoint): its event.dataset names the stream',
       event: variant(fixture('defend-linux-process-exec-openssl'), { data_stream: undefined }),
-      index: 'endpoint-8.13.2',
-      openssl: false,
+      index: 'logs-endpoint.events.process-default',
+      openssl: true,
       ssh: false,
     },
     { name: 'event with no routing fields (unrouted)', event: unrouted, index: undefined, openssl: true, ssh: true },

@@ -141,6 +141,17 @@ describe('RuleRouter', () => {
     expect(router.rulesFor('filebeat-8.11.1')).toBe(first);
   });
 
+  it('hands out one shared array per distinct rule set, so caches keyed on it stay few (every namespace, every long name)', () => {
+    const router = new RuleRouter(rules);
+    const first = router.rulesFor('logs-endpoint.events.process-default');
+    for (let i = 0; i < 3000; i++) expect(router.rulesFor(`logs-endpoint.events.process-ns${i}`)).toBe(first);
+    // Over-long index names are routed, not cached.
+    const long = `logs-endpoint.events.file-${'x'.repeat(100_000)}`;
+    expect(router.rulesFor(long)).toBe(first);
+    expect(router.rulesFor(`filebeat-${'y'.repeat(100_000)}`)).toBe(router.rulesFor('auditbeat-8.11.1'));
+    expect(router.rulesFor('logs-endpoint.events.network-default')).not.toBe(first);
+  });
+
   it('answers stay right after the cache fills up and is cleared', () => {
     const router = new RuleRouter(rules);
     const fresh = new RuleRouter(rules);

@@ -113,8 +113,12 @@ describe('scan: routing by index', () => {
     const auditbeat = fixtureEvent('auditbeat-fim-updated-sshd');
     expect(await alertingRules(auditbeat)).toEqual([SSH_RULE_ID]); // auditbeat-8.11.1
     expect(await alertingRules(variant(auditbeat, { 'agent.type': 'filebeat' }))).toEqual([]);
-    // A Defend event without data_stream is endpoint-8.13.2: neither rule covers it.
-    expect(await alertingRules(variant(OPENSSL_TP(), { data_stream: undefined }))).toEqual([]);
+    // A Defend event without data_stream goes to the stream its event.dataset names
+    // (Defend never writes endpoint-<version> indices); without event.dataset it is unrouted.
+    expect(await alertingRules(variant(OPENSSL_TP(), { data_stream: undefined }))).toEqual([OPENSSL_RULE_ID]);
+    expect(await alertingRules(variant(OPENSSL_TP(), { data_stream: undefined, 'event.dataset': 'endpoint.alerts' }))).toEqual([]);
+    expect(await alertingRules(variant(OPENSSL_TP(), { data_stream: undefined, 'event.dataset': undefined }))).toEqual([OPENSSL_RULE_ID]);
+    expect(await alertingRules(variant(OPENSSL_TP(), { data_stream: undefined, 'event.dataset': undefined }), 'auditbeat-default')).toEqual([]);
     // An incomplete data_stream falls back to the agent fields.
     expect(await alertingRules(variant(endgame, { data_stream: { type: 'logs', dataset: 'x' } }))).toEqual([OPENSSL_RULE_ID]);
   });
@@ -140,6 +144,7 @@ describe('scan: routing by index', () => {
     const { records } = await scanAll(ndjson(lines), { rules, defaultIndex: 'endgame-default' });
     expect(alertLines(records)).toEqual([
       [OPENSSL_RULE_ID, 1],
+      [OPENSSL_RULE_ID, 2],
       [OPENSSL_RULE_ID, 3],
       [OPENSSL_RULE_ID, 4],
     ]);
