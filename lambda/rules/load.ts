@@ -3,6 +3,7 @@
  * and compiles their EQL. Every problem is a RuleError positioned at `path:line:col`,
  * including query errors, which are mapped from the query text back into the file.
  */
+import { isUtf8 } from 'node:buffer';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
@@ -67,13 +68,35 @@ function expandPaths(paths: string[], errors: RuleError[]): string[] {
 }
 
 export function loadRuleFile(path: string, options: LoadOptions = {}): Rule {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     throw new RuleError(path, 1, 1, `cannot read rule file: ${(err as Error).message}`);
   }
-  return parseRule(text, path, options);
+  // TOML must be UTF-8; decoding bad bytes as U+FFFD would quietly change the rule's literals.
+  if (!isUtf8(bytes)) {
+    const [line, col] = firstInvalidUtf8(bytes);
+    throw new RuleError(path, line, col, 'invalid TOML: the file is not valid UTF-8');
+  }
+  return parseRule(bytes.toString('utf8'), path, options);
+}
+
+/** Line and column of the first byte that is not valid UTF-8 (the file holds one). */
+function firstInvalidUtf8(bytes: Buffer): [number, number] {
+  let start = 0;
+  for (let line = 1; ; line++) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl < 0 ? bytes.length : nl;
+    const text = bytes.subarray(start, end);
+    if (!isUtf8(text)) {
+      // The column of the first character decoding replaced (a valid U+FFFD is unlikely in a rule).
+      const at = [...text.toString('utf8')].indexOf('\ufffd');
+      return [line, at + 1];
+    }
+    if (nl < 0) return [line, 1];
+    start = nl + 1;
+  }
 }
 
 /** Parses one rule document. `path` is only used in messages. */
@@ -121,6 +144,7 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     const v = r[key];
     if (v === undefined) return required ? fail(key, `missing required key rule.${key}`) : undefined;
     if (typeof v !== 'string') return fail(key, `rule.${key} must be a string`);
+    if (required && v.trim() === '') return fail(key, `rule.${key} must not be empty`);
     return v;
   };
   const strList = (key: string): string[] | undefined => {
@@ -152,7 +176,7 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     risk_score: int('risk_score', undefined, 0, 100),
     tags: strList('tags') ?? [],
     references: strList('references') ?? [],
-    threat: parseThreats(r.threat, () => fail('threat', 'rule.threat must be a list of [[rule.threat]] tables')),
+    threat: parseThreats(r.threat, (reason) => fail('threat', reason ?? 'rule.threat must be a list of [[rule.threat]] tables')),
     index: strList('index') ?? null,
     max_signals: int('max_signals', 100, 1, 100_000),
     query: str('query', true)!,
@@ -168,19 +192,31 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
   return structuredClone(spec);
 }
 
-function parseThreats(value: unknown, fail: () => never): Threat[] {
+function parseThreats(value: unknown, fail: (reason?: string) => never): Threat[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) return fail();
-  const entry = (v: unknown): ThreatEntry => {
-    const o = (v ?? {}) as Record<string, unknown>;
-    return { id: String(o.id ?? ''), name: String(o.name ?? ''), reference: String(o.reference ?? '') };
+  const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  // Alerts and their MITRE texts carry these: a missing tactic or technique id is a rule bug.
+  const entry = (v: unknown, what: string): ThreatEntry => {
+    if (!isTable(v) || typeof v.id !== 'string' || v.id === '' || typeof v.name !== 'string' || v.name === '') {
+      return fail(`rule.threat: each ${what} needs a non-empty id and name`);
+    }
+    return { id: v.id, name: v.name, reference: typeof v.reference === 'string' ? v.reference : '' };
   };
-  return value.map((t: Record<string, unknown>) => {
-    const threat: Threat = { framework: String(t.framework ?? 'MITRE ATT&CK'), tactic: entry(t.tactic) };
-    if (Array.isArray(t.technique)) {
-      threat.technique = t.technique.map((tech: Record<string, unknown>) => {
-        const out: ThreatEntry & { subtechnique?: ThreatEntry[] } = entry(tech);
-        if (Array.isArray(tech.subtechnique)) out.subtechnique = tech.subtechnique.map(entry);
+  const list = (v: unknown, what: string): unknown[] | undefined => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) return fail(`rule.threat: ${what} must be a list of tables ([[rule.threat.${what}]])`);
+    return v;
+  };
+  return value.map((t: unknown) => {
+    if (!isTable(t)) return fail();
+    const threat: Threat = { framework: String(t.framework ?? 'MITRE ATT&CK'), tactic: entry(t.tactic, 'tactic') };
+    const techniques = list(t.technique, 'technique');
+    if (techniques !== undefined) {
+      threat.technique = techniques.map((tech) => {
+        const out: ThreatEntry & { subtechnique?: ThreatEntry[] } = entry(tech, 'technique');
+        const subs = list((tech as Record<string, unknown>).subtechnique, 'subtechnique');
+        if (subs !== undefined) out.subtechnique = subs.map((sub) => entry(sub, 'subtechnique'));
         return out;
       });
     }

@@ -207,6 +207,40 @@ describe('errors: TOML and rule fields', () => {
     expect(err.message).toBe(`${path}:1:1: missing required key rule.rule_id`);
   });
 
+  it('a file that is not valid UTF-8 is rejected at the bad byte, not read with U+FFFD in its literals', () => {
+    const dir = tempDir();
+    const path = join(dir, 'latin1.toml');
+    const text = ruleLines('0a1b2c3d-0000-4000-8000-0000000000f1', 'query = "process where process.name == \\"opensslX\\""').join('\n') + '\n';
+    const bytes = Buffer.from(text);
+    bytes[bytes.indexOf('X')] = 0xe9; // é in Latin-1
+    writeFileSync(path, bytes);
+    const err = loadError(path);
+    expect(err.message).toBe(`${path}:13:49: invalid TOML: the file is not valid UTF-8`);
+  });
+
+  it('an empty rule_id or name is reported', () => {
+    const dir = tempDir();
+    const emptyId = writeRule(dir, 'empty-id.toml', ruleLines(''));
+    expect(loadError(emptyId).message).toBe(`${emptyId}:10:1: rule.rule_id must not be empty`);
+    const emptyName = writeRule(dir, 'empty-name.toml', ruleLines('0a1b2c3d-0000-4000-8000-0000000000f2').map((l) => (l.startsWith('name =') ? 'name = " "' : l)));
+    expect(loadError(emptyName).reason).toBe('rule.name must not be empty');
+  });
+
+  it('a threat mapping without tactic ids, or with a technique table instead of a list, is reported', () => {
+    const dir = tempDir();
+    const cases: [string[], string][] = [
+      [['threat = ["x"]'], 'rule.threat must be a list of [[rule.threat]] tables'],
+      [['[[rule.threat]]', 'framework = "MITRE ATT&CK"'], 'rule.threat: each tactic needs a non-empty id and name'],
+      [['[[rule.threat]]', '[rule.threat.tactic]', 'id = "TA0002"', 'name = "Execution"', '[rule.threat.technique]', 'id = "T1059"', 'name = "x"'], 'rule.threat: technique must be a list of tables ([[rule.threat.technique]])'],
+      [['[[rule.threat]]', '[rule.threat.tactic]', 'id = "TA0002"', 'name = "Execution"', '[[rule.threat.technique]]', 'name = "x"'], 'rule.threat: each technique needs a non-empty id and name'],
+    ];
+    cases.forEach(([extra, reason], i) => {
+      const lines = ruleLines(`0a1b2c3d-0000-4000-8000-0000000001${String(i).padStart(2, '0')}`);
+      const path = writeRule(dir, `threat-${i}.toml`, extra[0]!.startsWith('[[') ? [...lines, ...extra] : [...lines.slice(0, 12), ...extra, lines[12]!]);
+      expect(loadError(path).reason).toBe(reason);
+    });
+  });
+
   it('a missing query is reported', () => {
     const dir = tempDir();
     const path = writeRule(dir, 'no-query.toml', ruleLines('0a1b2c3d-0000-4000-8000-000000000005', ''));
