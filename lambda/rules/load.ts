@@ -115,8 +115,11 @@ export function compileRuleSpec(spec: RuleSpec, options: LoadOptions = {}, tomlT
   } catch (err) {
     if (!(err instanceof EqlError)) throw err;
     const at = tomlText === undefined ? undefined : queryPositionInFile(tomlText, err.line, err.col);
-    if (at === undefined) throw new RuleError(spec.path, err.line, err.col, `query: ${err.reason}`);
-    throw new RuleError(spec.path, at.line, at.col, err.reason);
+    if (at !== undefined) throw new RuleError(spec.path, at.line, at.col, err.reason);
+    if (tomlText === undefined) throw new RuleError(spec.path, err.line, err.col, `query: ${err.reason}`);
+    // The query is not a plain `query = "..."` line (dotted or inline keys): point at its key.
+    const [line, col] = keyPosition(tomlText, 'query');
+    throw new RuleError(spec.path, line, col, `query, at its line ${err.line} column ${err.col}: ${err.reason}`);
   }
 }
 
@@ -228,16 +231,23 @@ function parseThreats(value: unknown, fail: (reason?: string) => never): Threat[
 function keyPosition(text: string, key: string): [number, number] {
   const lines = text.split('\n');
   let inRule = false;
+  /** The closing quotes of the multi-line string being skipped (a note's `[Heading]` lines are text, not tables). */
+  let inString: string | undefined;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
+    if (inString !== undefined) {
+      if (line.includes(inString)) inString = undefined;
+      continue;
+    }
     const header = /^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$/.exec(line);
     if (header) {
       inRule = header[1]!.trim() === 'rule';
       continue;
     }
-    if (!inRule) continue;
     const m = new RegExp(`^(\\s*)${key}\\s*=`).exec(line);
-    if (m) return [i + 1, m[1]!.length + 1];
+    if (inRule && m) return [i + 1, m[1]!.length + 1];
+    const opens = /^\s*[\w.-]+\s*=\s*('''|""")(.*)$/.exec(line);
+    if (opens !== null && !opens[2]!.includes(opens[1]!)) inString = opens[1]!;
   }
   return [1, 1];
 }

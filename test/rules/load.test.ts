@@ -384,6 +384,17 @@ describe('errors: the query, positioned in the file', () => {
     expect(err.reason).toMatch(/^pipes .* are not supported/);
   });
 
+  it('finds the query and the fields below a note whose markdown has [Heading] lines, as Elastic notes do', () => {
+    const dir = tempDir();
+    const lines = ruleLines('0a1b2c3d-0000-4000-8000-000000000019', 'query = "process where a ="');
+    const note = ["note = '''## Triage", '[Possible investigation steps]', '- look at the parent', "'''"];
+    // [rule] keys after the note: severity (line 15) and the query (line 16).
+    const path = writeRule(dir, 'note.toml', [...lines.slice(0, 10), ...note, 'severity = "bogus"', 'type = "eql"', lines[12]!]);
+    expect(loadError(path).message).toBe(`${path}:15:1: rule.severity must be low, medium, high or critical, not "bogus"`);
+    const fixed = writeRule(dir, 'note2.toml', [...lines.slice(0, 10), ...note, 'severity = "low"', 'type = "eql"', lines[12]!]);
+    expect(loadError(fixed).message).toBe(`${fixed}:17:26: use == to compare values, not =`);
+  });
+
   it('parseRule positions errors with the path it is given', () => {
     const text = ruleLines('0a1b2c3d-0000-4000-8000-000000000018', 'query = "process where"').join('\n');
     expect(() => parseRule(text, 'inline.toml')).toThrow('inline.toml:13:23: unexpected end of query: the condition is incomplete');
