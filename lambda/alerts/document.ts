@@ -21,7 +21,7 @@ export type Location = { file: string } | { bucket: string; key: string; version
 export type AlertSource = Location & { line: number };
 
 /** The rule fields an alert carries. */
-export type AlertRule = Pick<RuleSpec, 'id' | 'name' | 'version' | 'severity' | 'risk_score' | 'tags' | 'references' | 'threat'>;
+export type AlertRule = Pick<RuleSpec, 'id' | 'name' | 'version' | 'severity' | 'risk_score' | 'tags' | 'references' | 'threat' | 'building_block_type'>;
 
 export interface Alert {
   kind: 'alert';
@@ -67,6 +67,7 @@ export function alertRule(rule: Rule): AlertRule {
     tags: rule.tags,
     references: rule.references,
     threat: rule.threat,
+    ...(rule.building_block_type === undefined ? {} : { building_block_type: rule.building_block_type }),
   };
 }
 

@@ -172,6 +172,8 @@ function attributes(record: DetectionRecord): Record<string, MessageAttributeVal
     risk_score: { DataType: 'Number', StringValue: String(record.rule.risk_score) },
     rule_id: { DataType: 'String', StringValue: record.rule.id },
   };
+  // Lets a subscription skip building-block alerts, as Kibana hides them: {"building_block": [{"exists": false}]}.
+  if (record.rule.building_block_type !== undefined) attrs.building_block = { DataType: 'String', StringValue: record.rule.building_block_type || 'default' };
   const raw = record.kind === 'alert' ? HOST.values(record.document)[0] : undefined;
   const host = raw === undefined ? '' : String(raw);
   const value = wellFormed(host.slice(0, 1024)).replace(NOT_XML, ' ');

@@ -187,6 +187,8 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
   };
   const override = str('event_category_override', false);
   if (override !== undefined) spec.event_category_override = override;
+  const buildingBlock = str('building_block_type', false);
+  if (buildingBlock !== undefined) spec.building_block_type = buildingBlock;
   if (!['low', 'medium', 'high', 'critical'].includes(spec.severity)) {
     fail('severity', `rule.severity must be low, medium, high or critical, not "${spec.severity}"`);
   }

@@ -30,6 +30,12 @@ export interface RuleSpec {
   query: string;
   /** Elastic's `event_category_override`: the field `<category> where` tests for this rule. */
   event_category_override?: string;
+  /**
+   * Elastic's `building_block_type` ("default"): the rule feeds other rules and Kibana hides
+   * its alerts by default. Its alerts say so, and carry a `building_block` SNS attribute that
+   * subscription filter policies can exclude.
+   */
+  building_block_type?: string;
   /** Where the rule came from, for messages. */
   path: string;
 }

@@ -6,6 +6,7 @@ import { cleanSubject, MAX_MESSAGE_BYTES, toSnsMessage } from '../../lambda/publ
 import type { Rule } from '../../lambda/rules/model.js';
 import { subjectProblem, type WireEntry } from '../support/fake-sns.js';
 import { corpus, OPENSSL_RULE, shippedRules, SSH_RULE, type Doc } from '../support/logs.js';
+import { queryRule } from '../rules/helpers.js';
 import { expectWellFormed, fromSdkEntry, protocols, recordOf, type ChatbotNotification } from '../support/sns-messages.js';
 
 const rules = shippedRules();
@@ -49,6 +50,20 @@ describe('toSnsMessage', () => {
     expect(email).toContain(`Source     s3://logs/edr/2026/11/20/host é.ndjson.gz (version v1), line 42`);
     expect(email).toContain('MITRE      Execution (TA0002) / Command and Scripting Interpreter (T1059)');
     expect(email.at(-1)).toBe(`Alert id   ${alert.id}`);
+  });
+
+  it('marks the alerts of a building-block rule, in the alert and as an SNS attribute for filter policies', () => {
+    const r = queryRule('bb-1', 'process where process.name == "openssl"', 'building_block_type = "default"');
+    expect(r.building_block_type).toBe('default');
+    const alert = buildAlert(r, alertRule(r), REF, sourceIdentity(REF), 3, c.openssl() as Event, NOW);
+    expect(alert.rule.building_block_type).toBe('default');
+    const entry = entryFor(alert);
+    expect(recordOf(entry)).toEqual(JSON.parse(JSON.stringify(alert)));
+    expect(entry.attributes.building_block).toEqual({ dataType: 'String', stringValue: 'default' });
+    // Other rules' alerts carry neither.
+    const plain = alertFor(c.openssl());
+    expect('building_block_type' in plain.rule).toBe(false);
+    expect(entryFor(plain).attributes.building_block).toBeUndefined();
   });
 
   it('builds a well-formed overflow message', () => {
