@@ -56,7 +56,7 @@ describe(': like like~ regex regex~', () => {
     expect(() => compileQuery(`process where x regex "a${'*'.repeat(10_000)}"`)).toThrow(/nested too deeply/);
     // Large but reasonable patterns still compile and match.
     expect(w('x regex "a{1000}"', { x: 'a'.repeat(1000) })).toBe(true);
-    expect(w('x regex "(.{0,1000}b){2}"', { x: 'b'.repeat(2000) })).toBe(true);
+    expect(w('x regex "[a-z]{1000}[0-9]"', { x: `${'c'.repeat(1000)}7` })).toBe(true);
     expect(w(`x regex "${'('.repeat(50)}a${')'.repeat(50)}"`, { x: 'a' })).toBe(true);
   });
   it('folds case the Java way (Unicode-aware) on the script path, ASCII only on the query path', () => {
