@@ -15,6 +15,7 @@ import {
   automatonMatcher,
   AutomatonTooComplexError,
   complement,
+  DfaMatcher,
   determinize,
   intersect,
   MAX_CODE_POINT,
@@ -66,7 +67,30 @@ export function compileRegex(pattern: string, caseInsensitive: boolean): (value:
     const built = automaton();
     return automatonMatcher(() => built);
   }
+  // A large bounded repeat can make the DFA explode ((.{0,1000}b){2}): every character would
+  // then cost a pass over thousands of states. Lucene refuses such a pattern as too complex
+  // to determinize; so do we, at compile time, by determinizing it once under the same limit.
+  if (hasLargeRepeat(tree)) {
+    const { nfa, frag } = automaton();
+    const matcher = new DfaMatcher(determinize(nfa, frag));
+    return (value) => matcher.matches(value);
+  }
   return automatonMatcher(automaton);
+}
+
+/** Repeats from this count on are checked by determinizing at compile time. */
+const LARGE_REPEAT = 50;
+
+function hasLargeRepeat(node: Node): boolean {
+  switch (node.k) {
+    case 'repeat':
+      return node.min >= LARGE_REPEAT || (node.max !== Infinity && node.max >= LARGE_REPEAT) || hasLargeRepeat(node.a);
+    case 'concat':
+    case 'union':
+      return node.parts.some(hasLargeRepeat);
+    default:
+      return false;
+  }
 }
 
 function determinizesWhileBuilding(node: Node): boolean {

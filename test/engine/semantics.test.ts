@@ -54,10 +54,17 @@ describe(': like like~ regex regex~', () => {
     expect(() => compileQuery(`process where x regex "${'~('.repeat(10_000)}a${')'.repeat(10_000)}"`)).toThrow(/nested too deeply/);
     expect(() => compileQuery(`process where x regex "${Array.from({ length: 10_000 }, () => 'a').join('&')}"`)).toThrow(/nested too deeply/);
     expect(() => compileQuery(`process where x regex "a${'*'.repeat(10_000)}"`)).toThrow(/nested too deeply/);
+    // Bounded repeats whose DFA explodes (Lucene: too complex to determinize) are refused at compile time too.
+    expect(() => compileQuery('process where x regex "(.{0,1000}b){2}"')).toThrow(/1:23: pattern is too complex: more than 10000 automaton states/);
+    expect(() => compileQuery('process where x regex~ "([a-z]{0,500}b){3}"')).toThrow(/too complex/);
     // Large but reasonable patterns still compile and match.
     expect(w('x regex "a{1000}"', { x: 'a'.repeat(1000) })).toBe(true);
     expect(w('x regex "[a-z]{1000}[0-9]"', { x: `${'c'.repeat(1000)}7` })).toBe(true);
     expect(w(`x regex "${'('.repeat(50)}a${')'.repeat(50)}"`, { x: 'a' })).toBe(true);
+    expect(w('x regex ".{0,100}b"', { x: `${'b'.repeat(100)}b` })).toBe(true);
+    expect(w('x regex ".{0,100}b"', { x: `${'b'.repeat(101)}b` })).toBe(false);
+    // Elastic's rule with the largest repeat: `\.[a-z0-9_\-][a-z0-9_\-\.]{1,254}`.
+    expect(w(String.raw`x regex~ """\.[a-z0-9_\-][a-z0-9_\-\.]{1,254}"""`, { x: '.evil-domain.example' })).toBe(true);
   });
   it('folds case the Java way (Unicode-aware) on the script path, ASCII only on the query path', () => {
     // Script path: String.compareToIgnoreCase for `:` and in~, toLowerCase(Locale.ROOT) for ~ functions.
