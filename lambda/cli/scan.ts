@@ -178,8 +178,7 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
 
 function expandInput(arg: string, client: () => S3Client): AsyncIterable<Input> | Iterable<Input> {
   if (!arg.startsWith('s3://')) return [...fileInputs(arg)];
-  const url = parseS3Url(arg);
-  if (url === undefined || url.bucket === '') throw new Error('expected s3://bucket/key or s3://bucket/prefix/');
+  const url = parseS3Url(arg)!; // checked by scanCommand before any input is scanned
   const objectInput = (key: string, size?: number): Input => ({
     label: `s3://${url.bucket}/${key}`,
     open: async () => {

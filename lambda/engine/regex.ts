@@ -201,8 +201,12 @@ class RegexParser {
 
   private depth = 0;
 
-  private nest<T>(parse: () => T): T {
+  private enter(): void {
     if (++this.depth > MAX_REGEX_NESTING) this.fail(`nested too deeply (more than ${MAX_REGEX_NESTING} levels)`);
+  }
+
+  private nest<T>(parse: () => T): T {
+    this.enter();
     const node = parse();
     this.depth--;
     return node;
@@ -230,7 +234,7 @@ class RegexParser {
     let node = this.parseComplement();
     const outer = this.depth;
     while (this.peek('?*+{')) {
-      if (++this.depth > MAX_REGEX_NESTING) this.fail(`nested too deeply (more than ${MAX_REGEX_NESTING} levels)`);
+      this.enter(); // each repetition nests the node so far one level deeper
       if (this.match('?')) node = { k: 'repeat', a: node, min: 0, max: 1 };
       else if (this.match('*')) node = { k: 'repeat', a: node, min: 0, max: Infinity };
       else if (this.match('+')) node = { k: 'repeat', a: node, min: 1, max: Infinity };

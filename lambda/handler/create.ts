@@ -178,17 +178,21 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
         return { objects: 0, alerts: 0, skipped: 0 };
       }
       if (!Array.isArray((event as Partial<S3Event> | null)?.Records)) {
-        logger.error('unsupported event', { shape: describeEvent(event) });
-        throw new Error(`${UNSUPPORTED}: ${describeEvent(event)}`);
+        const shape = describeEvent(event);
+        logger.error('unsupported event', { shape });
+        throw new Error(`${UNSUPPORTED}: ${shape}`);
       }
       const { tasks, skipped } = tasksFromS3Event(event as S3Event);
-      const foreign = skipped.filter((s) => s.reason === NOT_S3_RECORD);
+      let foreign = 0;
       for (const s of skipped) {
-        if (s.reason === NOT_S3_RECORD) logger.error('record skipped', { ...s });
-        else logger.info('record skipped', { ...s });
+        if (s.reason !== NOT_S3_RECORD) logger.info('record skipped', { ...s });
+        else {
+          foreign++;
+          logger.error('record skipped', { ...s });
+        }
       }
       const failures: string[] = [];
-      if (foreign.length > 0) failures.push(`${UNSUPPORTED}: ${foreign.length} record(s) are not S3 object records`);
+      if (foreign > 0) failures.push(`${UNSUPPORTED}: ${foreign} record(s) are not S3 object records`);
       let alerts = 0;
       for (const task of tasks) {
         const outcome = await processObject(task, context);

@@ -20,7 +20,7 @@ export interface Needle {
 }
 
 /** A needle's bytes as searched for: case-folded when it is case-insensitive. */
-const searchedBytes = (n: Needle): Uint8Array => (n.caseInsensitive ? n.bytes.map((b) => b & FOLD) : n.bytes);
+export const searchedBytes = (n: Needle): Uint8Array => (n.caseInsensitive ? n.bytes.map((b) => b & FOLD) : n.bytes);
 
 /** Memory layout: the index of the needle found at 0, needle bytes from 16, the data from a page boundary after them. */
 const RESULT_AT = 0;

@@ -14,7 +14,7 @@
  */
 import type { Needs } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
-import { createNeedleFinder, type Needle as SearchNeedle, type NeedleFinder } from './needle-search.js';
+import { createNeedleFinder, searchedBytes, type Needle as SearchNeedle, type NeedleFinder } from './needle-search.js';
 import { FOLD_MASK } from './fold.js';
 
 interface Needle {
@@ -221,7 +221,7 @@ export class Prefilter {
   readonly disabledBecause?: string;
   private readonly anchorNeedles: Needle[];
   /** The anchors as searched (case-insensitive ones folded), to test one position. */
-  private readonly anchorBytes: { bytes: Buffer; caseInsensitive: boolean }[];
+  private readonly anchorBytes: { bytes: Uint8Array; caseInsensitive: boolean }[];
   private readonly formulas: Formula[] = [];
   private readonly escapes: EscapePolicy;
   /** Finds escapes (needles below escapeCount) and anchors in one pass. */
@@ -266,7 +266,7 @@ export class Prefilter {
     this.escapeCount = searched.length;
     this.anchorNeedles = reduceNeedles(anchors);
     for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
-    this.anchorBytes = searched.slice(this.escapeCount).map((n) => ({ bytes: n.caseInsensitive ? Buffer.from(n.bytes.map((b) => b & FOLD_MASK)) : Buffer.from(n.bytes), caseInsensitive: n.caseInsensitive }));
+    this.anchorBytes = searched.slice(this.escapeCount).map((n) => ({ bytes: searchedBytes(n), caseInsensitive: n.caseInsensitive }));
     this.finder = createNeedleFinder(searched, options);
   }
 
