@@ -131,11 +131,14 @@ class Compiler {
       case 'Match':
         if (folded.left.type === 'Field') return this.fieldMatch(FieldPath.of(folded.left.name), folded.op, folded.caseInsensitive, folded.patterns);
         return this.script(folded);
-      case 'In':
+      case 'In': {
+        const offender = folded.list.find((i) => !isConstant(i));
+        if (offender !== undefined) this.refuseFieldComparison(offender, folded.caseInsensitive ? 'in~' : 'in');
         if (folded.left.type === 'Field' && folded.list.every((i) => i.type === 'Literal')) {
           return this.fieldIn(FieldPath.of(folded.left.name), folded.list as Literal[], folded.caseInsensitive);
         }
         return this.script(folded);
+      }
       case 'Call':
         if (!BOOLEAN_FUNCTIONS.has(folded.name)) {
           this.fail(`expected a condition, but \`${folded.name}\` returns a value: compare it, e.g. \`${folded.name}(...) == ...\``, folded.at);
@@ -155,8 +158,8 @@ class Compiler {
   }
 
   private comparison(op: CompareOp, leftExpr: Expr, rightExpr: Expr, at: number): Condition {
-    let left = leftExpr;
-    let right = rightExpr;
+    let left = this.fold(leftExpr);
+    let right = this.fold(rightExpr);
     let operator = op;
     // Literals go to the right, as Elasticsearch's optimizer does.
     if (left.type === 'Literal' && right.type !== 'Literal') {
@@ -180,8 +183,20 @@ class Compiler {
         return this.predicate(positive ? left : { type: 'Not', expr: left, at });
       }
     }
-    if (left.type === 'Field' && right.type === 'Literal') return this.fieldComparison(FieldPath.of(left.name), operator, right);
+    if (right.type !== 'Literal') this.refuseFieldComparison(right, operator);
+    if (left.type === 'Field') return this.fieldComparison(FieldPath.of(left.name), operator, right);
     return this.script({ type: 'Compare', op: operator, left, right, at });
+  }
+
+  /**
+   * Elasticsearch compares a field (or a function of fields) only with a constant: it refuses
+   * `a == b`, `length(a) > length(b)` and `a in (b, "x")` when it plans the query, so no rule
+   * that runs there has them, and accepting them here would let a rule pass `rules check` that
+   * Kibana refuses.
+   */
+  private refuseFieldComparison(offender: Expr, operator: string): never {
+    const what = offender.type === 'Field' ? `\`${offender.name}\`` : offender.type === 'Call' ? `\`${offender.name}(...)\`` : 'an expression of fields';
+    return this.fail(`comparisons against fields are not supported (Elasticsearch refuses them too): ${what} in \`${operator}\` is not a constant`, offender.at);
   }
 
   private fieldComparison(path: FieldPath, op: CompareOp, literal: Literal): Condition {

@@ -193,10 +193,10 @@ describe('missing fields', () => {
     expect(w('not startsWith("abc", x)', {})).toBe(true);
     expect(w('substring(x, 5) not in ("a")', {})).toBe(true);
     expect(w('concat(x, "a") == null', {})).toBe(true);
-    expect(w('a == b', { a: 1 })).toBe(false);
-    expect(w('not a == b', { a: 1 })).toBe(true);
-    expect(w('not a == b', { a: 1, b: 2 })).toBe(true);
-    expect(w('not a == b', { a: 1, b: 1 })).toBe(false);
+    expect(w('concat(a, b) == "1"', { a: 1 })).toBe(false);
+    expect(w('not concat(a, b) == "1"', { a: 1 })).toBe(true);
+    expect(w('not concat(a, b) == "11"', { a: 1, b: 2 })).toBe(true);
+    expect(w('not concat(a, b) == "11"', { a: 1, b: 1 })).toBe(false);
   });
   it('not over a script predicate on an array: false when any value holds', () => {
     expect(w('not (length(user) == 1)', { user: ['a', 'bb'] })).toBe(false);
@@ -208,7 +208,36 @@ describe('missing fields', () => {
   it('script predicates hold if any combination of values does', () => {
     expect(w('length(args) > 5', { args: ['a', 'abcdefg'] })).toBe(true);
     expect(w('length(args) > 5', { args: ['a', 'b'] })).toBe(false);
-    expect(w('a == b', { a: [1, 2], b: [2, 3] })).toBe(true);
+    expect(w('concat(a, b) == "23"', { a: [1, 2], b: [2, 3] })).toBe(true);
+    expect(w('concat(a, b) == "31"', { a: [1, 2], b: [2, 3] })).toBe(false);
+  });
+});
+
+describe('comparisons against fields', () => {
+  it('are refused at compile time with the offender and its position, as Elasticsearch plans them', () => {
+    const refused = (q: string): string => {
+      try {
+        compileQuery(q);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'compiled';
+    };
+    // Elasticsearch's own QA cases (QueryTranslatorFailTests): opcode == pid, and a field in an in-list.
+    expect(refused('process where (serial_event_id<9 and serial_event_id >= 7) or (opcode == pid)')).toMatch(/^1:74: comparisons against fields are not supported .*`pid` in `==`/);
+    expect(refused('process where opcode in (1,3) and process_name in (parent_process_name, "SYSTEM")')).toMatch(/^1:52: .*`parent_process_name` in `in`/);
+    expect(refused('process where a in~ ("x", b)')).toMatch(/^1:27: .*`b` in `in~`/);
+    expect(refused('process where length(a) > length(b)')).toMatch(/`length\(\.\.\.\)` in `>`/);
+    expect(refused('process where not a != b')).toMatch(/`b` in `!=`/);
+    expect(refused('process where (a == b) == true')).toMatch(/`b` in `==`/);
+    expect(refused('process where a < 1 + b')).toMatch(/an expression of fields in `<`/);
+    // Constants on either side, folded first, are fine; so are functions of two fields.
+    expect(refused('process where 1 + 1 == a')).toBe('compiled');
+    expect(refused('process where "x" < a')).toBe('compiled');
+    expect(refused('process where a in (1 + 1, "x")')).toBe('compiled');
+    expect(refused('process where startsWith(a, b)')).toBe('compiled');
+    expect(w('1 + 1 == a', { a: 2 })).toBe(true);
+    expect(w('a in (1 + 1, "x")', { a: 2 })).toBe(true);
   });
 });
 
