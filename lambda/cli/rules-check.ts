@@ -16,6 +16,7 @@ export function rulesCheckCommand(argv: string[], io: Output): number {
   for (const err of result.errors) io.err(err.message);
   const ok = result.rules.length;
   const bad = result.errors.length;
-  io.err(`${result.files.length} file(s): ${ok} rule(s) OK, ${bad} with errors`);
+  const skipped = result.skipped.length === 0 ? '' : `; skipped ${result.skipped.length} other entr${result.skipped.length === 1 ? 'y' : 'ies'}: ${result.skipped.slice(0, 5).join(', ')}${result.skipped.length > 5 ? ', ...' : ''}`;
+  io.err(`${result.files.length} file(s): ${ok} rule(s) OK, ${bad} with errors${skipped}`);
   return bad > 0 ? 1 : 0;
 }

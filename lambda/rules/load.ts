@@ -20,13 +20,18 @@ export interface LoadResult {
   errors: RuleError[];
   /** Files read, in order. */
   files: string[];
+  /** Entries of the folders walked that are not read: hidden, not `*.toml`, not a regular file, or a folder seen already. */
+  skipped: string[];
 }
+
+/** Larger than any real rule (Elastic's largest, investigation guide included, is about 40 KB). */
+const MAX_RULE_FILE_BYTES = 4 * 1024 * 1024;
 
 /** Loads every `*.toml` under the given files and folders (recursively, sorted). */
 export function loadRules(paths: string[], options: LoadOptions = {}): LoadResult {
-  const result: LoadResult = { rules: [], errors: [], files: [] };
+  const result: LoadResult = { rules: [], errors: [], files: [], skipped: [] };
   const seen = new Map<string, string>();
-  for (const file of expandPaths(paths, result.errors)) {
+  for (const file of expandPaths(paths, result)) {
     result.files.push(file);
     try {
       const rule = loadRuleFile(file, options);
@@ -45,22 +50,49 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
   return result;
 }
 
-function expandPaths(paths: string[], errors: RuleError[]): string[] {
+/**
+ * The rule files under `paths`: named files as they are, folders walked recursively in name
+ * order for `*.toml` regular files. Each folder is walked once, so symlink loops end;
+ * nothing blocks (a FIFO named `*.toml` is skipped, not opened).
+ */
+function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipped'>): string[] {
   const files: string[] = [];
+  const walked = new Set<string>();
   const walk = (path: string, explicit: boolean): void => {
     let stat;
     try {
       stat = statSync(path);
-    } catch {
-      errors.push(new RuleError(path, 1, 1, 'no such file or folder'));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file or folder' : code === 'ELOOP' ? 'symbolic link loop' : `cannot read: ${(err as Error).message}`;
+      result.errors.push(new RuleError(path, 1, 1, reason));
       return;
     }
     if (stat.isDirectory()) {
-      for (const name of readdirSync(path).sort()) {
-        if (!name.startsWith('.')) walk(join(path, name), false);
+      const id = `${stat.dev}:${stat.ino}`;
+      if (walked.has(id)) {
+        result.skipped.push(`${path} (a folder already read, through a link)`);
+        return;
       }
-    } else if (explicit || path.endsWith('.toml')) {
+      walked.add(id);
+      let names: string[];
+      try {
+        names = readdirSync(path).sort();
+      } catch (err) {
+        result.errors.push(new RuleError(path, 1, 1, `cannot read folder: ${(err as Error).message}`));
+        return;
+      }
+      for (const name of names) {
+        if (name.startsWith('.')) result.skipped.push(`${join(path, name)} (hidden)`);
+        else walk(join(path, name), false);
+      }
+    } else if (!stat.isFile()) {
+      if (explicit) result.errors.push(new RuleError(path, 1, 1, 'not a regular file'));
+      else result.skipped.push(`${path} (not a regular file)`);
+    } else if (explicit || path.toLowerCase().endsWith('.toml')) {
       files.push(path);
+    } else {
+      result.skipped.push(`${path} (not *.toml)`);
     }
   };
   for (const p of paths) walk(p, true);
@@ -70,8 +102,14 @@ function expandPaths(paths: string[], errors: RuleError[]): string[] {
 export function loadRuleFile(path: string, options: LoadOptions = {}): Rule {
   let bytes: Buffer;
   try {
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new RuleError(path, 1, 1, 'not a regular file');
+    if (stat.size > MAX_RULE_FILE_BYTES) throw new RuleError(path, 1, 1, `rule file too large: ${stat.size} bytes (the limit is ${MAX_RULE_FILE_BYTES})`);
     bytes = readFileSync(path);
+    // It may have grown since: the limit holds for what was read.
+    if (bytes.length > MAX_RULE_FILE_BYTES) throw new RuleError(path, 1, 1, `rule file too large: over ${MAX_RULE_FILE_BYTES} bytes`);
   } catch (err) {
+    if (err instanceof RuleError) throw err;
     throw new RuleError(path, 1, 1, `cannot read rule file: ${(err as Error).message}`);
   }
   // TOML must be UTF-8; decoding bad bytes as U+FFFD would quietly change the rule's literals.
@@ -185,6 +223,21 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     query: str('query', true)!,
     path,
   };
+  if (spec.index !== null && spec.index.every((p) => p.split(',').every((x) => x.trim().replace(/^-/, '') === ''))) {
+    fail('index', 'rule.index names no index pattern');
+  }
+  // Kibana applies these with the query; a rule run without them alerts where Elastic's does not.
+  for (const key of ['filters', 'exceptions_list']) {
+    const v = r[key];
+    if (v !== undefined && (!Array.isArray(v) || v.length > 0)) {
+      fail(
+        key,
+        key === 'filters'
+          ? 'rule.filters is not supported: Kibana adds these query DSL filters to the query; write them into the EQL query instead'
+          : 'rule.exceptions_list is not supported: its exceptions live in Kibana, which eqlambda cannot read; write them into the query as `and not ...`, or remove the list to alert without them',
+      );
+    }
+  }
   const override = str('event_category_override', false);
   if (override !== undefined) spec.event_category_override = override;
   const buildingBlock = str('building_block_type', false);
@@ -243,7 +296,10 @@ function keyPosition(text: string, key: string): [number, number] {
     }
     const header = /^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$/.exec(line);
     if (header) {
-      inRule = header[1]!.trim() === 'rule';
+      const table = header[1]!.trim();
+      // `[[rule.filters]]`, `[rule.threat.tactic]`: the key is a table of [rule].
+      if (table === `rule.${key}` || table.startsWith(`rule.${key}.`)) return [i + 1, line.indexOf('[') + 1];
+      inRule = table === 'rule';
       continue;
     }
     const m = new RegExp(`^(\\s*)${key}\\s*=`).exec(line);

@@ -46,9 +46,28 @@ export function eventIndex(event: Event, defaultIndex?: string): string | undefi
 
 export type IndexMatcher = (index: string) => boolean;
 
+/**
+ * A rule's `index` patterns, read as Elasticsearch reads an index expression: entries may
+ * hold several patterns separated by commas, `-pattern` excludes, and a `cluster:` prefix
+ * (cross-cluster search: `remote:logs-*`, `*:logs-*`) names where the index lives, which
+ * does not matter here (index names cannot contain `:`): the pattern applies to the index.
+ */
 export function compileIndexPatterns(patterns: string[]): IndexMatcher {
-  const include = patterns.filter((p) => !p.startsWith('-')).map((p) => compileWildcard(p, false));
-  const exclude = patterns.filter((p) => p.startsWith('-')).map((p) => compileWildcard(p.slice(1), false));
+  const include: IndexMatcher[] = [];
+  const exclude: IndexMatcher[] = [];
+  for (const entry of patterns) {
+    for (const written of entry.split(',')) {
+      let pattern = written.trim();
+      let excluded = pattern.startsWith('-');
+      if (excluded) pattern = pattern.slice(1);
+      pattern = pattern.slice(pattern.indexOf(':') + 1);
+      if (pattern.startsWith('-')) {
+        excluded = true;
+        pattern = pattern.slice(1);
+      }
+      if (pattern !== '') (excluded ? exclude : include).push(compileWildcard(pattern, false));
+    }
+  }
   return (index) => include.some((m) => m(index)) && !exclude.some((m) => m(index));
 }
 

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Alert, Overflow } from '../../lambda/alerts/document.js';
 import { main, processOutput } from '../../lambda/cli/main.js';
 import { SCAN_USAGE } from '../../lambda/cli/scan.js';
@@ -351,6 +351,16 @@ describe('eqlambda scan: usage errors exit 2', () => {
       expect(run.code).toBe(0);
       expect(run.out[0]).toMatch(/^usage: eqlambda rules check/);
     }
+  });
+
+  it('rules check names what it skipped in a folder, and exits 0 when every rule loads', async () => {
+    const { dir, cleanup } = tempDir();
+    onTestFinished(cleanup);
+    writeFileSync(join(dir, 'openssl.toml'), readFileSync(join(RULES_DIR, readdirSync(RULES_DIR).find((n) => n.includes('openssl'))!)));
+    writeFileSync(join(dir, 'README.md'), '# rules\n');
+    const run = await runCli(['rules', 'check', dir]);
+    expect(run.code).toBe(0);
+    expect(run.err).toEqual([`1 file(s): 1 rule(s) OK, 0 with errors; skipped 1 other entry: ${join(dir, 'README.md')} (not *.toml)`]);
   });
 
   it('for unknown commands', async () => {

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
  * Rule loading: the shipped rules, defaults, MITRE threat parsing, and every kind of
  * error positioned as `path:line:col` in the rule file.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -405,6 +406,110 @@ describe('errors: the query, positioned in the file', () => {
 function ruleIdLine(path: string): number {
   return readFileSync(path, 'utf8').split('\n').findIndex((l) => l.startsWith('rule_id')) + 1;
 }
+
+describe('folders: what is read, skipped and refused', () => {
+  it('walks a folder once, so a symlink loop ends, and says what it skipped', () => {
+    const dir = tempDir();
+    writeRule(dir, 'a.toml', ruleLines('id-a'));
+    symlinkSync('.', join(dir, 'loop'));
+    symlinkSync('.', join(dir, 'loop2'));
+    writeRule(dir, 'B.TOML', ruleLines('id-b'));
+    writeRule(dir, 'notes.md', ['# not a rule']);
+    mkdirSync(join(dir, '.git'));
+    writeRule(join(dir, '.git'), 'x.toml', ruleLines('id-hidden'));
+    const result = loadRules([dir]);
+    expect(result.errors.map((e) => e.message)).toEqual([]);
+    expect(result.rules.map((r) => r.id).sort()).toEqual(['id-a', 'id-b']);
+    expect(result.skipped).toEqual([
+      `${join(dir, '.git')} (hidden)`,
+      `${join(dir, 'loop')} (a folder already read, through a link)`,
+      `${join(dir, 'loop2')} (a folder already read, through a link)`,
+      `${join(dir, 'notes.md')} (not *.toml)`,
+    ]);
+  });
+
+  it('never opens a FIFO (it would block): skipped in a folder, an error when named', () => {
+    const dir = tempDir();
+    writeRule(dir, 'a.toml', ruleLines('id-a'));
+    const fifo = join(dir, 'b.toml');
+    execFileSync('mkfifo', [fifo]);
+    const result = loadRules([dir]);
+    expect(result.rules.map((r) => r.id)).toEqual(['id-a']);
+    expect(result.skipped).toEqual([`${fifo} (not a regular file)`]);
+    expect(loadError(fifo).message).toBe(`${fifo}:1:1: not a regular file`);
+  });
+
+  it('a self-referencing link is an error, not a crash', () => {
+    const dir = tempDir();
+    symlinkSync('self.toml', join(dir, 'self.toml'));
+    const result = loadRules([dir]);
+    expect(result.errors.map((e) => e.message)).toEqual([`${join(dir, 'self.toml')}:1:1: symbolic link loop`]);
+  });
+
+  it('refuses a rule file over 4 MiB before reading it', () => {
+    const dir = tempDir();
+    const path = join(dir, 'huge.toml');
+    writeFileSync(path, '');
+    truncateSync(path, 600 * 1024 * 1024); // sparse: no disk used
+    expect(loadError(path).message).toBe(`${path}:1:1: rule file too large: ${600 * 1024 * 1024} bytes (the limit is 4194304)`);
+  });
+
+  it('an unreadable folder is an error at that folder, and the rest still loads', () => {
+    const dir = tempDir();
+    const locked = join(dir, 'locked');
+    mkdirSync(locked);
+    writeRule(dir, 'a.toml', ruleLines('id-a'));
+    chmodSync(locked, 0);
+    chmodSync(dir, 0o755);
+    chmodSync(tempRoot, 0o755);
+    // As an unprivileged user: root reads any folder.
+    const script = `import { loadRules } from ${JSON.stringify(join(process.cwd(), 'lambda/rules/load.ts'))};
+      const r = loadRules([${JSON.stringify(dir)}]);
+      console.log(JSON.stringify({ ids: r.rules.map((x) => x.id), errors: r.errors.map((e) => e.message) }));`;
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', ...asNobody });
+    chmodSync(locked, 0o755);
+    const { ids, errors } = JSON.parse(out) as { ids: string[]; errors: string[] };
+    expect(ids).toEqual(['id-a']);
+    expect(errors).toEqual([expect.stringMatching(new RegExp(`^${locked}:1:1: cannot read folder: EACCES`))]);
+  });
+});
+
+describe('errors: what Elastic applies that eqlambda cannot', () => {
+  it('rule.filters and a non-empty rule.exceptions_list are errors at their key; empty lists are fine', () => {
+    const dir = tempDir();
+    const filters = writeRule(dir, 'filters.toml', [
+      ...ruleLines('id-f'),
+      '',
+      '[[rule.filters]]', // 15
+      '[rule.filters.meta]',
+      'negate = true',
+      '[rule.filters.query.match_phrase]',
+      '"host.name" = "web-01"',
+    ]);
+    expect(loadError(filters).message).toMatch(new RegExp(`^${filters}:15:1: rule.filters is not supported`));
+    const exceptions = writeRule(dir, 'exceptions.toml', [
+      ...ruleLines('id-e'),
+      '',
+      '[[rule.exceptions_list]]', // 15
+      'id = "endpoint_list"',
+      'list_id = "endpoint_list"',
+      'namespace_type = "agnostic"',
+      'type = "endpoint"',
+    ]);
+    expect(loadError(exceptions).message).toMatch(new RegExp(`^${exceptions}:15:1: rule.exceptions_list is not supported: its exceptions live in Kibana`));
+    const empty = writeRule(dir, 'empty.toml', [...ruleLines('id-x').slice(0, 12), 'exceptions_list = []', 'filters = []', ruleLines('id-x')[12]!]);
+    expect(loadRules([empty]).errors).toEqual([]);
+  });
+
+  it('an index list that names no pattern is an error', () => {
+    const dir = tempDir();
+    for (const [name, index] of [['none.toml', '[]'], ['blank.toml', '[" ", "-"]']] as const) {
+      const path = writeRule(dir, name, [...ruleLines('id-i').slice(0, 12), `index = ${index}`, ruleLines('id-i')[12]!]);
+      expect(loadError(path).message).toBe(`${path}:13:1: rule.index names no index pattern`);
+    }
+  });
+});
 
 describe('errors across files and folders', () => {
   it('a rule_id used by two files: the first loads, the second is reported', () => {

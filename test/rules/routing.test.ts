@@ -99,6 +99,14 @@ describe('index patterns', () => {
     { patterns: ['-logs-endpoint.alerts-*'], index: 'logs-endpoint.events.process-default', expected: false }, // exclusions alone select nothing
     { patterns: ['auditbeat-*', 'endgame-*'], index: 'endgame-3.63.0', expected: true },
     { patterns: [], index: 'auditbeat-8.11.1', expected: false },
+    // Cross-cluster patterns: the cluster is where the index lives, not part of its name.
+    { patterns: ['remote:logs-endpoint.events.*'], index: 'logs-endpoint.events.process-default', expected: true },
+    { patterns: ['*:logs-endpoint.events.*', 'logs-endpoint.events.*'], index: 'logs-endpoint.events.process-default', expected: true },
+    { patterns: ['logs-*', '-remote:logs-endpoint.events.network-*'], index: 'logs-endpoint.events.network-default', expected: false },
+    { patterns: ['logs-*', 'remote:-logs-endpoint.events.network-*'], index: 'logs-endpoint.events.network-default', expected: false },
+    // An entry may hold several patterns, comma-separated, as an index expression does.
+    { patterns: ['auditbeat-*, logs-endpoint.events.*'], index: 'logs-endpoint.events.file-default', expected: true },
+    { patterns: ['logs-*,-logs-endpoint.events.network-*'], index: 'logs-endpoint.events.network-default', expected: false },
   ];
   it.each(cases)('$patterns on $index → $expected', ({ patterns, index, expected }) => {
     expect(compileIndexPatterns(patterns)(index)).toBe(expected);
