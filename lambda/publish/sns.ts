@@ -124,18 +124,32 @@ export class SnsPublisher {
       try {
         const entries: PublishBatchRequestEntry[] = pending.map((p, i) => ({ Id: `e${i}`, ...p.message }));
         const response = await this.client.send(new PublishBatchCommand({ TopicArn: this.topicArn, PublishBatchRequestEntries: entries }));
-        this.published += response.Successful?.length ?? 0;
+        const answered = new Set<Pending>();
+        const entryOf = (id: string | undefined): Pending | undefined => {
+          const p = id !== undefined && /^e\d+$/.test(id) ? pending[Number(id.slice(1))] : undefined;
+          if (p === undefined || answered.has(p)) return undefined;
+          answered.add(p);
+          return p;
+        };
+        for (const s of response.Successful ?? []) if (entryOf(s.Id) !== undefined) this.published++;
         for (const f of response.Failed ?? []) {
-          const p = pending[Number(f.Id?.slice(1))];
+          const p = entryOf(f.Id);
           if (p === undefined) continue;
           if (f.SenderFault === true || p.attempts >= this.maxAttempts) this.failed.push({ record: p.record, code: f.Code ?? 'Failed', message: f.Message ?? '' });
           else retry.push(p);
         }
+        // An entry the response does not account for was not confirmed: send it again.
+        for (const p of pending) {
+          if (answered.has(p)) continue;
+          if (p.attempts >= this.maxAttempts) this.failed.push({ record: p.record, code: 'NoAnswer', message: 'SNS answered neither success nor failure for this entry' });
+          else retry.push(p);
+        }
       } catch (err) {
-        const e = err as Error & { name?: string; $metadata?: unknown };
-        if (e.$metadata === undefined && pending.length > 1) {
-          // Failed before reaching the wire (the request could not be built): one entry's
-          // content is to blame, so send each on its own and let only that one fail.
+        const e = err as Error & { name?: string; $metadata?: unknown; $fault?: string };
+        if ((e.$metadata === undefined || e.$fault === 'client') && pending.length > 1) {
+          // The request could not be built, or SNS refused it as a whole (a client fault:
+          // one entry's subject or attributes may be to blame): send each entry on its own,
+          // so only the guilty one fails and the rest of the batch is delivered.
           for (const p of pending) await this.deliver([p]);
           return;
         }

@@ -439,6 +439,46 @@ describe('delivery to SNS', () => {
     expect(sns.delivered.every((e) => !e.subject!.includes('poison-host'))).toBe(true);
   });
 
+  it('isolates an entry SNS refuses the whole request for (a client fault), delivering the rest of its batch', async () => {
+    const hits = Array.from({ length: 10 }, () => c.openssl());
+    hits[6]!.host = { ...(hits[6]!.host as object), name: 'büro-pc' };
+    s3.put('edr/refused.ndjson', logOf(42, hits, 2).body);
+    // As the SDK reports a 400 from SNS: a service exception with $metadata and $fault 'client'.
+    sns.respond((input) => {
+      if ((input.PublishBatchRequestEntries ?? []).some((e) => e.Subject?.includes('büro-pc'))) {
+        throw Object.assign(new Error('Invalid parameter: Subject'), { name: 'InvalidParameterException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+      }
+      return acceptAll(input, 0);
+    });
+    await expect(run(s3Event({ key: 'edr/refused.ndjson' }))).rejects.toThrow('1 of 10 alert message(s) for s3://logs/edr/refused.ndjson could not be published (InvalidParameterException)');
+    expect(expectDeliveredOnce(sns.delivered)).toHaveLength(9);
+    expect(sns.batches[0]).toHaveLength(10);
+    expect(sns.batches.slice(1).every((b) => b.length === 1)).toBe(true);
+  });
+
+  it('does not split a batch SNS failed on its side (a server fault the SDK gave up on)', async () => {
+    s3.put('edr/busy.ndjson', logOf(43, [c.openssl(), c.openssl(), c.openssl()]).body);
+    sns.respond(() => {
+      throw Object.assign(new Error('Internal failure'), { name: 'InternalErrorException', $fault: 'server', $metadata: { httpStatusCode: 500 } });
+    });
+    await expect(run(s3Event({ key: 'edr/busy.ndjson' }))).rejects.toThrow('3 of 3 alert message(s) for s3://logs/edr/busy.ndjson could not be published (InternalErrorException)');
+    expect(sns.batches).toHaveLength(1);
+  });
+
+  it('sends again an entry the response accounts for in neither Successful nor Failed, and ignores unknown ids', async () => {
+    const { body, lines } = logOf(44, [c.openssl(), c.openssl(), c.openssl()]);
+    s3.put('edr/silent.ndjson', body);
+    sns.respond((input, call) => {
+      const entries = input.PublishBatchRequestEntries ?? [];
+      // The first answer forgets the 2nd entry and names one that was never sent.
+      const answered = call === 1 ? entries.filter((_, i) => i !== 1) : entries;
+      return { $metadata: {}, Successful: [...answered.map((e) => ({ Id: e.Id!, MessageId: `m-${e.Id}` })), ...(call === 1 ? [{ Id: 'e99', MessageId: 'x' }, { Id: entries[0]!.Id!, MessageId: 'dup' }] : [])], Failed: [] };
+    });
+    const result = await run(s3Event({ key: 'edr/silent.ndjson' }));
+    expect(result).toEqual({ objects: 1, alerts: 3, skipped: 0 });
+    expect(sns.batches.map((b) => b.map((e) => (recordOf(e) as Alert).source.line))).toEqual([lines, [lines[1]]]);
+  });
+
   it('trims an oversized document (1 MB command line) to fit, keeping the alert fields', async () => {
     const doc = c.openssl();
     doc.process = { ...doc.process, command_line: `openssl s_client -connect 203.0.113.7:4443 ${'C'.repeat(1_000_000)}` };
