@@ -54,12 +54,22 @@ export function sourceText(source: Location & { line?: number }): string {
   return source.line === undefined ? where : `${where}, line ${source.line}`;
 }
 
-/** At most 99 characters, no control characters (SNS rejects them), never empty. */
+/**
+ * Under 100 characters however they are counted (UTF-16 units, as SNS's Java side does, so
+ * never more code points either), no control characters (SNS rejects them), never empty.
+ */
 export function cleanSubject(text: string): string {
   // eslint-disable-next-line no-control-regex -- stripping control characters is the point
   const clean = wellFormed(text).replace(/[\u0000-\u001f\u007f-\u009f\ufffe\uffff]+/g, ' ').replace(/\s+/g, ' ').trim();
-  const chars = [...clean];
-  const subject = chars.length > 99 ? `${chars.slice(0, 98).join('')}…` : clean;
+  let subject = clean;
+  if (clean.length > 99) {
+    let cut = 0;
+    for (const ch of clean) {
+      if (cut + ch.length > 98) break; // a surrogate pair stays whole
+      cut += ch.length;
+    }
+    subject = `${clean.slice(0, cut)}…`;
+  }
   return subject === '' ? 'eqlambda alert' : subject;
 }
 

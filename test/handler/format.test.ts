@@ -97,7 +97,7 @@ describe('toSnsMessage', () => {
         const d = { ...doc, host: { name: host } };
         const message = toSnsMessage(buildAlert(r, alertRule(r), REF, 'id', 1, d as Event, NOW));
         expect(subjectProblem(message.Subject)).toBeUndefined();
-        expect([...message.Subject].length).toBeLessThanOrEqual(99);
+        expect(message.Subject.length).toBeLessThanOrEqual(99); // UTF-16 units, so code points too
         expect(JSON.parse(message.Message)).toHaveProperty('default');
       }),
       { numRuns: 150 },
@@ -108,6 +108,10 @@ describe('toSnsMessage', () => {
     expect(cleanSubject('\n\t \u0000')).toBe('eqlambda alert');
     expect(cleanSubject('  ok  ')).toBe('ok');
     expect([...cleanSubject('日本'.repeat(80))].length).toBe(99);
+    // Emoji are two UTF-16 units each: 49 of them and the ellipsis, never half a pair.
+    const emoji = cleanSubject('🔥'.repeat(99));
+    expect(emoji).toBe(`${'🔥'.repeat(49)}…`);
+    expect(emoji.length).toBe(99);
   });
 
   it('trims an oversized document (1 MB command line) and keeps the alert fields whole', () => {

@@ -59,7 +59,8 @@ export function snsPayloadBytes(entry: WireEntry): number {
 /** SNS subject rules: non-empty, < 100 characters, no line breaks or control characters, no leading space. */
 export function subjectProblem(subject: string): string | undefined {
   if (subject.length === 0) return 'empty subject';
-  if ([...subject].length >= 100) return `subject has ${[...subject].length} characters (must be < 100)`;
+  // The strictest reading of "less than 100 characters": UTF-16 units, as Java counts.
+  if (subject.length >= 100) return `subject has ${subject.length} UTF-16 units (must be < 100)`;
   // eslint-disable-next-line no-control-regex -- looking for control characters is the point
   if (/[\u0000-\u001f\u007f-\u009f]/.test(subject)) return 'subject contains control characters';
   if (/^\s/.test(subject)) return 'subject starts with whitespace';
