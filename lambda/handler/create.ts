@@ -20,7 +20,7 @@ import type { Context, S3Event } from 'aws-lambda';
 import type { SourceRef } from '../alerts/document.js';
 import type { Rule } from '../rules/model.js';
 import { PreparedRules, scan, type ScanResult } from '../scan/pipeline.js';
-import { createS3Client, ObjectMissingError, openS3Object } from '../sources/s3.js';
+import { createS3Client, ObjectChangedError, ObjectMissingError, openS3Object, type S3ObjectRef } from '../sources/s3.js';
 import { SourceError } from '../scan/decode.js';
 import { SnsPublisher, type PublisherOptions } from '../publish/sns.js';
 import { indexForKey, type HandlerConfig } from './config.js';
@@ -58,6 +58,9 @@ export type Outcome =
 
 export type HandlerResult = { objects: number; alerts: number; skipped: number } | BatchResponse;
 
+/** The least time given to GetObject to answer, even when the budget is nearly spent (the scan then stops after its first chunk). */
+const MIN_OPEN_TIMEOUT_MS = 1000;
+
 export function createHandler(deps: HandlerDeps): (event: unknown, context: Context) => Promise<HandlerResult> {
   const logger = deps.logger ?? new Logger({ serviceName: 'eqlambda' });
   const metrics = deps.metrics ?? new Metrics({ namespace: 'eqlambda', serviceName: 'eqlambda' });
@@ -74,10 +77,20 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
     try {
       let opened;
       try {
-        opened = await openS3Object(s3, task.versionId === undefined ? { bucket: task.bucket, key: task.key } : { bucket: task.bucket, key: task.key, versionId: task.versionId });
+        const ref: S3ObjectRef = { bucket: task.bucket, key: task.key };
+        if (task.versionId !== undefined) ref.versionId = task.versionId;
+        else if (task.etag !== undefined) ref.etag = task.etag; // the content the event announced, not a later upload
+        // A GetObject that never answers must not run the function into its timeout.
+        opened = await openS3Object(s3, ref, { openTimeoutMs: Math.max(context.getRemainingTimeInMillis() - config.safetyMarginMs, MIN_OPEN_TIMEOUT_MS) });
       } catch (err) {
         if (err instanceof ObjectMissingError) {
           logger.warn('object is gone; nothing to scan', { error: err.message });
+          metrics.addMetric('ObjectErrors', MetricUnit.Count, 1);
+          return { status: 'missing', message: err.message };
+        }
+        if (err instanceof ObjectChangedError) {
+          // Its later content has an event of its own; this one cannot be read any more.
+          logger.error('object was overwritten before it was scanned; its earlier content was not scanned', { error: err.message });
           metrics.addMetric('ObjectErrors', MetricUnit.Count, 1);
           return { status: 'missing', message: err.message };
         }

@@ -213,7 +213,25 @@ class ObjectScan implements LineSink {
 
 /** How long a scan out of time waits to learn whether the input has ended. */
 const STOP_GRACE_MS = 50;
+/** How often a scan waiting on its source asks shouldStop (a stalled read must not outlast the budget). */
+const STOP_POLL_MS = 250;
 const delay = (ms: number): Promise<undefined> => new Promise((resolve) => setTimeout(resolve, ms, undefined));
+
+/** The next chunk, or undefined if `shouldStop` says so while it is awaited. */
+async function nextUnlessStopped<T>(next: Promise<T>, shouldStop: (() => boolean) | undefined): Promise<T | undefined> {
+  if (shouldStop === undefined) return next;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, STOP_POLL_MS, undefined)));
+    try {
+      const settled = await Promise.race([next, tick]);
+      if (settled !== undefined) return settled;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (shouldStop()) return undefined;
+  }
+}
 
 export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, options: ScanOptions, sink: RecordSink): Promise<ScanResult> {
   const started = performance.now();
@@ -239,8 +257,13 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     const chunks = withoutByteOrderMark(decoded)[Symbol.asyncIterator]();
     let ended = false;
     try {
-      let step = await chunks.next();
-      while (step.done !== true) {
+      const first = chunks.next();
+      let step = await nextUnlessStopped(first, options.shouldStop);
+      if (step === undefined) {
+        result.stoppedAtLine = 1;
+        first.catch(() => {});
+      }
+      while (step !== undefined && step.done !== true) {
         const chunk = step.value;
         prepared.prefilter.newChunk();
         splitter.push(chunk);
@@ -263,7 +286,12 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
             break;
           }
         }
-        step = await next;
+        step = await nextUnlessStopped(next, options.shouldStop);
+        if (step === undefined) {
+          // The source stalled and the time ran out while waiting for it.
+          result.stoppedAtLine = splitter.lineNumber;
+          next.catch(() => {});
+        }
       }
       ended = result.stoppedAtLine === undefined;
     } finally {

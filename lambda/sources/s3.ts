@@ -20,6 +20,8 @@ export interface S3ObjectRef {
   bucket: string;
   key: string;
   versionId?: string;
+  /** Read only this content (If-Match): the ETag an S3 event announced, for an unversioned object. */
+  etag?: string;
 }
 
 export interface OpenedObject {
@@ -37,6 +39,14 @@ export class ObjectMissingError extends Error {
   }
 }
 
+/** The object was overwritten after the event that announced it: that content cannot be read any more. */
+export class ObjectChangedError extends Error {
+  constructor(ref: S3ObjectRef) {
+    super(`s3://${ref.bucket}/${ref.key} was overwritten before it was read: the content with ETag ${ref.etag} is gone (enable versioning on the bucket to scan every upload)`);
+    this.name = 'ObjectChangedError';
+  }
+}
+
 export function parseS3Url(url: string): { bucket: string; key: string } | undefined {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
   return m === null ? undefined : { bucket: m[1]!, key: m[2]! };
@@ -47,13 +57,24 @@ export function normaliseEtag(etag: string | undefined): string | undefined {
   return etag === undefined ? undefined : etag.replace(/^"|"$/g, '');
 }
 
-export async function openS3Object(client: S3Client, ref: S3ObjectRef): Promise<OpenedObject> {
+/**
+ * Opens the object for streaming. `openTimeoutMs` bounds the wait for the response (not the
+ * reading of the body, which the scan watches itself).
+ */
+export async function openS3Object(client: S3Client, ref: S3ObjectRef, options: { openTimeoutMs?: number } = {}): Promise<OpenedObject> {
   let response;
+  const abort = new AbortController();
+  const timer = options.openTimeoutMs === undefined ? undefined : setTimeout(() => abort.abort(), Math.max(options.openTimeoutMs, 0));
   try {
-    response = await client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }));
+    const ifMatch = ref.versionId === undefined && ref.etag !== undefined ? `"${ref.etag}"` : undefined;
+    response = await client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId, IfMatch: ifMatch }), { abortSignal: abort.signal });
   } catch (err) {
+    if (abort.signal.aborted) throw new SourceError(`cannot read s3://${ref.bucket}/${ref.key}: no response within ${options.openTimeoutMs} ms`, err);
     if (isMissing(err)) throw new ObjectMissingError(ref);
+    if (isChanged(err)) throw new ObjectChangedError(ref);
     throw new SourceError(`cannot read s3://${ref.bucket}/${ref.key}: ${describe(err)}`, err);
+  } finally {
+    clearTimeout(timer);
   }
   const body = response.Body as Readable | undefined;
   const opened: OpenedObject = { stream: body ?? emptyStream() };
@@ -86,6 +107,10 @@ function isMissing(err: unknown): boolean {
   if (err instanceof NoSuchKey) return true;
   if (err instanceof S3ServiceException) return err.name === 'NoSuchKey' || err.name === 'NoSuchVersion' || err.$metadata.httpStatusCode === 404;
   return false;
+}
+
+function isChanged(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.name === 'PreconditionFailed' || err.$metadata.httpStatusCode === 412);
 }
 
 function describe(err: unknown): string {

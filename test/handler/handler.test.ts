@@ -17,7 +17,7 @@ import { DEFAULT_RECLAIM_EVERY_BYTES, scan } from '../../lambda/scan/pipeline.js
 import { batchEvent, lambdaContext, S3_TEST_EVENT, s3Event } from '../support/aws-events.js';
 import { SNS_MAX_BATCH_ENTRIES, SNS_MAX_PAYLOAD_BYTES, snsPayloadBytes, subjectProblem } from '../support/fake-sns.js';
 import { corpus, example, EXAMPLES, gz, logWith, ndjson, OPENSSL_RULE, shippedRules, SSH_RULE, unrouted, type Doc } from '../support/logs.js';
-import { acceptAll, failing, MockS3, MockSns } from '../support/mock-aws.js';
+import { acceptAll, DEFAULT_ETAG, failing, MockS3, MockSns } from '../support/mock-aws.js';
 import { RecordingLogger, RecordingMetrics } from '../support/observability.js';
 import { alertsOf, expectDeliveredOnce, expectWellFormed, overflowsOf, recordOf } from '../support/sns-messages.js';
 
@@ -121,8 +121,8 @@ describe('S3 event notifications', () => {
     expect(s3.requests.map((r) => r.Key)).toEqual(['logs/my file+1.gz', 'été/日本 x.ndjson']);
     const alerts = alertsOf(sns.delivered);
     expect(alerts.map((x) => [x.source, x.rule.name])).toEqual([
-      [{ line: a.lines[0], bucket: 'logs', key: 'logs/my file+1.gz', etag: 'e7d1a8b3c5' }, OPENSSL_RULE],
-      [{ line: b.lines[0], bucket: 'logs', key: 'été/日本 x.ndjson', etag: 'e7d1a8b3c5' }, SSH_RULE],
+      [{ line: a.lines[0], bucket: 'logs', key: 'logs/my file+1.gz', etag: DEFAULT_ETAG }, OPENSSL_RULE],
+      [{ line: b.lines[0], bucket: 'logs', key: 'été/日本 x.ndjson', etag: DEFAULT_ETAG }, SSH_RULE],
     ]);
   });
 
@@ -193,6 +193,22 @@ describe('S3 event notifications', () => {
     const warning = logger.at('warn').find((e) => e.message === 'object is gone; nothing to scan');
     expect(warning?.attributes.error).toBe('s3://logs/edr/gone.ndjson does not exist');
     expect(warning?.keys).toMatchObject({ bucket: 'logs', key: 'edr/gone.ndjson' });
+    expect(metrics.total('ObjectErrors')).toBe(1);
+  });
+
+  it('reads only the content the event announced: an object overwritten since is logged as an error, not scanned as the new content', async () => {
+    s3.put('edr/rewritten.ndjson', logOf(45, [c.openssl()]).body, { etag: 'b2b2b2' });
+    s3.put('edr/versioned.ndjson', logOf(46, [c.openssl()]).body, { etag: 'c3c3c3', versionId: 'v9' });
+    const result = await run(s3Event({ key: 'edr/rewritten.ndjson', eTag: 'a1a1a1' }, { key: 'edr/versioned.ndjson', eTag: 'a1a1a1', versionId: 'v9' }));
+    expect(result).toEqual({ objects: 2, alerts: 1, skipped: 0 });
+    // The unversioned object is asked for with If-Match; a version pins its content already.
+    expect(s3.requests.map((r) => [r.Key, r.IfMatch, r.VersionId])).toEqual([
+      ['edr/rewritten.ndjson', '"a1a1a1"', undefined],
+      ['edr/versioned.ndjson', undefined, 'v9'],
+    ]);
+    expect(alertsOf(sns.delivered).map((a) => ('key' in a.source ? a.source.key : ''))).toEqual(['edr/versioned.ndjson']);
+    const error = logger.at('error').find((e) => e.message === 'object was overwritten before it was scanned; its earlier content was not scanned');
+    expect(error?.attributes.error).toBe('s3://logs/edr/rewritten.ndjson was overwritten before it was read: the content with ETag a1a1a1 is gone (enable versioning on the bucket to scan every upload)');
     expect(metrics.total('ObjectErrors')).toBe(1);
   });
 
@@ -488,7 +504,7 @@ describe('delivery to SNS', () => {
 
     // What the same scan finds without any message size limit.
     const found: Alert[] = [];
-    await scan(Readable.from([body]), { kind: 's3', bucket: 'logs', key: 'edr/huge.ndjson', etag: 'e7d1a8b3c5' }, { rules, now: () => NOW }, (records) => {
+    await scan(Readable.from([body]), { kind: 's3', bucket: 'logs', key: 'edr/huge.ndjson', etag: DEFAULT_ETAG }, { rules, now: () => NOW }, (records) => {
       for (const r of records) if (r.kind === 'alert') found.push(r);
     });
     expect(found).toHaveLength(1);
@@ -516,7 +532,7 @@ describe('delivery to SNS', () => {
       {
         kind: 'overflow',
         rule: expect.objectContaining({ name: OPENSSL_RULE }),
-        source: { bucket: 'logs', key: 'edr/noisy.ndjson', etag: 'e7d1a8b3c5', first_suppressed_line: lines[1] },
+        source: { bucket: 'logs', key: 'edr/noisy.ndjson', etag: DEFAULT_ETAG, first_suppressed_line: lines[1] },
         count: 2,
       },
     ]);
@@ -617,7 +633,7 @@ describe('time budget', () => {
     await expect(run(s3Event({ key: 'edr/slow.ndjson' }), {}, {}, context)).rejects.toThrow(
       `stopped at line ${lines[1]! + 1} of s3://logs/edr/slow.ndjson: the time budget ran out; alerts up to there were delivered`,
     );
-    expect(calls).toBe(1); // checked after the first chunk
+    expect(calls).toBe(2); // the open's time limit, then the check after the first chunk
     expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual(lines.slice(0, 2));
   });
 
@@ -631,6 +647,22 @@ describe('time budget', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(s3.bodies).toHaveLength(1);
     expect(s3.bodies[0]!.destroyed).toBe(true);
+  });
+
+  it('stops when the time runs out while a read has stalled, delivering what was found', async () => {
+    const hits = [c.openssl(), c.sshBackdoor()];
+    const { body, lines } = logOf(47, hits, 20);
+    const cut = Buffer.byteLength(body.toString('utf8').split('\n').slice(0, lines[1]).join('\n') + '\n');
+    // The second chunk never comes (a connection that went silent).
+    s3.put('edr/stalled.ndjson', [body.subarray(0, cut), body.subarray(cut)], { beforeChunk: (i) => (i === 1 ? new Promise<void>(() => {}) : Promise.resolve()) });
+    const deadline = performance.now() + 400; // the margin is reached 400 ms from now
+    const context = lambdaContext(() => Math.round(15_000 + deadline - performance.now()));
+    const started = performance.now();
+    await expect(within(3_000, run(s3Event({ key: 'edr/stalled.ndjson' }), {}, {}, context))).rejects.toThrow(
+      `stopped at line ${lines[1]! + 1} of s3://logs/edr/stalled.ndjson: the time budget ran out; alerts up to there were delivered`,
+    );
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+    expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual(lines);
   });
 
   it('does not stop while the remaining time is above the margin', async () => {

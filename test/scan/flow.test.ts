@@ -134,6 +134,30 @@ describe('scan: shouldStop and startLine', () => {
     expect(tail.records.at(-1)).toMatchObject({ kind: 'alert', source: { line: 61 } });
   });
 
+  it('stops while waiting on a stalled source once shouldStop turns true, first chunk or later', async () => {
+    const cut = text.indexOf(line(SSH_TP())) + line(SSH_TP()).length + 1; // just after line 10
+    async function* stallsAfter(chunks: number): AsyncGenerator<Buffer> {
+      let n = 0;
+      for await (const chunk of cutAt(Buffer.from(text), [cut])) {
+        if (n++ === chunks) await new Promise(() => {}); // this read never completes
+        yield chunk;
+      }
+    }
+    for (const [chunks, stoppedAt, alerts] of [
+      [0, 1, []],
+      [1, 11, [[OPENSSL_RULE_ID, 5], [SSH_RULE_ID, 10]]],
+    ] as const) {
+      const deadline = performance.now() + 300;
+      const started = performance.now();
+      const outcome = await settlesWithin(scanAll(stallsAfter(chunks), { rules, shouldStop: () => performance.now() >= deadline }), 3_000);
+      expect(outcome).not.toBe('timeout');
+      const { result, records } = outcome as Awaited<ReturnType<typeof scanAll>>;
+      expect(result.stoppedAtLine).toBe(stoppedAt);
+      expect(alertLines(records)).toEqual(alerts);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    }
+  });
+
   it('resumes from stoppedAtLine: the two parts give exactly the full scan’s records', async () => {
     const bytes = Buffer.from(text);
     const cut = text.indexOf(line(SSH_TP())) + 10;

@@ -21,6 +21,9 @@ export interface StoredObject {
 
 export type S3Fault = 'AccessDenied' | 'NoSuchKey';
 
+/** The ETag of a stored object unless given: the one test S3 events announce (support/aws-events.ts). */
+export const DEFAULT_ETAG = 'd41d8cd98f00b204e9800998ecf8427e';
+
 export class MockS3 {
   readonly mock = mockClient(S3Client);
   readonly objects = new Map<string, StoredObject>();
@@ -71,6 +74,10 @@ export class MockS3 {
       if (fault === 'NoSuchKey' || stored === undefined || (input.VersionId !== undefined && stored.versionId !== input.VersionId)) {
         throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
       }
+      const etag = `"${stored.etag ?? DEFAULT_ETAG}"`;
+      if (input.IfMatch !== undefined && input.IfMatch !== etag && input.IfMatch !== '*') {
+        throw new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', $metadata: { httpStatusCode: 412 }, message: 'At least one of the pre-conditions you specified did not hold' });
+      }
       // Fresh buffers per request, as from the network (see sameBuffers for the other case).
       const chunks = (Array.isArray(stored.body) ? stored.body : [stored.body]).map((b) => (this.sameBuffers ? b : Buffer.from(b)));
       const { beforeChunk } = stored;
@@ -89,7 +96,7 @@ export class MockS3 {
       this.bodies.push(body);
       return {
         Body: body as never,
-        ETag: `"${stored.etag ?? 'e7d1a8b3c5'}"`,
+        ETag: etag,
         VersionId: stored.versionId,
         ContentLength: chunks.reduce((n, c) => n + c.length, 0),
       };

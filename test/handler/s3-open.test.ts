@@ -1,0 +1,75 @@
+/**
+ * Opening an S3 object through the real SDK over HTTP, against a small server that answers
+ * as S3 does where s3rver cannot: If-Match (412 PreconditionFailed) and a GetObject that
+ * never answers.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SourceError } from '../../lambda/scan/decode.js';
+import { ObjectChangedError, openS3Object } from '../../lambda/sources/s3.js';
+
+const CURRENT_ETAG = '"9b2cf535f27731c974343645a3985328"';
+const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
+let server: Server;
+let client: S3Client;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    requests.push({ url: req.url ?? '', headers: req.headers });
+    if (req.url?.startsWith('/logs/stalled')) return; // never answers
+    const ifMatch = req.headers['if-match'];
+    if (ifMatch !== undefined && ifMatch !== CURRENT_ETAG) {
+      res.writeHead(412, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-Match</Condition></Error>');
+      return;
+    }
+    res.writeHead(200, { etag: CURRENT_ETAG, 'content-length': '3' });
+    res.end('{}\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'k', secretAccessKey: 's' }, maxAttempts: 1 });
+});
+
+afterAll(async () => {
+  client.destroy();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function text(stream: AsyncIterable<Buffer>): Promise<string> {
+  let out = '';
+  for await (const chunk of stream) out += chunk.toString();
+  return out;
+}
+
+it('sends If-Match with the announced ETag and reads the object when it still has that content', async () => {
+  const opened = await openS3Object(client, { bucket: 'logs', key: 'a.ndjson', etag: '9b2cf535f27731c974343645a3985328' });
+  expect(await text(opened.stream)).toBe('{}\n');
+  expect(opened.etag).toBe('9b2cf535f27731c974343645a3985328');
+  expect(requests.at(-1)!.headers['if-match']).toBe(CURRENT_ETAG);
+});
+
+it('reports an object overwritten since the event (412) as changed, not as unreadable', async () => {
+  const failure = await openS3Object(client, { bucket: 'logs', key: 'b.ndjson', etag: 'aaaaaaaa' }).catch((err: unknown) => err);
+  expect(failure).toBeInstanceOf(ObjectChangedError);
+  expect((failure as Error).message).toBe('s3://logs/b.ndjson was overwritten before it was read: the content with ETag aaaaaaaa is gone (enable versioning on the bucket to scan every upload)');
+});
+
+it('does not send If-Match for a version, whose content cannot change', async () => {
+  await text((await openS3Object(client, { bucket: 'logs', key: 'c.ndjson', versionId: 'v1', etag: 'aaaaaaaa' })).stream);
+  expect(requests.at(-1)!.headers['if-match']).toBeUndefined();
+  expect(requests.at(-1)!.url).toContain('versionId=v1');
+});
+
+it('gives up on a GetObject that never answers after openTimeoutMs, with a clear error', async () => {
+  const started = performance.now();
+  const failure = await openS3Object(client, { bucket: 'logs', key: 'stalled.ndjson' }, { openTimeoutMs: 300 }).catch((err: unknown) => err);
+  const waited = performance.now() - started;
+  expect(failure).toBeInstanceOf(SourceError);
+  expect((failure as Error).message).toBe('cannot read s3://logs/stalled.ndjson: no response within 300 ms');
+  expect(waited).toBeGreaterThanOrEqual(290);
+  expect(waited).toBeLessThan(5_000);
+});
