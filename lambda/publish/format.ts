@@ -214,15 +214,35 @@ export function toSnsMessage(record: DetectionRecord): SnsMessage {
   return { Message: message, Subject: subjectFor(record), MessageStructure: 'json', MessageAttributes: attributes(record) };
 }
 
-/** The largest trimming of the document (longest strings cut first) whose message fits. */
+/**
+ * The largest trimming of the document (longest strings, arrays and objects cut first) whose
+ * message fits: a binary search over the cut, each step building a trimmed copy, so the cost
+ * is a few passes over what is kept, however wide or long the document.
+ */
 export function trimAlert(alert: Alert): Alert {
+  // Each object's keys listed once for all the trimmings (listing a 60,000-key object takes ms).
+  const keys = new WeakMap<object, string[]>();
+  const trimmed = (max: number): Alert => ({ ...alert, document: trimValue(alert.document, max, keys) as Alert['document'], truncated: true });
   const fits = (a: Alert): boolean => Buffer.byteLength(body(a)) <= MESSAGE_BUDGET;
-  let lo = 0;
-  let hi = 64 * 1024;
-  let best: Alert = { ...alert, document: { note: 'document removed: too large for an SNS message' }, truncated: true };
+  let best = trimmed(0);
+  // The smallest trimming first: if even that does not fit, no search can help.
+  if (!fits(best)) return { ...alert, document: { note: 'document removed: too large for an SNS message' }, truncated: true };
+  // Gallop up (1, 2, 4, ...) to the first cut that does not fit, then search between: the
+  // copies built grow geometrically, so the work stays near the size of the message sent.
+  let lo = 1;
+  let hi = MAX_CUT;
+  for (let max = 1; max <= MAX_CUT; max *= 2) {
+    const candidate = trimmed(max);
+    if (!fits(candidate)) {
+      hi = max - 1;
+      break;
+    }
+    best = candidate;
+    lo = max + 1;
+  }
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const candidate: Alert = { ...alert, document: trimValue(alert.document, mid) as Alert['document'], truncated: true };
+    const candidate = trimmed(mid);
     if (fits(candidate)) {
       best = candidate;
       lo = mid + 1;
@@ -233,13 +253,24 @@ export function trimAlert(alert: Alert): Alert {
   return best;
 }
 
-/** Cuts strings to `max` characters and arrays to `max` items, recursively. */
-function trimValue(value: unknown, max: number): unknown {
+/** The longest string, array or object kept whole by a trimming (a larger document is cut). */
+const MAX_CUT = 64 * 1024;
+
+/** Objects keep at least this many keys, however hard the cut (the ECS fields that say what happened come first in practice). */
+const MIN_KEPT_KEYS = 32;
+
+/** Cuts strings to `max` characters, arrays to `max` items and objects to `max` keys (at least MIN_KEPT_KEYS), recursively. */
+function trimValue(value: unknown, max: number, keys: WeakMap<object, string[]>): unknown {
   if (typeof value === 'string') return value.length > max ? `${value.slice(0, max)}…[truncated]` : value;
-  if (Array.isArray(value)) return value.slice(0, Math.max(max, 1)).map((v) => trimValue(v, max));
+  if (Array.isArray(value)) return value.slice(0, Math.max(max, 1)).map((v) => trimValue(v, max, keys));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = trimValue(v, max);
+    let own = keys.get(value);
+    if (own === undefined) keys.set(value, (own = Object.keys(value)));
+    const keep = Math.min(own.length, Math.max(max, MIN_KEPT_KEYS));
+    // No prototype: a "__proto__" key from the JSON stays a key.
+    const out = Object.create(null) as Record<string, unknown>;
+    for (let i = 0; i < keep; i++) out[own[i]!] = trimValue((value as Record<string, unknown>)[own[i]!], max, keys);
+    if (keep < own.length) out['…[truncated keys]'] = own.length - keep;
     return out;
   }
   return value;

@@ -134,6 +134,24 @@ describe('toSnsMessage', () => {
     expect(protocols(entry).email).toContain('The event document was trimmed to fit the message size limit.');
   });
 
+  it('trims a document too wide to send (60,000 keys) by keeping its first keys, not by dropping it', () => {
+    const doc = c.openssl() as Record<string, unknown>;
+    const labels: Record<string, string> = JSON.parse('{"__proto__": "kept as a key"}');
+    for (let i = 0; i < 60_000; i++) labels[`k${i}`] = 'v'.repeat(8);
+    doc.labels = labels;
+    const entry = entryFor(alertFor(doc));
+    expect(Buffer.byteLength(entry.message)).toBeLessThan(MAX_MESSAGE_BYTES);
+    const record = expectWellFormed(entry) as Alert;
+    expect(record.truncated).toBe(true);
+    const kept = (record.document as { labels: Record<string, unknown> }).labels;
+    const names = Object.keys(kept);
+    expect(names[0]).toBe('__proto__');
+    expect(names[1]).toBe('k0');
+    expect(names.length).toBeGreaterThan(1000); // as many as fit, not the 32 kept at the hardest cut
+    expect(kept['…[truncated keys]']).toBe(60_001 - (names.length - 1));
+    expect((record.document as { process: { name: string } }).process.name).toBe('openssl');
+  });
+
   it('does not mark a document that fits as truncated', () => {
     const record = recordOf(entryFor(alertFor(c.openssl()))) as Alert;
     expect(record.truncated).toBeUndefined();
