@@ -37,6 +37,8 @@ export interface Alert {
 
 export interface Overflow {
   kind: 'overflow';
+  /** Hex SHA-256 of the rule, the object and the first suppressed line: a retried object gives the same id. */
+  id: string;
   rule: AlertRule;
   source: Location & { first_suppressed_line: number };
   /** Matches suppressed after the rule's max_signals alerts for this object. */
@@ -145,5 +147,8 @@ export function withinDepth(event: Event, max: number): Event {
 }
 
 export function buildOverflow(ruleView: AlertRule, source: SourceRef, firstSuppressedLine: number, count: number): Overflow {
-  return { kind: 'overflow', rule: ruleView, source: { ...sourceFields(source), first_suppressed_line: firstSuppressedLine }, count };
+  // Kept apart from the alert ids: an overflow is not the alert of its first suppressed line.
+  // Standard input has no version to pin its bytes: its overflow ids also hash the count.
+  const id = alertId(ruleView.id, sourceIdentity(source), firstSuppressedLine, source.kind === 'file' && source.hashEvents === true ? `overflow ${count}` : 'overflow');
+  return { kind: 'overflow', id, rule: ruleView, source: { ...sourceFields(source), first_suppressed_line: firstSuppressedLine }, count };
 }

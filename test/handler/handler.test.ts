@@ -531,6 +531,7 @@ describe('delivery to SNS', () => {
     expect(overflows).toEqual([
       {
         kind: 'overflow',
+        id: expect.stringMatching(/^[0-9a-f]{64}$/),
         rule: expect.objectContaining({ name: OPENSSL_RULE }),
         source: { bucket: 'logs', key: 'edr/noisy.ndjson', etag: DEFAULT_ETAG, first_suppressed_line: lines[1] },
         count: 2,

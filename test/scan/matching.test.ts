@@ -166,10 +166,17 @@ describe('scan: overflow after max_signals', () => {
     const overflow = records.at(-1) as Overflow;
     expect(overflow).toEqual({
       kind: 'overflow',
+      id: expect.stringMatching(/^[0-9a-f]{64}$/),
       rule: alerts(records)[0]!.rule,
       source: { file: 'test.ndjson', first_suppressed_line: 6 },
       count: 3,
     });
+    // Its id is stable (a retried object repeats it, so subscribers can drop the copy) and no alert's.
+    const again = (await scanAll(text, { rules, maxAlertsPerRule: 2 })).records.at(-1) as Overflow;
+    expect(again.id).toBe(overflow.id);
+    expect(alerts(records).map((a) => a.id)).not.toContain(overflow.id);
+    const elsewhere = (await scanAll(text, { rules, maxAlertsPerRule: 2 }, fileRef('other.ndjson'))).records.at(-1) as Overflow;
+    expect(elsewhere.id).not.toBe(overflow.id);
     expect(overflow.rule.id).toBe(OPENSSL_RULE_ID);
     expect(records.filter((r) => r.kind === 'overflow')).toHaveLength(1);
     expect(batches.at(-1)!.at(-1)).toBe(overflow);
