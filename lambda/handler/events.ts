@@ -60,12 +60,10 @@ export function tasksFromS3Event(event: S3Event): { tasks: ObjectTask[]; skipped
       skipped.push({ reason: `event ${record.eventName} is not ObjectCreated`, bucket, key });
       continue;
     }
-    if (key.endsWith('/')) {
-      skipped.push({ reason: 'folder marker', bucket, key });
-      continue;
-    }
+    // A folder marker is an empty object whose key ends with '/'; a key ending with '/' that
+    // holds bytes is an object like any other (an agent may write one), and is scanned.
     if (s3.object.size === 0) {
-      skipped.push({ reason: 'zero-byte object', bucket, key });
+      skipped.push({ reason: key.endsWith('/') ? 'folder marker' : 'zero-byte object', bucket, key });
       continue;
     }
     const task: ObjectTask = { bucket, key };

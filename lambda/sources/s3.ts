@@ -96,7 +96,8 @@ export async function* listS3Keys(client: S3Client, bucket: string, prefix: stri
       throw new SourceError(`cannot list s3://${bucket}/${prefix}: ${describe(err)}`, err);
     }
     for (const o of page.Contents ?? []) {
-      if (o.Key === undefined || o.Key.endsWith('/')) continue;
+      // Folder markers (empty, key ending with '/') hold nothing; any other object is scanned, as the handler does.
+      if (o.Key === undefined || (o.Key.endsWith('/') && (o.Size ?? 0) === 0)) continue;
       yield { key: o.Key, size: o.Size ?? 0 };
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;

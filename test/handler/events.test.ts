@@ -57,9 +57,11 @@ describe('tasksFromS3Event', () => {
         { key: 'logs/gone.gz', eventName: 'ObjectRemoved:Delete' },
         { key: 'logs/tagged.gz', eventName: 'ObjectTagging:Put' },
         notS3,
+        { key: 'edr/host1/', size: 5_000_000 },
       ),
     );
-    expect(tasks).toEqual([]);
+    // A key ending with '/' that holds bytes is an object to scan, not a folder marker.
+    expect(tasks).toEqual([{ bucket: 'logs', key: 'edr/host1/', size: 5_000_000, etag: 'd41d8cd98f00b204e9800998ecf8427e' }]);
     expect(skipped).toEqual([
       { reason: 'folder marker', bucket: 'logs', key: 'logs/2026/' },
       { reason: 'folder marker', bucket: 'logs', key: 'logs/folder name/' },

@@ -140,24 +140,24 @@ describe('S3 event notifications', () => {
     expect(versioned!.id).not.toBe(plain!.id);
   });
 
-  it('skips zero-byte objects, folder markers and non-ObjectCreated records without fetching them', async () => {
+  it('skips zero-byte objects, folder markers (empty, key ending with /) and non-ObjectCreated records without fetching them', async () => {
     const { body } = logOf(4, [c.openssl()]);
     s3.put('edr/real.ndjson', body);
+    s3.put('edr/host1/', logOf(48, [c.openssl()]).body); // a key ending with '/' that holds a log
     const result = await run(
       s3Event(
         { key: 'edr/empty.ndjson', size: 0 },
         { key: 'edr/2026/11/', size: 0 },
-        { key: 'edr/folder/', size: 12 },
+        { key: 'edr/host1/', size: 12 },
         { key: 'edr/deleted.ndjson', eventName: 'ObjectRemoved:Delete' },
         { key: 'edr/restored.ndjson', eventName: 'ObjectRestore:Completed' },
         { key: 'edr/real.ndjson' },
       ),
     );
-    expect(result).toEqual({ objects: 1, alerts: 1, skipped: 5 });
-    expect(s3.requests.map((r) => r.Key)).toEqual(['edr/real.ndjson']);
+    expect(result).toEqual({ objects: 2, alerts: 2, skipped: 4 });
+    expect(s3.requests.map((r) => r.Key)).toEqual(['edr/host1/', 'edr/real.ndjson']);
     expect(logger.entries.filter((e) => e.message === 'record skipped').map((e) => e.attributes.reason)).toEqual([
       'zero-byte object',
-      'folder marker',
       'folder marker',
       'event ObjectRemoved:Delete is not ObjectCreated',
       'event ObjectRestore:Completed is not ObjectCreated',

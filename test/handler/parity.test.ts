@@ -24,6 +24,8 @@ const OBJECTS: { key: string; body: () => Buffer }[] = [
   ...EXAMPLES.map((e, i) => ({ key: `parity/${['défend', '日本 auditbeat', 's1+cloud funnel', 'endgame plain'][i]} ${e.file}`, body: () => example(e.file) })),
   { key: 'parity/mixed sample+1.ndjson.gz', body: () => gz(ndjson(logWith(5, [c.openssl(), c.sshBackdoor(), unrouted(c.openssl()), c.nearMiss(), c.openssl()], 10))) },
   { key: 'parity/noisy.ndjson', body: () => ndjson(logWith(6, [c.openssl(), c.openssl(), c.openssl(), c.sshBackdoor(), c.sshBackdoor()], 3)) },
+  // A key ending with '/' that holds a log: an object to scan, not a folder marker, for both.
+  { key: 'parity/host1/', body: () => ndjson(logWith(7, [c.openssl()], 3)) },
 ];
 
 let s3: LocalS3;
@@ -33,6 +35,7 @@ let restoreEnv: () => void = () => {};
 beforeAll(async () => {
   [s3] = await Promise.all([startLocalS3(['logs']), sns.start()]);
   for (const o of OBJECTS) await s3.put('logs', o.key, o.body());
+  await s3.put('logs', 'parity/empty/', Buffer.alloc(0)); // a folder marker: nothing to scan
   restoreEnv = setEnv(deployedEnv(s3, sns));
 });
 
@@ -80,7 +83,7 @@ describe('CLI and handler parity over S3', () => {
     const fromCli = await cli(['s3://logs/parity/']);
     expect(fromCli.code).toBe(0);
     const fromLambda = await lambda(OBJECTS.map((o) => o.key));
-    expect(fromLambda.filter((r) => r.kind === 'alert')).toHaveLength(6 + 4 + 5);
+    expect(fromLambda.filter((r) => r.kind === 'alert')).toHaveLength(6 + 4 + 5 + 1);
     expect(normalise(fromLambda)).toEqual(normalise(fromCli.records));
   });
 
