@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
 import { RuleError, type Rule, type RuleSpec, type Threat, type ThreatEntry } from './model.js';
+import { parseIndexPatterns } from './routing.js';
 
 export interface LoadOptions {
   /** Category field for rules without `event_category_override`. */
@@ -223,8 +224,9 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     query: str('query', true)!,
     path,
   };
-  if (spec.index !== null && spec.index.every((p) => p.split(',').every((x) => x.trim().replace(/^-/, '') === ''))) {
-    fail('index', 'rule.index names no index pattern');
+  // Read as routing reads it: a list with nothing to include would silently match no index.
+  if (spec.index !== null && parseIndexPatterns(spec.index).include.length === 0) {
+    fail('index', 'rule.index names no index pattern to search (only exclusions, or nothing)');
   }
   // Kibana applies these with the query; a rule run without them alerts where Elastic's does not.
   for (const key of ['filters', 'exceptions_list']) {

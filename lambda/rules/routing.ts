@@ -53,22 +53,30 @@ export type IndexMatcher = (index: string) => boolean;
  * does not matter here (index names cannot contain `:`): the pattern applies to the index.
  */
 export function compileIndexPatterns(patterns: string[]): IndexMatcher {
-  const include: IndexMatcher[] = [];
-  const exclude: IndexMatcher[] = [];
+  const { include, exclude } = parseIndexPatterns(patterns);
+  const includes = include.map((p) => compileWildcard(p, false));
+  const excludes = exclude.map((p) => compileWildcard(p, false));
+  return (index) => includes.some((m) => m(index)) && !excludes.some((m) => m(index));
+}
+
+/** The patterns an index expression includes and excludes (see compileIndexPatterns). */
+export function parseIndexPatterns(patterns: string[]): { include: string[]; exclude: string[] } {
+  const include: string[] = [];
+  const exclude: string[] = [];
   for (const entry of patterns) {
     for (const written of entry.split(',')) {
       let pattern = written.trim();
       let excluded = pattern.startsWith('-');
       if (excluded) pattern = pattern.slice(1);
-      pattern = pattern.slice(pattern.indexOf(':') + 1);
+      pattern = pattern.slice(pattern.lastIndexOf(':') + 1); // neither clusters nor indexes have ':' in their names
       if (pattern.startsWith('-')) {
         excluded = true;
         pattern = pattern.slice(1);
       }
-      if (pattern !== '') (excluded ? exclude : include).push(compileWildcard(pattern, false));
+      if (pattern !== '') (excluded ? exclude : include).push(pattern);
     }
   }
-  return (index) => include.some((m) => m(index)) && !exclude.some((m) => m(index));
+  return { include, exclude };
 }
 
 const MAX_CACHED_INDEXES = 10_000;

@@ -504,9 +504,15 @@ describe('errors: what Elastic applies that eqlambda cannot', () => {
 
   it('an index list that names no pattern is an error', () => {
     const dir = tempDir();
-    for (const [name, index] of [['none.toml', '[]'], ['blank.toml', '[" ", "-"]']] as const) {
+    const cases = [
+      ['none.toml', '[]'],
+      ['blank.toml', '[" ", "-"]'],
+      ['cluster-only.toml', '[":", "remote:", "::", "remote:-"]'],
+      ['exclusions-only.toml', '["-logs-*", "logs-*,-logs-*"]'.replace('"logs-*,-logs-*"', '"-logs-x*,-logs-y*"')],
+    ] as const;
+    for (const [name, index] of cases) {
       const path = writeRule(dir, name, [...ruleLines('id-i').slice(0, 12), `index = ${index}`, ruleLines('id-i')[12]!]);
-      expect(loadError(path).message).toBe(`${path}:13:1: rule.index names no index pattern`);
+      expect(loadError(path).message).toBe(`${path}:13:1: rule.index names no index pattern to search (only exclusions, or nothing)`);
     }
   });
 });
