@@ -37,7 +37,10 @@ export interface Alert {
 
 export interface Overflow {
   kind: 'overflow';
-  /** Hex SHA-256 of the rule, the object and the first suppressed line: a retried object gives the same id. */
+  /**
+   * Hex SHA-256 of the rule, the object, the first suppressed line and the count: a retried
+   * object repeats it, while a scan stopped early (a partial count) does not pass for the whole.
+   */
   id: string;
   rule: AlertRule;
   source: Location & { first_suppressed_line: number };
@@ -146,9 +149,9 @@ export function withinDepth(event: Event, max: number): Event {
   return copy;
 }
 
-export function buildOverflow(ruleView: AlertRule, source: SourceRef, firstSuppressedLine: number, count: number): Overflow {
+/** `firstSuppressedEvent`: that match's event as JSON, for sources whose ids hash events (standard input). */
+export function buildOverflow(ruleView: AlertRule, source: SourceRef, firstSuppressedLine: number, count: number, firstSuppressedEvent?: string): Overflow {
   // Kept apart from the alert ids: an overflow is not the alert of its first suppressed line.
-  // Standard input has no version to pin its bytes: its overflow ids also hash the count.
-  const id = alertId(ruleView.id, sourceIdentity(source), firstSuppressedLine, source.kind === 'file' && source.hashEvents === true ? `overflow ${count}` : 'overflow');
+  const id = alertId(ruleView.id, sourceIdentity(source), firstSuppressedLine, `overflow ${count}${firstSuppressedEvent === undefined ? '' : `\n${firstSuppressedEvent}`}`);
   return { kind: 'overflow', id, rule: ruleView, source: { ...sourceFields(source), first_suppressed_line: firstSuppressedLine }, count };
 }

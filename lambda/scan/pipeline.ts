@@ -130,7 +130,8 @@ class ObjectScan implements LineSink {
   /** Records not yet handed to the sink. */
   pending: DetectionRecord[] = [];
   private readonly limits = new Map<string, number>();
-  private readonly firstSuppressed = new Map<string, number>();
+  /** Per rule, the line of its first suppressed match (and the event, where ids hash events: standard input). */
+  private readonly firstSuppressed = new Map<string, { line: number; event?: string }>();
   private readonly identity: string;
   private readonly startLine: number;
   private readonly now: () => Date;
@@ -177,7 +178,10 @@ class ObjectScan implements LineSink {
   overflows(): DetectionRecord[] {
     const out: DetectionRecord[] = [];
     for (const [ruleId, count] of this.stats.perRule) {
-      if (count.suppressed > 0) out.push(buildOverflow(count.rule, this.ref, this.firstSuppressed.get(ruleId)!, count.suppressed));
+      if (count.suppressed > 0) {
+        const first = this.firstSuppressed.get(ruleId)!;
+        out.push(buildOverflow(count.rule, this.ref, first.line, count.suppressed, first.event));
+      }
     }
     return out;
   }
@@ -194,7 +198,10 @@ class ObjectScan implements LineSink {
         const now = this.now; // called on its own, as the caller's function always was
         this.pending.push(buildAlert(rule, count.rule, this.ref, this.identity, line, event, now()));
       } else {
-        if (count.suppressed === 0) this.firstSuppressed.set(rule.id, line);
+        if (count.suppressed === 0) {
+          const hashEvents = this.ref.kind === 'file' && this.ref.hashEvents === true;
+          this.firstSuppressed.set(rule.id, hashEvents ? { line, event: JSON.stringify(event) } : { line });
+        }
         count.suppressed++;
       }
     }

@@ -177,6 +177,24 @@ describe('scan: overflow after max_signals', () => {
     expect(alerts(records).map((a) => a.id)).not.toContain(overflow.id);
     const elsewhere = (await scanAll(text, { rules, maxAlertsPerRule: 2 }, fileRef('other.ndjson'))).records.at(-1) as Overflow;
     expect(elsewhere.id).not.toBe(overflow.id);
+    // A different count (a scan stopped early) is a different record.
+    const partial = (await scanAll(text, { rules, maxAlertsPerRule: 3 })).records.at(-1) as Overflow;
+    expect(partial.source.first_suppressed_line).not.toBe(overflow.source.first_suppressed_line);
+    const upToFirst = text.split('\n').slice(0, overflow.source.first_suppressed_line).join('\n') + '\n';
+    const fewer = (await scanAll(upToFirst, { rules, maxAlertsPerRule: 2 })).records.at(-1) as Overflow;
+    expect(fewer.kind).toBe('overflow');
+    expect(fewer.source.first_suppressed_line).toBe(overflow.source.first_suppressed_line);
+    expect(fewer.count).toBeLessThan(overflow.count);
+    expect(fewer.id).not.toBe(overflow.id);
+    // Standard input has nothing to pin its bytes: the id also hashes the first suppressed event.
+    const stdin: SourceRef = { kind: 'file', file: '-', identity: 'stdin', hashEvents: true };
+    const one = (await scanAll(text, { rules, maxAlertsPerRule: 2 }, stdin)).records.at(-1) as Overflow;
+    const lines = text.split('\n');
+    const at = one.source.first_suppressed_line - 1;
+    lines[at] = lines[at]!.replace(/^\{/, '{"labels":{"run":2},');
+    const other = (await scanAll(lines.join('\n'), { rules, maxAlertsPerRule: 2 }, stdin)).records.at(-1) as Overflow;
+    expect(other.count).toBe(one.count);
+    expect(other.id).not.toBe(one.id);
     expect(overflow.rule.id).toBe(OPENSSL_RULE_ID);
     expect(records.filter((r) => r.kind === 'overflow')).toHaveLength(1);
     expect(batches.at(-1)!.at(-1)).toBe(overflow);
