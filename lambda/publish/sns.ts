@@ -49,6 +49,9 @@ const entrySize = (m: SnsMessage): number => {
   return n;
 };
 
+/** Whole-request refusals one entry's content can cause (SNS error names, with or without "Exception"). */
+const ENTRY_FAULTS = /^(InvalidParameter|InvalidParameterValue|Validation|BatchRequestTooLong)(Exception)?$/;
+
 export class SnsPublisher {
   private queue: Pending[] = [];
   private queuedBytes = 0;
@@ -145,11 +148,12 @@ export class SnsPublisher {
           else retry.push(p);
         }
       } catch (err) {
-        const e = err as Error & { name?: string; $metadata?: unknown; $fault?: string };
-        if ((e.$metadata === undefined || e.$fault === 'client') && pending.length > 1) {
-          // The request could not be built, or SNS refused it as a whole (a client fault:
-          // one entry's subject or attributes may be to blame): send each entry on its own,
-          // so only the guilty one fails and the rest of the batch is delivered.
+        const e = err as Error & { name?: string; $metadata?: unknown };
+        if ((e.$metadata === undefined || ENTRY_FAULTS.test(e.name ?? '')) && pending.length > 1) {
+          // The request could not be built, or SNS refused it as a whole for its content (one
+          // entry's subject or attributes may be to blame): send each entry on its own, so only
+          // the guilty one fails and the rest of the batch is delivered. Throttling, access,
+          // KMS or a missing topic would fail every entry alike: no split for those.
           for (const p of pending) await this.deliver([p]);
           return;
         }

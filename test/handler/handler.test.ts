@@ -472,13 +472,23 @@ describe('delivery to SNS', () => {
     expect(sns.batches.slice(1).every((b) => b.length === 1)).toBe(true);
   });
 
-  it('does not split a batch SNS failed on its side (a server fault the SDK gave up on)', async () => {
+  it('does not split a batch refused for what would fail every entry alike (server fault, throttling, access, KMS)', async () => {
     s3.put('edr/busy.ndjson', logOf(43, [c.openssl(), c.openssl(), c.openssl()]).body);
-    sns.respond(() => {
-      throw Object.assign(new Error('Internal failure'), { name: 'InternalErrorException', $fault: 'server', $metadata: { httpStatusCode: 500 } });
-    });
-    await expect(run(s3Event({ key: 'edr/busy.ndjson' }))).rejects.toThrow('3 of 3 alert message(s) for s3://logs/edr/busy.ndjson could not be published (InternalErrorException)');
-    expect(sns.batches).toHaveLength(1);
+    const faults = [
+      ['InternalErrorException', 'server', 500],
+      ['ThrottledException', 'client', 400],
+      ['AuthorizationErrorException', 'client', 403],
+      ['KMSAccessDeniedException', 'client', 400],
+      ['NotFoundException', 'client', 404],
+    ] as const;
+    for (const [name, fault, status] of faults) {
+      sns.reset();
+      sns.respond(() => {
+        throw Object.assign(new Error('refused'), { name, $fault: fault, $metadata: { httpStatusCode: status } });
+      });
+      await expect(run(s3Event({ key: 'edr/busy.ndjson' }))).rejects.toThrow(`3 of 3 alert message(s) for s3://logs/edr/busy.ndjson could not be published (${name})`);
+      expect(sns.batches, name).toHaveLength(1);
+    }
   });
 
   it('sends again an entry the response accounts for in neither Successful nor Failed, and ignores unknown ids', async () => {
