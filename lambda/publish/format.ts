@@ -259,9 +259,15 @@ const MAX_CUT = 64 * 1024;
 /** Objects keep at least this many keys, however hard the cut (the ECS fields that say what happened come first in practice). */
 const MIN_KEPT_KEYS = 32;
 
-/** Cuts strings to `max` characters, arrays to `max` items and objects to `max` keys (at least MIN_KEPT_KEYS), recursively. */
+const TRUNCATED = '…[truncated]';
+
+/**
+ * Cuts strings to `max` characters, arrays to `max` items and objects to `max` keys (at least
+ * MIN_KEPT_KEYS), recursively. A string is cut only when that makes it shorter, so a smaller
+ * `max` never gives a larger document and trimAlert's search may start from the smallest.
+ */
 function trimValue(value: unknown, max: number, keys: WeakMap<object, string[]>): unknown {
-  if (typeof value === 'string') return value.length > max ? `${value.slice(0, max)}…[truncated]` : value;
+  if (typeof value === 'string') return value.length > max + TRUNCATED.length ? `${value.slice(0, max)}${TRUNCATED}` : value;
   if (Array.isArray(value)) return value.slice(0, Math.max(max, 1)).map((v) => trimValue(v, max, keys));
   if (value !== null && typeof value === 'object') {
     let own = keys.get(value);

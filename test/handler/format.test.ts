@@ -152,6 +152,22 @@ describe('toSnsMessage', () => {
     expect((record.document as { process: { name: string } }).process.name).toBe('openssl');
   });
 
+  it('keeps a trimmed document when cutting its many short strings would only lengthen them', () => {
+    // 3,072 one-letter values: cut to nothing, each would grow into the "…[truncated]" marker.
+    const doc = c.openssl() as Record<string, unknown>;
+    (doc.process as Record<string, unknown>).command_line = `openssl ${'A'.repeat(1_000_000)}`;
+    const keysTo = (n: number, value: () => unknown): Record<string, unknown> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, value()]));
+    doc.labels = keysTo(32, () => keysTo(32, () => keysTo(3, () => 'v')));
+    const entry = entryFor(alertFor(doc));
+    expect(Buffer.byteLength(entry.message)).toBeLessThan(MAX_MESSAGE_BYTES);
+    const record = expectWellFormed(entry) as Alert;
+    expect(record.truncated).toBe(true);
+    const kept = record.document as { process: { command_line: string }; labels: Record<string, Record<string, Record<string, string>>> };
+    expect(kept.labels.k31!.k31).toEqual({ k0: 'v', k1: 'v', k2: 'v' });
+    expect(kept.process.command_line.length).toBeGreaterThan(1_000);
+    expect(kept.process.command_line).toMatch(/^openssl A+…\[truncated\]$/);
+  });
+
   it('does not mark a document that fits as truncated', () => {
     const record = recordOf(entryFor(alertFor(c.openssl()))) as Alert;
     expect(record.truncated).toBeUndefined();
