@@ -9,7 +9,7 @@
  * awaited (backpressure). Errors never lose what was found before them: the records
  * from the readable part are delivered and the error is reported with its line.
  */
-import { alertRule, buildAlert, buildOverflow, sourceIdentity, type AlertRule, type DetectionRecord, type SourceRef } from '../alerts/document.js';
+import { alertRule, buildAlert, buildOverflow, MAX_DOCUMENT_DEPTH, sourceIdentity, withinDepth, type AlertRule, type DetectionRecord, type SourceRef } from '../alerts/document.js';
 import { withFieldCache, type Event } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
 import { RuleDispatch } from '../rules/dispatch.js';
@@ -200,7 +200,8 @@ class ObjectScan implements LineSink {
       } else {
         if (count.suppressed === 0) {
           const hashEvents = this.ref.kind === 'file' && this.ref.hashEvents === true;
-          this.firstSuppressed.set(rule.id, hashEvents ? { line, event: JSON.stringify(event) } : { line });
+          // Cut as alert documents are: stringifying an event nested past the stack must not throw here.
+          this.firstSuppressed.set(rule.id, hashEvents ? { line, event: JSON.stringify(withinDepth(event, MAX_DOCUMENT_DEPTH)) } : { line });
         }
         count.suppressed++;
       }

@@ -108,6 +108,14 @@ describe('scan: skipped lines', () => {
     expect(() => JSON.stringify(records)).not.toThrow();
   });
 
+  it('suppresses such a document past the alert limit on standard input too (its overflow id hashes the trimmed event)', async () => {
+    const stdin = { kind: 'file', file: '-', identity: 'stdin', hashEvents: true } as const;
+    const { result, records } = await scanAll(ndjson([OPENSSL_TP(), DEEP, OPENSSL_TP()]), { rules, maxAlertsPerRule: 1 }, stdin);
+    expect(result.stats.skipped.total).toBe(0);
+    expect(alertLines(records)).toEqual([[OPENSSL_RULE_ID, 1]]);
+    expect(records.at(-1)).toMatchObject({ kind: 'overflow', source: { first_suppressed_line: 2 }, count: 2 });
+  });
+
   it('keeps "__proto__" keys as data when trimming a document', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 100; i++) deep = [deep];
