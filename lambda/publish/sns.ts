@@ -50,7 +50,7 @@ const entrySize = (m: SnsMessage): number => {
 };
 
 /** Whole-request refusals one entry's content can cause (SNS error names, with or without "Exception"). */
-const ENTRY_FAULTS = /^(InvalidParameter|InvalidParameterValue|Validation|BatchRequestTooLong)(Exception)?$/;
+const ENTRY_FAULTS = /^(InvalidParameter|InvalidParameterValue|Validation|BatchRequestTooLong)(Exception|Error)?$/;
 
 export class SnsPublisher {
   private queue: Pending[] = [];
