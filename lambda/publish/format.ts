@@ -221,11 +221,12 @@ export function toSnsMessage(record: DetectionRecord): SnsMessage {
  */
 export function trimAlert(alert: Alert): Alert {
   // Each object's keys listed once for all the trimmings (listing a 60,000-key object takes ms).
-  const keys = new WeakMap<object, string[]>();
+  const keys = new WeakMap<object, ObjectKeys>();
   const trimmed = (max: number): Alert => ({ ...alert, document: trimValue(alert.document, max, keys) as Alert['document'], truncated: true });
   const fits = (a: Alert): boolean => Buffer.byteLength(body(a)) <= MESSAGE_BUDGET;
   let best = trimmed(0);
-  // The smallest trimming first: if even that does not fit, no search can help.
+  // The smallest trimming first (a smaller cut never gives a larger document, see trimValue):
+  // if even that does not fit, no search can help.
   if (!fits(best)) return { ...alert, document: { note: 'document removed: too large for an SNS message' }, truncated: true };
   // Gallop up (1, 2, 4, ...) to the first cut that does not fit, then search between: the
   // copies built grow geometrically, so the work stays near the size of the message sent.
@@ -260,23 +261,46 @@ const MAX_CUT = 64 * 1024;
 const MIN_KEPT_KEYS = 32;
 
 const TRUNCATED = '…[truncated]';
+/** In UTF-8, as the message is measured. */
+const TRUNCATED_BYTES = Buffer.byteLength(TRUNCATED);
+const TRUNCATED_KEYS = '…[truncated keys]';
+/** What the `"…[truncated keys]":N,` entry may cost, escaped again in the message body, with room to spare. */
+const TRUNCATED_KEYS_COST = 48;
+
+/** An object's own keys, and per position the least bytes the pairs before it take (`"key":0,`: key + 5). */
+interface ObjectKeys {
+  names: string[];
+  leastBytesBefore: number[];
+}
+
+function keysOf(value: object, cache: WeakMap<object, ObjectKeys>): ObjectKeys {
+  let keys = cache.get(value);
+  if (keys === undefined) {
+    const names = Object.keys(value);
+    const leastBytesBefore = [0];
+    for (const name of names) leastBytesBefore.push(leastBytesBefore.at(-1)! + name.length + 5);
+    cache.set(value, (keys = { names, leastBytesBefore }));
+  }
+  return keys;
+}
 
 /**
  * Cuts strings to `max` characters, arrays to `max` items and objects to `max` keys (at least
- * MIN_KEPT_KEYS), recursively. A string is cut only when that makes it shorter, so a smaller
- * `max` never gives a larger document and trimAlert's search may start from the smallest.
+ * MIN_KEPT_KEYS), recursively. Each cut is made only when it surely shortens the document (a
+ * string by more than its marker's bytes, an object by more than its marker entry's), so a
+ * smaller `max` never gives a larger document and trimAlert may start from the smallest.
  */
-function trimValue(value: unknown, max: number, keys: WeakMap<object, string[]>): unknown {
-  if (typeof value === 'string') return value.length > max + TRUNCATED.length ? `${value.slice(0, max)}${TRUNCATED}` : value;
-  if (Array.isArray(value)) return value.slice(0, Math.max(max, 1)).map((v) => trimValue(v, max, keys));
+function trimValue(value: unknown, max: number, cache: WeakMap<object, ObjectKeys>): unknown {
+  if (typeof value === 'string') return value.length > max + TRUNCATED_BYTES ? `${value.slice(0, max)}${TRUNCATED}` : value;
+  if (Array.isArray(value)) return value.slice(0, Math.max(max, 1)).map((v) => trimValue(v, max, cache));
   if (value !== null && typeof value === 'object') {
-    let own = keys.get(value);
-    if (own === undefined) keys.set(value, (own = Object.keys(value)));
-    const keep = Math.min(own.length, Math.max(max, MIN_KEPT_KEYS));
+    const { names, leastBytesBefore } = keysOf(value, cache);
+    let keep = Math.min(names.length, Math.max(max, MIN_KEPT_KEYS));
+    if (leastBytesBefore[names.length]! - leastBytesBefore[keep]! <= TRUNCATED_KEYS_COST) keep = names.length;
     // No prototype: a "__proto__" key from the JSON stays a key.
     const out = Object.create(null) as Record<string, unknown>;
-    for (let i = 0; i < keep; i++) out[own[i]!] = trimValue((value as Record<string, unknown>)[own[i]!], max, keys);
-    if (keep < own.length) out['…[truncated keys]'] = own.length - keep;
+    for (let i = 0; i < keep; i++) out[names[i]!] = trimValue((value as Record<string, unknown>)[names[i]!], max, cache);
+    if (keep < names.length) out[TRUNCATED_KEYS] = names.length - keep;
     return out;
   }
   return value;

@@ -168,6 +168,29 @@ describe('toSnsMessage', () => {
     expect(kept.process.command_line).toMatch(/^openssl A+…\[truncated\]$/);
   });
 
+  it('never lengthens what it cuts, so a document that can fit is trimmed, not removed', () => {
+    const keptAfterTrim = (doc: Record<string, unknown>): Record<string, unknown> => {
+      const entry = entryFor(alertFor(doc));
+      expect(Buffer.byteLength(entry.message)).toBeLessThan(MAX_MESSAGE_BYTES);
+      const record = expectWellFormed(entry) as Alert;
+      expect(record.truncated).toBe(true);
+      expect(record.document).not.toHaveProperty('note');
+      return record.document as Record<string, unknown>;
+    };
+    const groups = (perGroup: number, leaf: () => unknown): Record<string, unknown> =>
+      Object.fromEntries(Array.from({ length: 32 }, (_, g) => [`g${g}`, Object.fromEntries(Array.from({ length: perGroup }, (_, k) => [`k${k}`, leaf()]))]));
+    // 3 × 32 × 24 strings of 13 characters: "cut" to the 14-byte marker, each would grow by a byte.
+    const strings = c.openssl() as Record<string, unknown>;
+    (strings.process as Record<string, unknown>).command_line = `openssl ${'A'.repeat(1_000_000)}`;
+    strings.labels = { a: groups(24, () => 'abcdefghijklm'), b: groups(24, () => 'abcdefghijklm'), c: groups(24, () => 'abcdefghijklm') };
+    expect(((keptAfterTrim(strings).labels as Record<string, Record<string, Record<string, string>>>).a!.g0!).k0).toBe('abcdefghijklm');
+    // 3 × 32 objects of 33 keys: dropping one key for a "…[truncated keys]" entry would lengthen each.
+    const objects = c.openssl() as Record<string, unknown>;
+    (objects.process as Record<string, unknown>).command_line = `openssl ${'A'.repeat(1_000_000)}`;
+    objects.labels = { a: groups(33, () => 0), b: groups(33, () => 0), c: groups(33, () => 0), ['K'.repeat(28_000)]: 1 }; // a key is never cut
+    expect(Object.keys((keptAfterTrim(objects).labels as Record<string, Record<string, object>>).a!.g0!)).toHaveLength(33);
+  });
+
   it('does not mark a document that fits as truncated', () => {
     const record = recordOf(entryFor(alertFor(c.openssl()))) as Alert;
     expect(record.truncated).toBeUndefined();
