@@ -59,24 +59,62 @@ export function compileIndexPatterns(patterns: string[]): IndexMatcher {
   return (index) => includes.some((m) => m(index)) && !excludes.some((m) => m(index));
 }
 
-/** The patterns an index expression includes and excludes (see compileIndexPatterns). */
+/**
+ * The patterns an index expression includes and excludes (see compileIndexPatterns), read as
+ * Elasticsearch reads one: date math (`<logs-{now/d}>`) stands for any date, so `logs-*`;
+ * `::data` and `::*` selectors select the data, while `::failures` (ingest failures, not
+ * events) selects nothing here; `-cluster:*` excludes a remote cluster, which does not
+ * apply here; `_all` is `*`.
+ */
 export function parseIndexPatterns(patterns: string[]): { include: string[]; exclude: string[] } {
   const include: string[] = [];
   const exclude: string[] = [];
   for (const entry of patterns) {
-    for (const written of entry.split(',')) {
+    for (const written of splitIndexExpression(entry)) {
       let pattern = written.trim();
+      // Date math first: its braces may hold ':' (a time zone). Index names cannot hold '<' or '>'.
+      if (pattern.includes('<')) pattern = pattern.replace(DATE_MATH, '*').replace(/[<>]/g, '');
+      const selector = pattern.indexOf('::');
+      if (selector >= 0) {
+        const which = pattern.slice(selector + 2);
+        if (which !== 'data' && which !== '*') continue;
+        pattern = pattern.slice(0, selector);
+      }
       let excluded = pattern.startsWith('-');
       if (excluded) pattern = pattern.slice(1);
-      pattern = pattern.slice(pattern.lastIndexOf(':') + 1); // neither clusters nor indexes have ':' in their names
+      const cluster = pattern.lastIndexOf(':'); // neither clusters nor indexes have ':' in their names
+      if (excluded && cluster >= 0 && pattern.slice(cluster + 1) === '*') continue; // a whole cluster left out
+      pattern = pattern.slice(cluster + 1);
       if (pattern.startsWith('-')) {
         excluded = true;
         pattern = pattern.slice(1);
       }
+      if (pattern === '_all') pattern = '*';
       if (pattern !== '') (excluded ? exclude : include).push(pattern);
     }
   }
   return { include, exclude };
+}
+
+/** A date math expression, `{now/d}` or `{now/d{yyyy.MM.dd|+12:00}}` (after splitIndexExpression, whole). */
+const DATE_MATH = /\{(?:[^{}]|\{[^{}]*\})*\}/g;
+
+/** An index expression's comma-separated parts; commas inside date math braces do not split. */
+function splitIndexExpression(entry: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < entry.length; i++) {
+    const ch = entry[i];
+    if (ch === '{') depth++;
+    else if (ch === '}') depth = Math.max(depth - 1, 0);
+    else if (ch === ',' && depth === 0) {
+      parts.push(entry.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(entry.slice(start));
+  return parts;
 }
 
 const MAX_CACHED_INDEXES = 10_000;

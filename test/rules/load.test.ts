@@ -508,7 +508,8 @@ describe('errors: what Elastic applies that eqlambda cannot', () => {
       ['none.toml', '[]'],
       ['blank.toml', '[" ", "-"]'],
       ['cluster-only.toml', '[":", "remote:", "::", "remote:-"]'],
-      ['exclusions-only.toml', '["-logs-*", "logs-*,-logs-*"]'.replace('"logs-*,-logs-*"', '"-logs-x*,-logs-y*"')],
+      ['exclusions-only.toml', '["-logs-*", "-logs-x*,-logs-y*", "-cluster_three:*"]'],
+      ['failures-only.toml', '["logs-*::failures"]'],
     ] as const;
     for (const [name, index] of cases) {
       const path = writeRule(dir, name, [...ruleLines('id-i').slice(0, 12), `index = ${index}`, ruleLines('id-i')[12]!]);

@@ -107,6 +107,16 @@ describe('index patterns', () => {
     // An entry may hold several patterns, comma-separated, as an index expression does.
     { patterns: ['auditbeat-*, logs-endpoint.events.*'], index: 'logs-endpoint.events.file-default', expected: true },
     { patterns: ['logs-*,-logs-endpoint.events.network-*'], index: 'logs-endpoint.events.network-default', expected: false },
+    // Selectors: ::data (and ::*) select the data stream itself; ::failures holds ingest failures, not events.
+    { patterns: ['logs-endpoint.events.*::data'], index: 'logs-endpoint.events.process-default', expected: true },
+    { patterns: ['remote:logs-endpoint.events.*::*'], index: 'logs-endpoint.events.process-default', expected: true },
+    { patterns: ['logs-endpoint.events.*::failures'], index: 'logs-endpoint.events.process-default', expected: false },
+    // Excluding a whole remote cluster leaves the local patterns as they are.
+    { patterns: ['logs-*', '-cluster_three:*'], index: 'logs-endpoint.events.process-default', expected: true },
+    // Date math stands for any date; its braces may hold ':' and ','.
+    { patterns: ['<auditbeat-{now/d}>'], index: 'auditbeat-8.11.1', expected: true },
+    { patterns: ['<auditbeat-{now/d{yyyy.MM.dd|+12:00}}>,<filebeat-{now/M{yyyy,MM}}>'], index: 'filebeat-8.11.1', expected: true },
+    { patterns: ['_all'], index: 'winlogbeat-8.11.1', expected: true },
   ];
   it.each(cases)('$patterns on $index → $expected', ({ patterns, index, expected }) => {
     expect(compileIndexPatterns(patterns)(index)).toBe(expected);
