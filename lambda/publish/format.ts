@@ -284,6 +284,12 @@ function keysOf(value: object, cache: WeakMap<object, ObjectKeys>): ObjectKeys {
   return keys;
 }
 
+/** `max`, or one less so as not to cut a surrogate pair in half (a lone half is escaped as 6 bytes, and is not text). */
+function cutPoint(value: string, max: number): number {
+  const last = value.charCodeAt(max - 1);
+  return max > 0 && last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
+}
+
 /**
  * Cuts strings to `max` characters, arrays to `max` items and objects to `max` keys (at least
  * MIN_KEPT_KEYS), recursively. Each cut is made only when it surely shortens the document (a
@@ -291,7 +297,7 @@ function keysOf(value: object, cache: WeakMap<object, ObjectKeys>): ObjectKeys {
  * smaller `max` never gives a larger document and trimAlert may start from the smallest.
  */
 function trimValue(value: unknown, max: number, cache: WeakMap<object, ObjectKeys>): unknown {
-  if (typeof value === 'string') return value.length > max + TRUNCATED_BYTES ? `${value.slice(0, max)}${TRUNCATED}` : value;
+  if (typeof value === 'string') return value.length > max + TRUNCATED_BYTES ? `${value.slice(0, cutPoint(value, max))}${TRUNCATED}` : value;
   if (Array.isArray(value)) return value.slice(0, Math.max(max, 1)).map((v) => trimValue(v, max, cache));
   if (value !== null && typeof value === 'object') {
     const { names, leastBytesBefore } = keysOf(value, cache);

@@ -99,15 +99,21 @@ export function parseIndexPatterns(patterns: string[]): { include: string[]; exc
 /** A date math expression, `{now/d}` or `{now/d{yyyy.MM.dd|+12:00}}` (after splitIndexExpression, whole). */
 const DATE_MATH = /\{(?:[^{}]|\{[^{}]*\})*\}/g;
 
-/** An index expression's comma-separated parts; commas inside date math braces do not split. */
+/**
+ * An index expression's comma-separated parts; commas inside date math (`<...{...}>`) braces do
+ * not split. Elsewhere a brace is a character of an index name.
+ */
 function splitIndexExpression(entry: string): string[] {
   const parts: string[] = [];
+  let inDateMath = false;
   let depth = 0;
   let start = 0;
   for (let i = 0; i < entry.length; i++) {
     const ch = entry[i];
-    if (ch === '{') depth++;
-    else if (ch === '}') depth = Math.max(depth - 1, 0);
+    if (ch === '<' && depth === 0) inDateMath = true;
+    else if (ch === '>' && depth === 0) inDateMath = false;
+    else if (ch === '{' && inDateMath) depth++;
+    else if (ch === '}' && inDateMath) depth = Math.max(depth - 1, 0);
     else if (ch === ',' && depth === 0) {
       parts.push(entry.slice(start, i));
       start = i + 1;

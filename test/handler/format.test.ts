@@ -191,6 +191,21 @@ describe('toSnsMessage', () => {
     expect(Object.keys((keptAfterTrim(objects).labels as Record<string, Record<string, object>>).a!.g0!)).toHaveLength(33);
   });
 
+  it('never cuts a surrogate pair in half (a lone half is not text, and would make a smaller cut larger)', () => {
+    const doc = c.openssl() as Record<string, unknown>;
+    doc.labels = Object.fromEntries(Array.from({ length: 31 }, (_, g) => [`g${g}`, Object.fromEntries(Array.from({ length: 32 }, (_, k) => [`k${k}`, '😀'.repeat(200)]))]));
+    // Sized so that one emoji per string fits, but half of one (escaped as 7 bytes) would not.
+    doc[`x${'y'.repeat(28_500)}`] = 1;
+    const entry = entryFor(alertFor(doc));
+    expect(Buffer.byteLength(entry.message)).toBeLessThan(MAX_MESSAGE_BYTES);
+    expect(entry.message).not.toMatch(/\\u[dD][89abAB]/); // no escaped lone high surrogate
+    const record = expectWellFormed(entry) as Alert;
+    const value = ((record.document as { labels: Record<string, Record<string, string>> }).labels.g0!).k0!;
+    expect(value.isWellFormed()).toBe(true);
+    // The largest cut that fits keeps a few whole emoji, not just the marker.
+    expect(value).toMatch(/^(😀)+…\[truncated\]$/);
+  });
+
   it('does not mark a document that fits as truncated', () => {
     const record = recordOf(entryFor(alertFor(c.openssl()))) as Alert;
     expect(record.truncated).toBeUndefined();

@@ -117,6 +117,8 @@ describe('index patterns', () => {
     { patterns: ['<auditbeat-{now/d}>'], index: 'auditbeat-8.11.1', expected: true },
     { patterns: ['<auditbeat-{now/d{yyyy.MM.dd|+12:00}}>,<filebeat-{now/M{yyyy,MM}}>'], index: 'filebeat-8.11.1', expected: true },
     { patterns: ['_all'], index: 'winlogbeat-8.11.1', expected: true },
+    // Outside date math a brace is a character of an index name, and a comma still splits.
+    { patterns: ['app{legacy,logs-*'], index: 'logs-system.auth-default', expected: true },
   ];
   it.each(cases)('$patterns on $index → $expected', ({ patterns, index, expected }) => {
     expect(compileIndexPatterns(patterns)(index)).toBe(expected);
