@@ -77,9 +77,10 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
     try {
       let opened;
       try {
+        // With the event's ETag, an unversioned object is read only if it still holds that content.
         const ref: S3ObjectRef = { bucket: task.bucket, key: task.key };
         if (task.versionId !== undefined) ref.versionId = task.versionId;
-        else if (task.etag !== undefined) ref.etag = task.etag; // the content the event announced, not a later upload
+        if (task.etag !== undefined) ref.etag = task.etag;
         // A GetObject that never answers must not run the function into its timeout.
         opened = await openS3Object(s3, ref, { openTimeoutMs: Math.max(context.getRemainingTimeInMillis() - config.safetyMarginMs, MIN_OPEN_TIMEOUT_MS) });
       } catch (err) {

@@ -38,6 +38,13 @@ const MAX_FIELD_CHARS = 512;
  */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 export const wellFormed = (s: string): string => s.replace(LONE_SURROGATE, '\uFFFD');
+
+/** `max`, or one less so as not to cut a surrogate pair in half (a lone half is escaped as 6 bytes, and is not text). */
+function cutPoint(value: string, max: number): number {
+  const last = value.charCodeAt(max - 1);
+  return max > 0 && last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
+}
+
 const clip = (s: string, max = MAX_FIELD_CHARS): string => wellFormed(s.length > max ? `${s.slice(0, max)}…` : s);
 
 /** Characters SNS refuses in attribute values and subjects: those outside XML's character range. */
@@ -61,15 +68,7 @@ export function sourceText(source: Location & { line?: number }): string {
 export function cleanSubject(text: string): string {
   // eslint-disable-next-line no-control-regex -- stripping control characters is the point
   const clean = wellFormed(text).replace(/[\u0000-\u001f\u007f-\u009f\ufffe\uffff]+/g, ' ').replace(/\s+/g, ' ').trim();
-  let subject = clean;
-  if (clean.length > 99) {
-    let cut = 0;
-    for (const ch of clean) {
-      if (cut + ch.length > 98) break; // a surrogate pair stays whole
-      cut += ch.length;
-    }
-    subject = `${clean.slice(0, cut)}…`;
-  }
+  const subject = clean.length > 99 ? `${clean.slice(0, cutPoint(clean, 98))}…` : clean;
   return subject === '' ? 'eqlambda alert' : subject;
 }
 
@@ -282,12 +281,6 @@ function keysOf(value: object, cache: WeakMap<object, ObjectKeys>): ObjectKeys {
     cache.set(value, (keys = { names, leastBytesBefore }));
   }
   return keys;
-}
-
-/** `max`, or one less so as not to cut a surrogate pair in half (a lone half is escaped as 6 bytes, and is not text). */
-function cutPoint(value: string, max: number): number {
-  const last = value.charCodeAt(max - 1);
-  return max > 0 && last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
 }
 
 /**

@@ -134,19 +134,17 @@ export class SnsPublisher {
           answered.add(p);
           return p;
         };
+        const retryOrGiveUp = (p: Pending, code: string, message: string, retryable = true): void => {
+          if (!retryable || p.attempts >= this.maxAttempts) this.failed.push({ record: p.record, code, message });
+          else retry.push(p);
+        };
         for (const s of response.Successful ?? []) if (entryOf(s.Id) !== undefined) this.published++;
         for (const f of response.Failed ?? []) {
           const p = entryOf(f.Id);
-          if (p === undefined) continue;
-          if (f.SenderFault === true || p.attempts >= this.maxAttempts) this.failed.push({ record: p.record, code: f.Code ?? 'Failed', message: f.Message ?? '' });
-          else retry.push(p);
+          if (p !== undefined) retryOrGiveUp(p, f.Code ?? 'Failed', f.Message ?? '', f.SenderFault !== true);
         }
         // An entry the response does not account for was not confirmed: send it again.
-        for (const p of pending) {
-          if (answered.has(p)) continue;
-          if (p.attempts >= this.maxAttempts) this.failed.push({ record: p.record, code: 'NoAnswer', message: 'SNS answered neither success nor failure for this entry' });
-          else retry.push(p);
-        }
+        for (const p of pending) if (!answered.has(p)) retryOrGiveUp(p, 'NoAnswer', 'SNS answered neither success nor failure for this entry');
       } catch (err) {
         const e = err as Error & { name?: string; $metadata?: unknown };
         if ((e.$metadata === undefined || ENTRY_FAULTS.test(e.name ?? '')) && pending.length > 1) {

@@ -133,6 +133,8 @@ class ObjectScan implements LineSink {
   /** Per rule, the line of its first suppressed match (and the event, where ids hash events: standard input). */
   private readonly firstSuppressed = new Map<string, { line: number; event?: string }>();
   private readonly identity: string;
+  /** The source has nothing to pin its bytes (standard input): ids also hash the events. */
+  private readonly hashEvents: boolean;
   private readonly startLine: number;
   private readonly now: () => Date;
 
@@ -142,6 +144,7 @@ class ObjectScan implements LineSink {
     private readonly options: ScanOptions,
   ) {
     this.identity = sourceIdentity(ref);
+    this.hashEvents = ref.kind === 'file' && ref.hashEvents === true;
     this.startLine = options.startLine ?? 1;
     this.now = options.now ?? (() => new Date());
   }
@@ -199,9 +202,8 @@ class ObjectScan implements LineSink {
         this.pending.push(buildAlert(rule, count.rule, this.ref, this.identity, line, event, now()));
       } else {
         if (count.suppressed === 0) {
-          const hashEvents = this.ref.kind === 'file' && this.ref.hashEvents === true;
           // Cut as alert documents are: stringifying an event nested past the stack must not throw here.
-          this.firstSuppressed.set(rule.id, hashEvents ? { line, event: JSON.stringify(withinDepth(event, MAX_DOCUMENT_DEPTH)) } : { line });
+          this.firstSuppressed.set(rule.id, this.hashEvents ? { line, event: JSON.stringify(withinDepth(event, MAX_DOCUMENT_DEPTH)) } : { line });
         }
         count.suppressed++;
       }
@@ -265,13 +267,16 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     const chunks = withoutByteOrderMark(decoded)[Symbol.asyncIterator]();
     let ended = false;
     try {
-      const first = chunks.next();
-      let step = await nextUnlessStopped(first, options.shouldStop);
-      if (step === undefined) {
-        result.stoppedAtLine = 1;
-        first.catch(() => {});
-      }
-      while (step !== undefined && step.done !== true) {
+      let next = chunks.next();
+      let stopped = false;
+      for (;;) {
+        // Undefined: the source stalled and the time ran out while waiting for it.
+        const step = await nextUnlessStopped(next, options.shouldStop);
+        if (step === undefined) {
+          stopped = true;
+          break;
+        }
+        if (step.done === true) break;
         const chunk = step.value;
         prepared.prefilter.newChunk();
         splitter.push(chunk);
@@ -282,26 +287,23 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
         }
         await flush();
         options.onProgress?.(stats);
-        const next = chunks.next();
+        next = chunks.next();
         if (options.shouldStop?.() === true) {
           // Out of time: stop now rather than wait on a source that may have stalled, unless
           // the input turns out to be finished already (a whole object is not "stopped", and
           // its unterminated last line is still scanned).
           const settled = await Promise.race([next, delay(STOP_GRACE_MS)]);
           if (settled === undefined || settled.done !== true) {
-            result.stoppedAtLine = splitter.lineNumber;
-            next.catch(() => {}); // whatever the abandoned read ends with, nobody waits for it
+            stopped = true;
             break;
           }
         }
-        step = await nextUnlessStopped(next, options.shouldStop);
-        if (step === undefined) {
-          // The source stalled and the time ran out while waiting for it.
-          result.stoppedAtLine = splitter.lineNumber;
-          next.catch(() => {});
-        }
       }
-      ended = result.stoppedAtLine === undefined;
+      if (stopped) {
+        result.stoppedAtLine = splitter.lineNumber;
+        next.catch(() => {}); // whatever the abandoned read ends with, nobody waits for it
+      }
+      ended = !stopped;
     } finally {
       // Stopped, or the sink failed: release the source (S3 response, file) without waiting
       // on it (a stalled read finishes the release later).
