@@ -12,6 +12,13 @@ export interface LineSink {
   line(buf: Buffer, start: number, end: number, lineNumber: number): void;
   /** A line over the cap was skipped. */
   tooLong(lineNumber: number, length: number): void;
+  /**
+   * Optional fast path: from `from`, the start of line `lineNumber` in `buf`, passes over
+   * lines the sink has no use for (and accounts for them itself) and returns the start of
+   * the first line it must be given, or `buf.length`. `passedLines` says how many it passed.
+   */
+  pass?(buf: Buffer, from: number, lineNumber: number, maxLineBytes: number): number;
+  readonly passedLines?: number;
 }
 
 export class LineSplitter {
@@ -42,7 +49,13 @@ export class LineSplitter {
     }
     const max = this.maxLineBytes;
     const sink = this.sink;
+    const passes = sink.pass !== undefined;
     for (;;) {
+      if (passes) {
+        pos = sink.pass!(chunk, pos, this.lineNumber, max);
+        this.lineNumber += sink.passedLines!;
+        if (pos >= n) return;
+      }
       const nl = chunk.indexOf(10, pos);
       if (nl < 0) break;
       const end = nl > pos && chunk[nl - 1] === 13 ? nl - 1 : nl;

@@ -9,9 +9,14 @@
  *
  * One pass replaces one native indexOf pass per needle, each of which stops at every
  * occurrence of its needle's first byte (and `p`, `b`, `s` are everywhere in logs).
+ *
+ * The same loop, also stopping at newlines, screens lines: it passes over every line that
+ * starts with `{` and holds no needle, so that the scan visits (in JavaScript) only the
+ * lines that may matter. With lines of a few hundred bytes, visiting each one cost more
+ * than the search itself.
  */
 import { CaseFolder, FOLD_MASK as FOLD } from './fold.js';
-import { instantiate, moduleBytes, op, PAGE_BYTES, splat, type, type WasmMemory } from './wasm.js';
+import { instantiate, moduleBytes, op, PAGE_BYTES, splat, type, type WasmFunction, type WasmMemory } from './wasm.js';
 
 export interface Needle {
   /** The needle's bytes as they appear in the data (case-insensitive needles in any case). */
@@ -22,24 +27,36 @@ export interface Needle {
 /** A needle's bytes as searched for: case-folded when it is case-insensitive. */
 export const searchedBytes = (n: Needle): Uint8Array => (n.caseInsensitive ? n.bytes.map((b) => b & FOLD) : n.bytes);
 
-/** Memory layout: the index of the needle found at 0, needle bytes from 16, the data from a page boundary after them. */
+/**
+ * Memory layout: the index of the needle found at 0, the lines passed by the screen at 4,
+ * needle bytes from 16, the data from a page boundary after them.
+ */
 const RESULT_AT = 0;
+const PASSED_AT = 4;
 const NEEDLES_AT = 16;
 /** 16-byte blocks compared per step of the loop. */
 const BLOCKS = 4;
 const STEP = 16 * BLOCKS;
 
-// Locals of the generated function.
-const FROM = 0; // param: the position to search from (advanced STEP at a time)
-const TO = 1; // param: the end of the data
-const BITS = 2; // i32: candidate lanes of one block
-const POS = 3; // i32: a candidate position
-const J = 4; // i32: byte index while verifying
-const ACC = 5; // v128 × BLOCKS: lanes where some needle's first and last bytes agree
+const NEWLINE = 0x0a;
+const OPEN_BRACE = 0x7b;
 
-/** The function `find(from, to) -> position or -1`, storing the needle's index at RESULT_AT. */
-function findFunction(needles: Needle[], offsets: number[]): { body: number[]; scratch: number } {
-  const body: number[] = [];
+/** Where the generated lanes function keeps its values (local indices). */
+interface Locals {
+  from: number; // the position to search from (advanced STEP at a time)
+  to: number; // the end of the data
+  bits: number; // candidate lanes of one block
+  pos: number; // a candidate position
+  acc: number; // first of BLOCKS v128 locals: the lanes of each block worth a look
+  scratch: number; // first v128 scratch local
+}
+
+/**
+ * Emits the code setting `acc + b` to the lanes of block b where some needle's first and
+ * last bytes agree (and, with `newlines`, where a newline is), for the STEP bytes at
+ * `from`. Returns how many scratch locals it used.
+ */
+function emitBlocks(body: number[], needles: Needle[], at: Locals, newlines: boolean): number {
   // Within a block, each distinct load, fold and comparison is computed once into a
   // scratch local (the escapes share their backslash, needles share offset 0).
   let scratch = 0;
@@ -47,19 +64,17 @@ function findFunction(needles: Needle[], offsets: number[]): { body: number[]; s
   const cached = (key: string, compute: () => number[]): number[] => {
     let local = cache.get(key);
     if (local === undefined) {
-      local = ACC + BLOCKS + scratch++;
+      local = at.scratch + scratch++;
       cache.set(key, local);
       body.push(...compute(), ...op.localSet(local));
     }
     return op.localGet(local);
   };
-  const load = (at: number): number[] => cached(`load ${at}`, () => [...op.localGet(FROM), ...op.v128Load(at)]);
-  const folded = (at: number): number[] => cached(`fold ${at}`, () => [...load(at), ...splat(FOLD), ...op.v128And]);
-  const probe = (n: Needle, at: number, byte: number): number[] =>
-    cached(`eq ${n.caseInsensitive} ${at} ${byte}`, () => [...(n.caseInsensitive ? folded(at) : load(at)), ...splat(byte), ...op.i8x16Eq]);
+  const load = (offset: number): number[] => cached(`load ${offset}`, () => [...op.localGet(at.from), ...op.v128Load(offset)]);
+  const folded = (offset: number): number[] => cached(`fold ${offset}`, () => [...load(offset), ...splat(FOLD), ...op.v128And]);
+  const probe = (caseInsensitive: boolean, offset: number, byte: number): number[] =>
+    cached(`eq ${caseInsensitive} ${offset} ${byte}`, () => [...(caseInsensitive ? folded(offset) : load(offset)), ...splat(byte), ...op.i8x16Eq]);
 
-  body.push(...op.loop); // for (;; from += STEP)
-  body.push(...op.localGet(FROM), ...op.localGet(TO), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
   let most = 0;
   for (let b = 0; b < BLOCKS; b++) {
     cache = new Map();
@@ -67,45 +82,123 @@ function findFunction(needles: Needle[], offsets: number[]): { body: number[]; s
     needles.forEach((n, k) => {
       const bytes = searchedBytes(n);
       const last = bytes.length - 1;
-      const first = probe(n, 16 * b, bytes[0]!);
-      const lastProbe = probe(n, 16 * b + last, bytes[last]!);
-      body.push(...first, ...lastProbe, ...op.v128And);
+      body.push(...probe(n.caseInsensitive, 16 * b, bytes[0]!), ...probe(n.caseInsensitive, 16 * b + last, bytes[last]!), ...op.v128And);
       if (k > 0) body.push(...op.v128Or);
     });
-    body.push(...op.localSet(ACC + b));
+    if (newlines) body.push(...probe(false, 16 * b, NEWLINE), ...op.v128Or);
+    body.push(...op.localSet(at.acc + b));
     most = Math.max(most, scratch);
   }
-  body.push(...op.localGet(ACC));
-  for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(ACC + b), ...op.v128Or);
+  return most;
+}
+
+/** Emits the check of every needle at `pos`, running `onMatch(k)` (which must leave the function) where needle k occurs. */
+function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { pos: number; j: number; to: number }, onMatch: (k: number) => number[]): void {
+  needles.forEach((n, k) => {
+    const length = n.bytes.length;
+    body.push(...op.block); // left on the first mismatch
+    body.push(...op.localGet(at.pos), ...op.i32Const(length), ...op.i32Add, ...op.localGet(at.to), ...op.i32GtU, ...op.brIf(0));
+    body.push(...op.i32Const(0), ...op.localSet(at.j));
+    body.push(...op.loop);
+    body.push(...op.localGet(at.j), ...op.i32Const(length), ...op.i32GeU, ...op.if, ...onMatch(k), ...op.end);
+    body.push(...op.localGet(at.pos), ...op.localGet(at.j), ...op.i32Add, ...op.i32Load8U(0));
+    if (n.caseInsensitive) body.push(...op.i32Const(FOLD), ...op.i32And);
+    body.push(...op.localGet(at.j), ...op.i32Load8U(offsets[k]!), ...op.i32Ne, ...op.brIf(1));
+    body.push(...op.localGet(at.j), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.j), ...op.br(0));
+    body.push(...op.end, ...op.end); // loop, block
+  });
+}
+
+/**
+ * `lanes(from, to) -> position or -1`: the first position ≥ `from` and < `to` where some
+ * needle's first and last bytes agree (and, with `newlines`, where a newline is). The
+ * hot loop, kept in a function of its own: in one with the callers' work V8 keeps fewer
+ * of its values in registers, and a step takes twice as long.
+ */
+function lanesFunction(needles: Needle[], newlines: boolean): WasmFunction {
+  const at: Locals = { from: 0, to: 1, bits: 2, pos: 3, acc: 4, scratch: 4 + BLOCKS };
+  const body: number[] = [];
+  body.push(...op.loop); // for (;; from += STEP)
+  body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
+  const scratch = emitBlocks(body, needles, at, newlines);
+  body.push(...op.localGet(at.acc));
+  for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(at.acc + b), ...op.v128Or);
   body.push(...op.v128AnyTrue, ...op.if);
   for (let b = 0; b < BLOCKS; b++) {
-    body.push(...op.localGet(ACC + b), ...op.i8x16Bitmask, ...op.localTee(BITS), ...op.if);
-    body.push(...op.loop); // each candidate lane, lowest first
-    body.push(...op.localGet(FROM), ...op.i32Const(16 * b), ...op.i32Add, ...op.localGet(BITS), ...op.i32Ctz, ...op.i32Add, ...op.localSet(POS));
-    body.push(...op.localGet(POS), ...op.localGet(TO), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
-    needles.forEach((n, k) => {
-      const length = n.bytes.length;
-      body.push(...op.block); // left on the first mismatch
-      body.push(...op.localGet(POS), ...op.i32Const(length), ...op.i32Add, ...op.localGet(TO), ...op.i32GtU, ...op.brIf(0));
-      body.push(...op.i32Const(0), ...op.localSet(J));
-      body.push(...op.loop);
-      body.push(...op.localGet(J), ...op.i32Const(length), ...op.i32GeU, ...op.if);
-      body.push(...op.i32Const(RESULT_AT), ...op.i32Const(k), ...op.i32Store(0), ...op.localGet(POS), ...op.return, ...op.end);
-      body.push(...op.localGet(POS), ...op.localGet(J), ...op.i32Add, ...op.i32Load8U(0));
-      if (n.caseInsensitive) body.push(...op.i32Const(FOLD), ...op.i32And);
-      body.push(...op.localGet(J), ...op.i32Load8U(offsets[k]!), ...op.i32Ne, ...op.brIf(1));
-      body.push(...op.localGet(J), ...op.i32Const(1), ...op.i32Add, ...op.localSet(J), ...op.br(0));
-      body.push(...op.end, ...op.end); // loop, block
-    });
-    body.push(...op.localGet(BITS), ...op.localGet(BITS), ...op.i32Const(1), ...op.i32Sub, ...op.i32And, ...op.localTee(BITS), ...op.brIf(0));
-    body.push(...op.end); // candidate loop
-    body.push(...op.end); // if this block has candidates
+    body.push(...op.localGet(at.acc + b), ...op.i8x16Bitmask, ...op.localTee(at.bits), ...op.if);
+    body.push(...op.localGet(at.from), ...op.i32Const(16 * b), ...op.i32Add, ...op.localGet(at.bits), ...op.i32Ctz, ...op.i32Add, ...op.localTee(at.pos));
+    body.push(...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
+    body.push(...op.localGet(at.pos), ...op.return);
+    body.push(...op.end);
   }
-  body.push(...op.end); // if any block has candidates
-  body.push(...op.localGet(FROM), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(FROM), ...op.br(0));
+  body.push(...op.end); // if any block has lanes
+  body.push(...op.localGet(at.from), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
   body.push(...op.end); // loop
   body.push(...op.i32Const(-1));
-  return { body, scratch: most };
+  return { params: [type.i32, type.i32], results: [type.i32], locals: [[2, type.i32], [BLOCKS + scratch, type.v128]], body };
+}
+
+/** Function indices in the module (the order of moduleBytes' argument). */
+const NEEDLE_LANES = 0;
+const LINE_LANES = 1;
+
+/**
+ * `find(from, to, limit) -> position or -1`: the first position ≥ `from` and < `limit`
+ * where a needle starts (and ends by `to`, the data's end), storing the needle's index at
+ * RESULT_AT.
+ */
+function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
+  const at = { from: 0, to: 1, pos: 3, j: 4 };
+  const LIMIT = 2;
+  const found = (k: number): number[] => [...op.i32Const(RESULT_AT), ...op.i32Const(k), ...op.i32Store(0), ...op.localGet(at.pos), ...op.return];
+  const body: number[] = [];
+  body.push(...op.loop); // each candidate
+  body.push(...op.localGet(at.from), ...op.localGet(LIMIT), ...op.call(NEEDLE_LANES), ...op.localTee(at.pos));
+  body.push(...op.i32Const(-1), ...op.i32Eq, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
+  emitVerify(body, needles, offsets, at, found);
+  body.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
+  body.push(...op.end);
+  body.push(...op.i32Const(-1));
+  return { params: [type.i32, type.i32, type.i32], results: [type.i32], locals: [[2, type.i32]], body };
+}
+
+/**
+ * `screen(from, to, maxLines, maxLineBytes) -> position`: from `from`, a line start, passes
+ * over plain lines (ones starting with `{`, ending in a newline within the data, no
+ * longer than maxLineBytes, where no needle starts) and returns the start of the first
+ * line that is not plain, or `to` when every line up to it was. It stops after maxLines
+ * lines, at the start of the next. The number of lines passed goes to PASSED_AT.
+ */
+function screenFunction(needles: Needle[], offsets: number[]): WasmFunction {
+  const at = { from: 0, to: 1, pos: 4, j: 5 };
+  const MAX_LINES = 2;
+  const MAX_LINE_BYTES = 3;
+  const LINE_START = 6;
+  const LINES = 7;
+  const stop = [...op.i32Const(PASSED_AT), ...op.localGet(LINES), ...op.i32Store(0), ...op.localGet(LINE_START), ...op.return];
+  const notBrace = (local: number): number[] => [...op.localGet(local), ...op.i32Load8U(0), ...op.i32Const(OPEN_BRACE), ...op.i32Ne];
+  const body: number[] = [];
+  body.push(...op.localGet(at.from), ...op.localSet(LINE_START));
+  body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...stop, ...op.end);
+  body.push(...notBrace(at.from), ...op.if, ...stop, ...op.end);
+  body.push(...op.loop); // each newline or candidate
+  body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.call(LINE_LANES), ...op.localTee(at.pos));
+  body.push(...op.i32Const(-1), ...op.i32Eq, ...op.if, ...stop, ...op.end);
+  body.push(...op.localGet(at.pos), ...op.i32Load8U(0), ...op.i32Const(NEWLINE), ...op.i32Eq, ...op.if);
+  // A newline ends a plain line, unless it is too long (its length may include a '\r').
+  body.push(...op.localGet(at.pos), ...op.localGet(LINE_START), ...op.i32Sub, ...op.localGet(MAX_LINE_BYTES), ...op.i32GtU, ...op.if, ...stop, ...op.end);
+  body.push(...op.localGet(LINES), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINES));
+  body.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINE_START));
+  body.push(...op.localGet(LINES), ...op.localGet(MAX_LINES), ...op.i32GeU, ...op.if, ...stop, ...op.end);
+  body.push(...op.localGet(LINE_START), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...stop, ...op.end);
+  body.push(...notBrace(LINE_START), ...op.if, ...stop, ...op.end);
+  body.push(...op.else);
+  emitVerify(body, needles, offsets, at, () => stop);
+  body.push(...op.end);
+  body.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
+  body.push(...op.end);
+  body.push(...stop);
+  return { params: [type.i32, type.i32, type.i32, type.i32], results: [type.i32], locals: [[4, type.i32]], body };
 }
 
 /** Finds, in one loaded buffer, the next position where any needle occurs. */
@@ -117,10 +210,14 @@ export interface NeedleFinder {
   /** Takes `buf` as the data to search (replacing the previous one). */
   load(buf: Uint8Array): void;
   /**
-   * The first position ≥ `from` where some needle occurs, or -1. Where several needles
-   * occur at that position, `needle` is the lowest index.
+   * The first position ≥ `from` and < `before` (default: the data's end) where some needle
+   * starts, or -1. Where several needles start at that position, `needle` is the lowest index.
    */
-  next(from: number): number;
+  next(from: number, before?: number): number;
+  /** Where available (WebAssembly), passes over plain lines: see WasmNeedleFinder.screen. */
+  screen?(from: number, maxLines: number, maxLineBytes: number): number;
+  /** Lines the last screen() passed over. */
+  readonly passed?: number;
 }
 
 /** The SIMD finder where WebAssembly is available (not under `node --jitless`), else the indexOf one. */
@@ -163,7 +260,7 @@ export class IndexOfNeedleFinder implements NeedleFinder {
     this.searchedFrom = 0;
   }
 
-  next(from: number): number {
+  next(from: number, before = Infinity): number {
     if (from < this.searchedFrom) this.hits.fill(-2); // going back: search again
     this.searchedFrom = from;
     let best = -1;
@@ -178,7 +275,7 @@ export class IndexOfNeedleFinder implements NeedleFinder {
         this.needle = k;
       }
     }
-    return best;
+    return best < before ? best : -1;
   }
 
   private search(k: number, from: number): number {
@@ -195,7 +292,10 @@ export class WasmNeedleFinder implements NeedleFinder {
   /** Index of the needle found by the last next() that found one. */
   needle = -1;
   private readonly memory: WasmMemory;
-  private readonly find: (from: number, to: number) => number;
+  private readonly find: (from: number, to: number, limit: number) => number;
+  private readonly screenFn: (from: number, to: number, maxLines: number, maxLineBytes: number) => number;
+  /** Lines the last screen() passed over. */
+  passed = 0;
   private readonly dataAt: number;
   /** Bytes read past the data's end: one step plus the longest needle. */
   private readonly slack: number;
@@ -213,14 +313,17 @@ export class WasmNeedleFinder implements NeedleFinder {
     }
     this.dataAt = Math.ceil(at / PAGE_BYTES) * PAGE_BYTES;
     this.slack = STEP + Math.max(...needles.map((n) => n.bytes.length));
-    const { body, scratch } = findFunction(needles, offsets);
-    const locals: [number, number][] = [
-      [3, type.i32],
-      [BLOCKS + scratch, type.v128],
-    ];
-    const { memory, fn } = instantiate(moduleBytes({ params: [type.i32, type.i32], results: [type.i32], locals, body }));
+    const { memory, fns } = instantiate(
+      moduleBytes({
+        needleLanes: lanesFunction(needles, false),
+        lineLanes: lanesFunction(needles, true),
+        find: findFunction(needles, offsets),
+        screen: screenFunction(needles, offsets),
+      }),
+    );
     this.memory = memory;
-    this.find = fn;
+    this.find = fns.find!;
+    this.screenFn = fns.screen!;
     this.view = new Uint8Array(memory.buffer);
     this.ensure(this.dataAt);
     needles.forEach((n, k) => this.view.set(searchedBytes(n), offsets[k]));
@@ -233,13 +336,27 @@ export class WasmNeedleFinder implements NeedleFinder {
     this.length = buf.length;
   }
 
-  /** The first position ≥ `from` where some needle occurs in the loaded data, or -1; `needle` says which. */
-  next(from: number): number {
-    if (from >= this.length) return -1;
-    const at = this.find(this.dataAt + from, this.dataAt + this.length);
+  /** The first position ≥ `from` and < `before` where some needle starts in the loaded data, or -1; `needle` says which. */
+  next(from: number, before = this.length): number {
+    const limit = Math.min(before, this.length);
+    if (from >= limit) return -1;
+    const at = this.find(this.dataAt + from, this.dataAt + this.length, this.dataAt + limit);
     if (at < 0) return -1;
     const v = this.view;
     this.needle = v[RESULT_AT]! | (v[RESULT_AT + 1]! << 8) | (v[RESULT_AT + 2]! << 16); // little-endian i32
+    return at - this.dataAt;
+  }
+
+  /**
+   * From `from`, the start of a line in the loaded data, passes over plain lines: lines
+   * that start with `{`, end with a newline, are at most `maxLineBytes` long (with any
+   * '\r') and hold no needle. Returns the start of the first line that is not plain, or
+   * the data's length; stops after `maxLines` lines (≥ 1). `passed` counts the lines passed.
+   */
+  screen(from: number, maxLines: number, maxLineBytes: number): number {
+    const at = this.screenFn(this.dataAt + from, this.dataAt + this.length, maxLines, Math.max(0, Math.min(maxLineBytes, 0x7fffffff)));
+    const v = this.view;
+    this.passed = v[PASSED_AT]! | (v[PASSED_AT + 1]! << 8) | (v[PASSED_AT + 2]! << 16) | (v[PASSED_AT + 3]! << 24);
     return at - this.dataAt;
   }
 

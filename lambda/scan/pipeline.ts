@@ -173,6 +173,22 @@ class ObjectScan implements LineSink {
     }
   }
 
+  /** Lines the last pass() passed over. */
+  passedLines = 0;
+
+  /** Passes over the lines the prefilter turns down unread (see Prefilter.screen). */
+  pass(buf: Buffer, from: number, number: number, maxLineBytes: number): number {
+    if (number < this.startLine) {
+      this.passedLines = 0;
+      return from;
+    }
+    const { prefilter } = this.prepared;
+    const at = prefilter.screen(buf, from, maxLineBytes);
+    this.passedLines = prefilter.screened;
+    this.stats.prefiltered += prefilter.screened;
+    return at;
+  }
+
   tooLong(number: number): void {
     if (number >= this.startLine) this.stats.skipped.add('too_long', number);
   }

@@ -15,7 +15,7 @@
 import type { Needs } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
 import { createNeedleFinder, searchedBytes, type Needle as SearchNeedle, type NeedleFinder } from './needle-search.js';
-import { FOLD_MASK } from './fold.js';
+import { CaseFolder, FOLD_MASK } from './fold.js';
 
 interface Needle {
   /** The needle as a latin1 string of its UTF-8 bytes (lower-cased if case-insensitive). */
@@ -116,11 +116,16 @@ function score(set: Needle[]): number {
   return Math.min(...reduced.map((n) => n.text.length)) - 3 * (reduced.length - 1);
 }
 
-type Formula = { kind: 'always' } | { kind: 'needle'; needle: Needle } | { kind: 'all' | 'any'; parts: Formula[] };
+/** `bytes`: the needle as searched in a line, case-folded (FOLD_MASK) when it is case-insensitive. */
+type Formula = { kind: 'always' } | { kind: 'needle'; needle: Needle; bytes: Buffer } | { kind: 'all' | 'any'; parts: Formula[] };
 
 function formulaOf(needs: Needs): Formula {
   if (needs.kind === 'always') return needs;
-  if (needs.kind === 'literal') return { kind: 'needle', needle: toNeedle(needs) };
+  if (needs.kind === 'literal') {
+    const needle = toNeedle(needs);
+    const bytes = Buffer.from(needle.text, 'latin1');
+    return { kind: 'needle', needle, bytes: needle.caseInsensitive ? Buffer.from(bytes.map((b) => b & FOLD_MASK)) : bytes };
+  }
   return { kind: needs.kind, parts: needs.parts.map(formulaOf) };
 }
 
@@ -227,11 +232,12 @@ export class Prefilter {
   /** Finds escapes (needles below escapeCount) and anchors in one pass. */
   private readonly finder: NeedleFinder;
   private readonly escapeCount: number;
+  /** Some formula needle is case-insensitive: lines are folded before formulas are checked. */
+  private readonly foldsCase: boolean;
+  private readonly folder = new CaseFolder();
 
-  // Search state for the current buffer: the next hit at or after the last line asked
-  // about (-2: not searched yet, -1: none left).
+  /** The buffer loaded into the finder. */
   private buf: Buffer | undefined;
-  private hit = -2;
 
   // Lines asked about and let through in the current window; while `resting`, lines
   // are let through unsearched until `restLeft` of them have passed.
@@ -259,7 +265,9 @@ export class Prefilter {
     if (rules.length === 0) why ??= 'no rules';
     this.enabled = why === undefined;
     if (why !== undefined) this.disabledBecause = why;
-    this.escapes = new EscapePolicy(this.formulas.flatMap((f) => [...literalsOf(f)]));
+    const literals = this.formulas.flatMap((f) => [...literalsOf(f)]);
+    this.escapes = new EscapePolicy(literals);
+    this.foldsCase = literals.some((n) => n.caseInsensitive);
     // Escapes first: where an escape and an anchor start at the same byte, the escape is reported.
     const searched: SearchNeedle[] = [{ bytes: Buffer.from('\\u', 'latin1'), caseInsensitive: false }];
     if (this.escapes.slash) searched.push({ bytes: Buffer.from('\\/', 'latin1'), caseInsensitive: false });
@@ -309,15 +317,42 @@ export class Prefilter {
   private decided(candidate: boolean): boolean {
     this.asked++;
     if (candidate) this.passed++;
-    if (this.asked === this.sampleLines) {
-      if (this.restLines > 0 && this.passed >= this.sampleLines * PASS_RATE_TO_REST) {
-        this.resting = true;
-        this.restLeft = this.restLines;
-      }
-      this.asked = 0;
-      this.passed = 0;
-    }
+    if (this.asked === this.sampleLines) this.closeWindow();
     return candidate;
+  }
+
+  private closeWindow(): void {
+    if (this.restLines > 0 && this.passed >= this.sampleLines * PASS_RATE_TO_REST) {
+      this.resting = true;
+      this.restLeft = this.restLines;
+    }
+    this.asked = 0;
+    this.passed = 0;
+  }
+
+  /** Lines the last screen() passed over. */
+  screened = 0;
+
+  /**
+   * From `from`, the start of a line of `buf`, passes over the lines isCandidate would
+   * turn down without a doubt: lines that start with `{`, are at most `maxLineBytes`
+   * long, and where neither an anchor nor an escape starts (found in one pass over the
+   * bytes, in WebAssembly). Returns the start of the first line that needs isCandidate,
+   * or `buf.length`; `screened` says how many lines were passed over, and they count as
+   * turned down. It stops where the sampling window ends, so windows close as they would
+   * line by line. Passes over nothing where the prefilter is off or resting, or where
+   * WebAssembly is unavailable.
+   */
+  screen(buf: Buffer, from: number, maxLineBytes: number): number {
+    this.screened = 0;
+    if (!this.enabled || this.resting || this.finder.screen === undefined) return from;
+    this.use(buf);
+    const at = this.finder.screen(from, this.sampleLines - this.asked, maxLineBytes);
+    const lines = this.finder.passed!;
+    this.screened = lines;
+    this.asked += lines;
+    if (this.asked === this.sampleLines) this.closeWindow();
+    return at;
   }
 
   /** Could the line [start, end) of `buf` match a rule? Lines of one buffer must come in order. */
@@ -330,29 +365,31 @@ export class Prefilter {
     return this.decided(this.search(buf, lineStart, lineEnd));
   }
 
-  private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
+  private use(buf: Buffer): void {
     if (buf !== this.buf) {
       this.buf = buf;
       this.finder.load(buf);
-      this.hit = -2;
     }
-    if (this.hit !== -1 && this.hit < lineStart) this.hit = this.finder.next(lineStart);
+  }
+
+  private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
+    this.use(buf);
     let anchored = false;
-    while (this.hit !== -1 && this.hit < lineEnd) {
+    // Needles that start in the line (one that runs past its end is no anchor, and an escape cannot).
+    for (let hit = this.finder.next(lineStart, lineEnd); hit !== -1; hit = this.finder.next(hit + 1, lineEnd)) {
       const escape = this.finder.needle < this.escapeCount;
-      if (escape && this.escapes.matters(buf, this.hit)) return true;
+      if (escape && this.escapes.matters(buf, hit)) return true;
       // Where an escape and an anchor start at the same byte only the escape is reported.
-      if (!anchored && (!escape || this.anchorStartsAt(buf, this.hit, lineEnd))) {
+      if (!anchored && (!escape || this.anchorStartsAt(buf, hit, lineEnd))) {
         anchored = true;
         // With many rules, checking every formula costs more than parsing the line.
         if (this.formulas.length > MAX_FORMULAS_CHECKED) return true;
-        // Check each rule's full formula within the line only.
-        const line = buf.toString('latin1', lineStart, lineEnd);
-        const lowerLine = line.toLowerCase();
-        if (this.formulas.some((f) => holds(f, line, lowerLine))) return true;
+        // Check each rule's full formula within the line only, on its bytes (no strings to collect).
+        const line = buf.subarray(lineStart, lineEnd);
+        const folded = this.foldsCase ? this.folder.fold(line) : line;
+        if (this.formulas.some((f) => holds(f, line, folded))) return true;
       }
       // Still a candidate if a later escape in the line could spell a literal.
-      this.hit = this.finder.next(this.hit + 1);
     }
     return false;
   }
@@ -369,15 +406,20 @@ export class Prefilter {
   }
 }
 
-function holds(f: Formula, line: string, lowerLine: string): boolean {
+/**
+ * Does the line satisfy the formula? Case-insensitive needles are looked for in the folded
+ * line: folding maps more bytes together than ASCII lower-casing, so it can only let more
+ * lines through.
+ */
+function holds(f: Formula, line: Buffer, folded: Buffer): boolean {
   switch (f.kind) {
     case 'always':
       return true;
     case 'needle':
-      return (f.needle.caseInsensitive ? lowerLine : line).includes(f.needle.text);
+      return (f.needle.caseInsensitive ? folded : line).includes(f.bytes);
     case 'all':
-      return f.parts.every((p) => holds(p, line, lowerLine));
+      return f.parts.every((p) => holds(p, line, folded));
     case 'any':
-      return f.parts.some((p) => holds(p, line, lowerLine));
+      return f.parts.some((p) => holds(p, line, folded));
   }
 }

@@ -41,23 +41,28 @@ export const op = {
   block: [0x02, type.empty],
   loop: [0x03, type.empty],
   if: [0x04, type.empty],
+  else: [0x05],
   end: [0x0b],
   br: (depth: number) => [0x0c, ...uleb(depth)],
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
   return: [0x0f],
+  call: (index: number) => [0x10, ...uleb(index)],
   localGet: (i: number) => [0x20, ...uleb(i)],
   localSet: (i: number) => [0x21, ...uleb(i)],
   localTee: (i: number) => [0x22, ...uleb(i)],
   i32Load8U: (offset: number) => [0x2d, 0, ...uleb(offset)],
   i32Store: (offset: number) => [0x36, 2, ...uleb(offset)],
   i32Const: (n: number) => [0x41, ...sleb(n)],
+  i32Eq: [0x46],
   i32Ne: [0x47],
+  i32LtU: [0x49],
   i32GtU: [0x4b],
   i32GeU: [0x4f],
   i32Ctz: [0x68],
   i32Add: [0x6a],
   i32Sub: [0x6b],
   i32And: [0x71],
+  i32Or: [0x72],
   v128Load: (offset: number) => [SIMD, 0x00, 0, ...uleb(offset)],
   v128Const: (bytes: number[]) => [SIMD, 0x0c, ...bytes],
   i8x16Eq: [SIMD, 0x23],
@@ -93,23 +98,30 @@ export interface WasmFunction {
   body: number[];
 }
 
-/** The bytes of a module exporting its memory as "memory" and one function as "fn". */
-export function moduleBytes(fn: WasmFunction): Uint8Array {
-  const locals = [...uleb(fn.locals.length), ...fn.locals.flatMap(([count, t]) => [...uleb(count), t])];
-  const code = [...locals, ...fn.body, ...op.end];
+/** The bytes of a module exporting its memory as "memory" and each function under its name. */
+export function moduleBytes(fns: Record<string, WasmFunction>): Uint8Array {
+  const list = Object.entries(fns);
+  const types = list.flatMap(([, fn]) => [type.func, ...uleb(fn.params.length), ...fn.params, ...uleb(fn.results.length), ...fn.results]);
+  const codes = list.flatMap(([, fn]) => {
+    const locals = [...uleb(fn.locals.length), ...fn.locals.flatMap(([count, t]) => [...uleb(count), t])];
+    const code = [...locals, ...fn.body, ...op.end];
+    return [...uleb(code.length), ...code];
+  });
+  const exports = [...name('memory'), 2, 0, ...list.flatMap(([n], i) => [...name(n), 0, ...uleb(i)])];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
-    ...section(1, [1, type.func, ...uleb(fn.params.length), ...fn.params, ...uleb(fn.results.length), ...fn.results]),
-    ...section(3, [1, 0]), // one function, of type 0
+    ...section(1, [...uleb(list.length), ...types]), // a type per function
+    ...section(3, [...uleb(list.length), ...list.flatMap((_, i) => uleb(i))]), // function i has type i
     ...section(5, [1, 0, 1]), // one memory: at least one page, no maximum
-    ...section(7, [2, ...name('memory'), 2, 0, ...name('fn'), 0, 0]), // exports
-    ...section(10, [1, ...uleb(code.length), ...code]),
+    ...section(7, [...uleb(list.length + 1), ...exports]),
+    ...section(10, [...uleb(list.length), ...codes]),
   ]);
 }
 
 /** Compiles and instantiates a module from moduleBytes (throws where WebAssembly is unavailable). */
-export function instantiate(bytes: Uint8Array): { memory: WasmMemory; fn: (...args: number[]) => number } {
+export function instantiate(bytes: Uint8Array): { memory: WasmMemory; fns: Record<string, (...args: number[]) => number> } {
   if (wasmApi === undefined) throw new Error('WebAssembly is not available');
   const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes));
-  return { memory: exports.memory as WasmMemory, fn: exports.fn as (...args: number[]) => number };
+  const { memory, ...fns } = exports;
+  return { memory: memory as WasmMemory, fns: fns as Record<string, (...args: number[]) => number> };
 }
