@@ -14,11 +14,12 @@ export interface LineSink {
   tooLong(lineNumber: number, length: number): void;
   /**
    * Optional fast path: from `from`, the start of line `lineNumber` in `buf`, passes over
-   * lines the sink has no use for (and accounts for them itself) and returns the start of
-   * the first line it must be given, or `buf.length`. `passedLines` says how many it passed.
+   * lines the sink has no use for (and accounts for them itself), and returns the start
+   * of the next line to give it (where it stopped), or `buf.length`. `passedOver` says
+   * how many lines it passed over.
    */
   pass?(buf: Buffer, from: number, lineNumber: number, maxLineBytes: number): number;
-  readonly passedLines?: number;
+  readonly passedOver?: number;
 }
 
 export class LineSplitter {
@@ -51,9 +52,10 @@ export class LineSplitter {
     const sink = this.sink;
     const passes = sink.pass !== undefined;
     for (;;) {
+      if (pos >= n) return;
       if (passes) {
         pos = sink.pass!(chunk, pos, this.lineNumber, max);
-        this.lineNumber += sink.passedLines!;
+        this.lineNumber += sink.passedOver!;
         if (pos >= n) return;
       }
       const nl = chunk.indexOf(10, pos);

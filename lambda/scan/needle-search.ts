@@ -28,12 +28,17 @@ export interface Needle {
 export const searchedBytes = (n: Needle): Uint8Array => (n.caseInsensitive ? n.bytes.map((b) => b & FOLD) : n.bytes);
 
 /**
- * Memory layout: the index of the needle found at 0, the lines passed by the screen at 4,
- * needle bytes from 16, the data from a page boundary after them.
+ * Memory layout: the index of the needle found at 0, the lines passed over by the screen
+ * at 4; where lanes() stopped: the step at 8, its first block with lanes (times 4) at 12,
+ * and the lanes of each block from there on from 16 (a 16-bit mask per block); needle
+ * bytes from 32, the data from a page boundary after them.
  */
 const RESULT_AT = 0;
-const PASSED_AT = 4;
-const NEEDLES_AT = 16;
+const PASSED_OVER_AT = 4;
+const STEP_AT = 8;
+const FIRST_BLOCK_AT = 12;
+const MASKS_AT = 16;
+const NEEDLES_AT = 32;
 /** 16-byte blocks compared per step of the loop. */
 const BLOCKS = 4;
 const STEP = 16 * BLOCKS;
@@ -41,12 +46,22 @@ const STEP = 16 * BLOCKS;
 const NEWLINE = 0x0a;
 const OPEN_BRACE = 0x7b;
 
-/** Where the generated lanes function keeps its values (local indices). */
+/**
+ * A generated function's i32 values, numbered in order: its parameters (the first
+ * `params` names), then its locals, as declared here and nowhere else.
+ */
+function i32Values<N extends string>(names: readonly N[], params: number): { at: Record<N, number>; params: number[]; locals: [number, number][] } {
+  return {
+    at: Object.fromEntries(names.map((name, i) => [name, i])) as Record<N, number>,
+    params: names.slice(0, params).map(() => type.i32),
+    locals: [[names.length - params, type.i32]],
+  };
+}
+
+/** Where emitBlocks keeps its values (local indices). */
 interface Locals {
   from: number; // the position to search from (advanced STEP at a time)
   to: number; // the end of the data
-  bits: number; // candidate lanes of one block
-  pos: number; // a candidate position
   acc: number; // first of BLOCKS v128 locals: the lanes of each block worth a look
   scratch: number; // first v128 scratch local
 }
@@ -113,10 +128,14 @@ function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { 
  * `lanes(from, to) -> position or -1`: the first position ≥ `from` and < `to` where some
  * needle's first and last bytes agree (and, with `newlines`, where a newline is). The
  * hot loop, kept in a function of its own: in one with the callers' work V8 keeps fewer
- * of its values in registers, and a step takes twice as long.
+ * of its values in registers, and a step takes twice as long. It leaves the step's lanes
+ * for emitLanes.
  */
 function lanesFunction(needles: Needle[], newlines: boolean): WasmFunction {
-  const at: Locals = { from: 0, to: 1, bits: 2, pos: 3, acc: 4, scratch: 4 + BLOCKS };
+  const values = i32Values(['from', 'to', 'bits', 'pos'], 2);
+  const { bits: BITS, pos: POS } = values.at;
+  const v128At = values.params.length + values.locals[0]![0];
+  const at: Locals = { ...values.at, acc: v128At, scratch: v128At + BLOCKS };
   const body: number[] = [];
   body.push(...op.loop); // for (;; from += STEP)
   body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
@@ -125,22 +144,66 @@ function lanesFunction(needles: Needle[], newlines: boolean): WasmFunction {
   for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(at.acc + b), ...op.v128Or);
   body.push(...op.v128AnyTrue, ...op.if);
   for (let b = 0; b < BLOCKS; b++) {
-    body.push(...op.localGet(at.acc + b), ...op.i8x16Bitmask, ...op.localTee(at.bits), ...op.if);
-    body.push(...op.localGet(at.from), ...op.i32Const(16 * b), ...op.i32Add, ...op.localGet(at.bits), ...op.i32Ctz, ...op.i32Add, ...op.localTee(at.pos));
+    body.push(...op.localGet(at.acc + b), ...op.i8x16Bitmask, ...op.localTee(BITS), ...op.if);
+    body.push(...op.localGet(at.from), ...op.i32Const(16 * b), ...op.i32Add, ...op.localGet(BITS), ...op.i32Ctz, ...op.i32Add, ...op.localTee(POS));
     body.push(...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
-    body.push(...op.localGet(at.pos), ...op.return);
+    // The step's lanes from this block on, for the caller to walk without comparing the blocks again.
+    body.push(...op.i32Const(0), ...op.localGet(at.from), ...op.i32Store(STEP_AT));
+    body.push(...op.i32Const(0), ...op.i32Const(4 * b), ...op.i32Store(FIRST_BLOCK_AT));
+    body.push(...op.i32Const(0), ...op.localGet(BITS), ...op.i32Store(MASKS_AT + 4 * b));
+    for (let k = b + 1; k < BLOCKS; k++) body.push(...op.i32Const(0), ...op.localGet(at.acc + k), ...op.i8x16Bitmask, ...op.i32Store(MASKS_AT + 4 * k));
+    body.push(...op.localGet(POS), ...op.return);
     body.push(...op.end);
   }
   body.push(...op.end); // if any block has lanes
   body.push(...op.localGet(at.from), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
   body.push(...op.end); // loop
   body.push(...op.i32Const(-1));
-  return { params: [type.i32, type.i32], results: [type.i32], locals: [[2, type.i32], [BLOCKS + scratch, type.v128]], body };
+  return { params: values.params, results: [type.i32], locals: [...values.locals, [BLOCKS + scratch, type.v128]], body };
 }
 
-/** Function indices in the module (the order of moduleBytes' argument). */
-const NEEDLE_LANES = 0;
-const LINE_LANES = 1;
+/** The i32 locals emitLanes uses, besides the caller's `from` and `to`. */
+interface LaneLocals {
+  from: number;
+  to: number;
+  step: number; // the step lanes() stopped in
+  block: number; // its block being walked, times 4
+  bits: number; // that block's lanes not yet walked
+  pos: number; // the lane
+}
+
+/**
+ * Emits the walk over every lane from `from` on, lowest first: `lanes` (a function
+ * index) finds the next step with lanes and leaves their masks, so that a step with many
+ * lanes is compared once. `onLane` runs for each lane with its position in `pos` (it may
+ * leave the function). `atEnd` runs (and must leave) when no lane is left before `to`.
+ */
+function emitLanes(body: number[], lanes: number, at: LaneLocals, onLane: number[], atEnd: number[]): void {
+  body.push(...op.loop); // each step with lanes
+  body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.call(lanes), ...op.i32Const(-1), ...op.i32Eq, ...op.if, ...atEnd, ...op.end);
+  body.push(...op.i32Const(0), ...op.i32Load(STEP_AT), ...op.localSet(at.step));
+  body.push(...op.i32Const(0), ...op.i32Load(FIRST_BLOCK_AT), ...op.localSet(at.block));
+  body.push(...op.loop); // each block of the step, from the first with lanes
+  body.push(...op.localGet(at.block), ...op.i32Load(MASKS_AT), ...op.localTee(at.bits), ...op.if);
+  body.push(...op.loop); // each lane of the block
+  body.push(...op.localGet(at.step), ...op.localGet(at.block), ...op.i32Const(2), ...op.i32Shl, ...op.i32Add); // step + 16 × block
+  body.push(...op.localGet(at.bits), ...op.i32Ctz, ...op.i32Add, ...op.localTee(at.pos));
+  body.push(...op.localGet(at.to), ...op.i32GeU, ...op.if, ...atEnd, ...op.end);
+  body.push(...onLane);
+  body.push(...op.localGet(at.bits), ...op.localGet(at.bits), ...op.i32Const(1), ...op.i32Sub, ...op.i32And, ...op.localTee(at.bits), ...op.brIf(0));
+  body.push(...op.end); // lane loop
+  body.push(...op.end); // if the block has lanes
+  body.push(...op.localGet(at.block), ...op.i32Const(4), ...op.i32Add, ...op.localTee(at.block), ...op.i32Const(4 * BLOCKS), ...op.i32LtU, ...op.brIf(0));
+  body.push(...op.end); // block loop
+  body.push(...op.localGet(at.step), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
+  body.push(...op.end); // step loop
+}
+
+/** The module's functions, in order: a function's index (for `op.call`) is its place here. */
+const FUNCTIONS = ['needleLanes', 'lineLanes', 'find', 'screen'] as const;
+const index = (name: (typeof FUNCTIONS)[number]): number => FUNCTIONS.indexOf(name);
+const NEEDLE_LANES = index('needleLanes');
+const LINE_LANES = index('lineLanes');
 
 /**
  * `find(from, to, limit) -> position or -1`: the first position ≥ `from` and < `limit`
@@ -148,18 +211,16 @@ const LINE_LANES = 1;
  * RESULT_AT.
  */
 function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
-  const at = { from: 0, to: 1, pos: 3, j: 4 };
-  const LIMIT = 2;
+  const values = i32Values(['from', 'end', 'limit', 'step', 'block', 'bits', 'pos', 'j'], 3);
+  const at = { ...values.at, to: values.at.limit };
   const found = (k: number): number[] => [...op.i32Const(RESULT_AT), ...op.i32Const(k), ...op.i32Store(0), ...op.localGet(at.pos), ...op.return];
+  const onLane: number[] = [];
+  // Lanes run up to the limit; needles are verified up to the data's end.
+  emitVerify(onLane, needles, offsets, { pos: at.pos, j: at.j, to: at.end }, found);
   const body: number[] = [];
-  body.push(...op.loop); // each candidate
-  body.push(...op.localGet(at.from), ...op.localGet(LIMIT), ...op.call(NEEDLE_LANES), ...op.localTee(at.pos));
-  body.push(...op.i32Const(-1), ...op.i32Eq, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
-  emitVerify(body, needles, offsets, at, found);
-  body.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
-  body.push(...op.end);
+  emitLanes(body, NEEDLE_LANES, at, onLane, [...op.i32Const(-1), ...op.return]);
   body.push(...op.i32Const(-1));
-  return { params: [type.i32, type.i32, type.i32], results: [type.i32], locals: [[2, type.i32]], body };
+  return { params: values.params, results: [type.i32], locals: values.locals, body };
 }
 
 /**
@@ -167,38 +228,33 @@ function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
  * over plain lines (ones starting with `{`, ending in a newline within the data, no
  * longer than maxLineBytes, where no needle starts) and returns the start of the first
  * line that is not plain, or `to` when every line up to it was. It stops after maxLines
- * lines, at the start of the next. The number of lines passed goes to PASSED_AT.
+ * lines, at the start of the next. The number of lines passed goes to PASSED_OVER_AT.
  */
 function screenFunction(needles: Needle[], offsets: number[]): WasmFunction {
-  const at = { from: 0, to: 1, pos: 4, j: 5 };
-  const MAX_LINES = 2;
-  const MAX_LINE_BYTES = 3;
-  const LINE_START = 6;
-  const LINES = 7;
-  const stop = [...op.i32Const(PASSED_AT), ...op.localGet(LINES), ...op.i32Store(0), ...op.localGet(LINE_START), ...op.return];
+  const values = i32Values(['from', 'to', 'maxLines', 'maxLineBytes', 'step', 'block', 'bits', 'pos', 'j', 'lineStart', 'lines'], 4);
+  const { at } = values;
+  const { maxLines: MAX_LINES, maxLineBytes: MAX_LINE_BYTES, lineStart: LINE_START, lines: LINES } = at;
+  const stop = [...op.i32Const(PASSED_OVER_AT), ...op.localGet(LINES), ...op.i32Store(0), ...op.localGet(LINE_START), ...op.return];
   const notBrace = (local: number): number[] => [...op.localGet(local), ...op.i32Load8U(0), ...op.i32Const(OPEN_BRACE), ...op.i32Ne];
+  const onLane: number[] = [];
+  onLane.push(...op.localGet(at.pos), ...op.i32Load8U(0), ...op.i32Const(NEWLINE), ...op.i32Eq, ...op.if);
+  // A newline ends a plain line, unless it is too long (its length may include a '\r').
+  onLane.push(...op.localGet(at.pos), ...op.localGet(LINE_START), ...op.i32Sub, ...op.localGet(MAX_LINE_BYTES), ...op.i32GtU, ...op.if, ...stop, ...op.end);
+  onLane.push(...op.localGet(LINES), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINES));
+  onLane.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINE_START));
+  onLane.push(...op.localGet(LINES), ...op.localGet(MAX_LINES), ...op.i32GeU, ...op.if, ...stop, ...op.end);
+  onLane.push(...op.localGet(LINE_START), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...stop, ...op.end);
+  onLane.push(...notBrace(LINE_START), ...op.if, ...stop, ...op.end);
+  onLane.push(...op.else);
+  emitVerify(onLane, needles, offsets, at, () => stop);
+  onLane.push(...op.end);
   const body: number[] = [];
   body.push(...op.localGet(at.from), ...op.localSet(LINE_START));
   body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...stop, ...op.end);
   body.push(...notBrace(at.from), ...op.if, ...stop, ...op.end);
-  body.push(...op.loop); // each newline or candidate
-  body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.call(LINE_LANES), ...op.localTee(at.pos));
-  body.push(...op.i32Const(-1), ...op.i32Eq, ...op.if, ...stop, ...op.end);
-  body.push(...op.localGet(at.pos), ...op.i32Load8U(0), ...op.i32Const(NEWLINE), ...op.i32Eq, ...op.if);
-  // A newline ends a plain line, unless it is too long (its length may include a '\r').
-  body.push(...op.localGet(at.pos), ...op.localGet(LINE_START), ...op.i32Sub, ...op.localGet(MAX_LINE_BYTES), ...op.i32GtU, ...op.if, ...stop, ...op.end);
-  body.push(...op.localGet(LINES), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINES));
-  body.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINE_START));
-  body.push(...op.localGet(LINES), ...op.localGet(MAX_LINES), ...op.i32GeU, ...op.if, ...stop, ...op.end);
-  body.push(...op.localGet(LINE_START), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...stop, ...op.end);
-  body.push(...notBrace(LINE_START), ...op.if, ...stop, ...op.end);
-  body.push(...op.else);
-  emitVerify(body, needles, offsets, at, () => stop);
-  body.push(...op.end);
-  body.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
-  body.push(...op.end);
+  emitLanes(body, LINE_LANES, at, onLane, stop);
   body.push(...stop);
-  return { params: [type.i32, type.i32, type.i32, type.i32], results: [type.i32], locals: [[4, type.i32]], body };
+  return { params: values.params, results: [type.i32], locals: values.locals, body };
 }
 
 /** Finds, in one loaded buffer, the next position where any needle occurs. */
@@ -217,7 +273,7 @@ export interface NeedleFinder {
   /** Where available (WebAssembly), passes over plain lines: see WasmNeedleFinder.screen. */
   screen?(from: number, maxLines: number, maxLineBytes: number): number;
   /** Lines the last screen() passed over. */
-  readonly passed?: number;
+  readonly passedOver?: number;
 }
 
 /** The SIMD finder where WebAssembly is available (not under `node --jitless`), else the indexOf one. */
@@ -295,7 +351,7 @@ export class WasmNeedleFinder implements NeedleFinder {
   private readonly find: (from: number, to: number, limit: number) => number;
   private readonly screenFn: (from: number, to: number, maxLines: number, maxLineBytes: number) => number;
   /** Lines the last screen() passed over. */
-  passed = 0;
+  passedOver = 0;
   private readonly dataAt: number;
   /** Bytes read past the data's end: one step plus the longest needle. */
   private readonly slack: number;
@@ -313,14 +369,13 @@ export class WasmNeedleFinder implements NeedleFinder {
     }
     this.dataAt = Math.ceil(at / PAGE_BYTES) * PAGE_BYTES;
     this.slack = STEP + Math.max(...needles.map((n) => n.bytes.length));
-    const { memory, fns } = instantiate(
-      moduleBytes({
-        needleLanes: lanesFunction(needles, false),
-        lineLanes: lanesFunction(needles, true),
-        find: findFunction(needles, offsets),
-        screen: screenFunction(needles, offsets),
-      }),
-    );
+    const functions: Record<(typeof FUNCTIONS)[number], WasmFunction> = {
+      needleLanes: lanesFunction(needles, false),
+      lineLanes: lanesFunction(needles, true),
+      find: findFunction(needles, offsets),
+      screen: screenFunction(needles, offsets),
+    };
+    const { memory, fns } = instantiate(moduleBytes(FUNCTIONS.map((name) => [name, functions[name]])));
     this.memory = memory;
     this.find = fns.find!;
     this.screenFn = fns.screen!;
@@ -351,12 +406,12 @@ export class WasmNeedleFinder implements NeedleFinder {
    * From `from`, the start of a line in the loaded data, passes over plain lines: lines
    * that start with `{`, end with a newline, are at most `maxLineBytes` long (with any
    * '\r') and hold no needle. Returns the start of the first line that is not plain, or
-   * the data's length; stops after `maxLines` lines (≥ 1). `passed` counts the lines passed.
+   * the data's length; stops after `maxLines` lines (≥ 1). `passedOver` counts the lines passed over.
    */
   screen(from: number, maxLines: number, maxLineBytes: number): number {
     const at = this.screenFn(this.dataAt + from, this.dataAt + this.length, maxLines, Math.max(0, Math.min(maxLineBytes, 0x7fffffff)));
     const v = this.view;
-    this.passed = v[PASSED_AT]! | (v[PASSED_AT + 1]! << 8) | (v[PASSED_AT + 2]! << 16) | (v[PASSED_AT + 3]! << 24);
+    this.passedOver = v[PASSED_OVER_AT]! | (v[PASSED_OVER_AT + 1]! << 8) | (v[PASSED_OVER_AT + 2]! << 16) | (v[PASSED_OVER_AT + 3]! << 24);
     return at - this.dataAt;
   }
 

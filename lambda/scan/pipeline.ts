@@ -174,18 +174,18 @@ class ObjectScan implements LineSink {
   }
 
   /** Lines the last pass() passed over. */
-  passedLines = 0;
+  passedOver = 0;
 
   /** Passes over the lines the prefilter turns down unread (see Prefilter.screen). */
   pass(buf: Buffer, from: number, number: number, maxLineBytes: number): number {
     if (number < this.startLine) {
-      this.passedLines = 0;
+      this.passedOver = 0;
       return from;
     }
     const { prefilter } = this.prepared;
     const at = prefilter.screen(buf, from, maxLineBytes);
-    this.passedLines = prefilter.screened;
-    this.stats.prefiltered += prefilter.screened;
+    this.passedOver = prefilter.passedOver;
+    this.stats.prefiltered += prefilter.passedOver;
     return at;
   }
 

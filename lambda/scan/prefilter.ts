@@ -240,9 +240,9 @@ export class Prefilter {
   private buf: Buffer | undefined;
 
   // Lines asked about and let through in the current window; while `resting`, lines
-  // are let through unsearched until `restLeft` of them have passed.
+  // are let through unsearched until `restLeft` more have gone.
   private asked = 0;
-  private passed = 0;
+  private letThrough = 0;
   private resting = false;
   private restLeft = 0;
   private readonly sampleLines: number;
@@ -300,7 +300,7 @@ export class Prefilter {
   reset(): void {
     this.buf = undefined;
     this.asked = 0;
-    this.passed = 0;
+    this.letThrough = 0;
     this.resting = false;
   }
 
@@ -316,46 +316,46 @@ export class Prefilter {
   /** Counts a decision; after each window, rests if nearly every line went through. */
   private decided(candidate: boolean): boolean {
     this.asked++;
-    if (candidate) this.passed++;
+    if (candidate) this.letThrough++;
     if (this.asked === this.sampleLines) this.closeWindow();
     return candidate;
   }
 
   private closeWindow(): void {
-    if (this.restLines > 0 && this.passed >= this.sampleLines * PASS_RATE_TO_REST) {
+    if (this.restLines > 0 && this.letThrough >= this.sampleLines * PASS_RATE_TO_REST) {
       this.resting = true;
       this.restLeft = this.restLines;
     }
     this.asked = 0;
-    this.passed = 0;
+    this.letThrough = 0;
   }
 
   /** Lines the last screen() passed over. */
-  screened = 0;
+  passedOver = 0;
 
   /**
    * From `from`, the start of a line of `buf`, passes over the lines isCandidate would
    * turn down without a doubt: lines that start with `{`, are at most `maxLineBytes`
    * long, and where neither an anchor nor an escape starts (found in one pass over the
    * bytes, in WebAssembly). Returns the start of the first line that needs isCandidate,
-   * or `buf.length`; `screened` says how many lines were passed over, and they count as
+   * or `buf.length`; `passedOver` says how many lines were passed over, and they count as
    * turned down. It stops where the sampling window ends, so windows close as they would
    * line by line. Passes over nothing where the prefilter is off or resting, or where
    * WebAssembly is unavailable.
    */
   screen(buf: Buffer, from: number, maxLineBytes: number): number {
-    this.screened = 0;
+    this.passedOver = 0;
     if (!this.enabled || this.resting || this.finder.screen === undefined) return from;
     this.use(buf);
     const at = this.finder.screen(from, this.sampleLines - this.asked, maxLineBytes);
-    const lines = this.finder.passed!;
-    this.screened = lines;
+    const lines = this.finder.passedOver!;
+    this.passedOver = lines;
     this.asked += lines;
     if (this.asked === this.sampleLines) this.closeWindow();
     return at;
   }
 
-  /** Could the line [start, end) of `buf` match a rule? Lines of one buffer must come in order. */
+  /** Could the line [start, end) of `buf` match a rule? */
   isCandidate(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     if (!this.enabled) return true;
     if (this.resting) {
@@ -375,7 +375,8 @@ export class Prefilter {
   private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     this.use(buf);
     let anchored = false;
-    // Needles that start in the line (one that runs past its end is no anchor, and an escape cannot).
+    // Needles that start in the line. (An anchor running past its end still triggers the
+    // formula check, which then fails on the line alone; an escape cannot run past it.)
     for (let hit = this.finder.next(lineStart, lineEnd); hit !== -1; hit = this.finder.next(hit + 1, lineEnd)) {
       const escape = this.finder.needle < this.escapeCount;
       if (escape && this.escapes.matters(buf, hit)) return true;

@@ -50,6 +50,7 @@ export const op = {
   localGet: (i: number) => [0x20, ...uleb(i)],
   localSet: (i: number) => [0x21, ...uleb(i)],
   localTee: (i: number) => [0x22, ...uleb(i)],
+  i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
   i32Load8U: (offset: number) => [0x2d, 0, ...uleb(offset)],
   i32Store: (offset: number) => [0x36, 2, ...uleb(offset)],
   i32Const: (n: number) => [0x41, ...sleb(n)],
@@ -62,7 +63,7 @@ export const op = {
   i32Add: [0x6a],
   i32Sub: [0x6b],
   i32And: [0x71],
-  i32Or: [0x72],
+  i32Shl: [0x74],
   v128Load: (offset: number) => [SIMD, 0x00, 0, ...uleb(offset)],
   v128Const: (bytes: number[]) => [SIMD, 0x0c, ...bytes],
   i8x16Eq: [SIMD, 0x23],
@@ -98,9 +99,11 @@ export interface WasmFunction {
   body: number[];
 }
 
-/** The bytes of a module exporting its memory as "memory" and each function under its name. */
-export function moduleBytes(fns: Record<string, WasmFunction>): Uint8Array {
-  const list = Object.entries(fns);
+/**
+ * The bytes of a module exporting its memory as "memory" and each function under its
+ * name. A function's index (for `op.call`) is its place in the list.
+ */
+export function moduleBytes(list: [string, WasmFunction][]): Uint8Array {
   const types = list.flatMap(([, fn]) => [type.func, ...uleb(fn.params.length), ...fn.params, ...uleb(fn.results.length), ...fn.results]);
   const codes = list.flatMap(([, fn]) => {
     const locals = [...uleb(fn.locals.length), ...fn.locals.flatMap(([count, t]) => [...uleb(count), t])];

@@ -38,7 +38,7 @@ function reference(data: Uint8Array, needles: Needle[], from: number, maxLines: 
 const needle = (text: string, caseInsensitive = false): Needle => ({ bytes: Buffer.from(text, 'latin1'), caseInsensitive });
 const screened = (finder: WasmNeedleFinder, from: number, maxLines: number, maxLineBytes: number): [number, number] => {
   const at = finder.screen(from, maxLines, maxLineBytes);
-  return [at, finder.passed];
+  return [at, finder.passedOver];
 };
 
 describe('line screen', () => {
