@@ -7,16 +7,19 @@
  * only when resident memory passes a share of the function's memory. Before that, a
  * young-generation collection (a scavenge, well under a millisecond) frees the buffers
  * that died young, which are most of them: on 2 GB in a 128 MB function it halved the
- * full collections and gained about 15 % of throughput at the same peak.
+ * full collections and gained about 20 % of throughput at the same peak.
  */
 
-/** Resident memory, as a share of the function's memory, above which a scan collects fully (85 %: a 2 GB object peaks near 116 MB of 128). */
+/** Resident memory, as a share of the function's memory, still above which after a scavenge a scan collects fully (85 %: a 2 GB object peaks near 116 MB of 128). */
 export const RECLAIM_AT_SHARE = 0.85;
 /** Above this share, a scan collects the young generation (in a 128 MB function: nearly always; in a large one: never). */
 export const SCAVENGE_AT_SHARE = 0.6;
 
-/** V8's gc as --expose-gc provides it: a full collection, or with `{ type: 'minor' }` a scavenge. */
-export type Gc = (options?: { type: 'minor' | 'major' }) => void;
+/**
+ * V8's gc as --expose-gc provides it: a full collection, or with `{ type: 'minor' }` a
+ * scavenge. (Pass the options through: a wrapper that drops them collects fully.)
+ */
+export type Gc = (options?: { type: 'minor' }) => void;
 
 export interface ReclaimOptions {
   /** V8's gc, present when Node runs with --expose-gc (the stack sets it in NODE_OPTIONS). */

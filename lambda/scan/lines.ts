@@ -15,8 +15,8 @@ export interface LineSink {
   /**
    * Optional fast path: from `from`, the start of line `lineNumber` in `buf`, passes over
    * lines the sink has no use for (and accounts for them itself), and returns the start
-   * of the next line to give it (where it stopped), or `buf.length`. `passedOver` says
-   * how many lines it passed over.
+   * of the next line to give it (where it stopped), or `buf.length`; or -1 to be asked no
+   * more about this buffer. `passedOver` says how many lines it passed over.
    */
   pass?(buf: Buffer, from: number, lineNumber: number, maxLineBytes: number): number;
   readonly passedOver?: number;
@@ -50,13 +50,17 @@ export class LineSplitter {
     }
     const max = this.maxLineBytes;
     const sink = this.sink;
-    const passes = sink.pass !== undefined;
+    let passes = sink.pass !== undefined;
     for (;;) {
       if (pos >= n) return;
       if (passes) {
-        pos = sink.pass!(chunk, pos, this.lineNumber, max);
-        this.lineNumber += sink.passedOver!;
-        if (pos >= n) return;
+        const at = sink.pass!(chunk, pos, this.lineNumber, max);
+        if (at < 0) passes = false;
+        else {
+          pos = at;
+          this.lineNumber += sink.passedOver!;
+          if (pos >= n) return;
+        }
       }
       const nl = chunk.indexOf(10, pos);
       if (nl < 0) break;

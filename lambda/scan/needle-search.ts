@@ -125,13 +125,13 @@ function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { 
 }
 
 /**
- * `lanes(from, to) -> position or -1`: the first position ≥ `from` and < `to` where some
- * needle's first and last bytes agree (and, with `newlines`, where a newline is). The
- * hot loop, kept in a function of its own: in one with the callers' work V8 keeps fewer
- * of its values in registers, and a step takes twice as long. It leaves the step's lanes
- * for emitLanes.
+ * `lanes(from, to) -> position or -1`, the screen's hot loop: the first position ≥ `from`
+ * and < `to` where a newline is, or some needle's first and last bytes agree. In a
+ * function of its own: within screen(), with its line bookkeeping, V8 kept fewer of its
+ * values in registers and a step took twice as long. It leaves the step's lanes for
+ * emitLanes.
  */
-function lanesFunction(needles: Needle[], newlines: boolean): WasmFunction {
+function lanesFunction(needles: Needle[]): WasmFunction {
   const values = i32Values(['from', 'to', 'bits', 'pos'], 2);
   const { bits: BITS, pos: POS } = values.at;
   const v128At = values.params.length + values.locals[0]![0];
@@ -139,7 +139,7 @@ function lanesFunction(needles: Needle[], newlines: boolean): WasmFunction {
   const body: number[] = [];
   body.push(...op.loop); // for (;; from += STEP)
   body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
-  const scratch = emitBlocks(body, needles, at, newlines);
+  const scratch = emitBlocks(body, needles, at, true);
   body.push(...op.localGet(at.acc));
   for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(at.acc + b), ...op.v128Or);
   body.push(...op.v128AnyTrue, ...op.if);
@@ -162,7 +162,7 @@ function lanesFunction(needles: Needle[], newlines: boolean): WasmFunction {
   return { params: values.params, results: [type.i32], locals: [...values.locals, [BLOCKS + scratch, type.v128]], body };
 }
 
-/** The i32 locals emitLanes uses, besides the caller's `from` and `to`. */
+/** The i32 values emitLanes uses: the caller's `from` (which it advances) and `to`, and its own locals. */
 interface LaneLocals {
   from: number;
   to: number;
@@ -177,6 +177,7 @@ interface LaneLocals {
  * index) finds the next step with lanes and leaves their masks, so that a step with many
  * lanes is compared once. `onLane` runs for each lane with its position in `pos` (it may
  * leave the function). `atEnd` runs (and must leave) when no lane is left before `to`.
+ * It advances the caller's `from` local past each step walked.
  */
 function emitLanes(body: number[], lanes: number, at: LaneLocals, onLane: number[], atEnd: number[]): void {
   body.push(...op.loop); // each step with lanes
@@ -186,7 +187,7 @@ function emitLanes(body: number[], lanes: number, at: LaneLocals, onLane: number
   body.push(...op.loop); // each block of the step, from the first with lanes
   body.push(...op.localGet(at.block), ...op.i32Load(MASKS_AT), ...op.localTee(at.bits), ...op.if);
   body.push(...op.loop); // each lane of the block
-  body.push(...op.localGet(at.step), ...op.localGet(at.block), ...op.i32Const(2), ...op.i32Shl, ...op.i32Add); // step + 16 × block
+  body.push(...op.localGet(at.step), ...op.localGet(at.block), ...op.i32Const(2), ...op.i32Shl, ...op.i32Add); // step + (block << 2): 16 × the block's index
   body.push(...op.localGet(at.bits), ...op.i32Ctz, ...op.i32Add, ...op.localTee(at.pos));
   body.push(...op.localGet(at.to), ...op.i32GeU, ...op.if, ...atEnd, ...op.end);
   body.push(...onLane);
@@ -200,27 +201,43 @@ function emitLanes(body: number[], lanes: number, at: LaneLocals, onLane: number
 }
 
 /** The module's functions, in order: a function's index (for `op.call`) is its place here. */
-const FUNCTIONS = ['needleLanes', 'lineLanes', 'find', 'screen'] as const;
+const FUNCTIONS = ['lineLanes', 'find', 'screen'] as const;
 const index = (name: (typeof FUNCTIONS)[number]): number => FUNCTIONS.indexOf(name);
-const NEEDLE_LANES = index('needleLanes');
 const LINE_LANES = index('lineLanes');
 
 /**
- * `find(from, to, limit) -> position or -1`: the first position ≥ `from` and < `limit`
- * where a needle starts (and ends by `to`, the data's end), storing the needle's index at
- * RESULT_AT.
+ * `find(from, end, limit) -> position or -1`: the first position ≥ `from` and < `limit`
+ * where a needle starts (and ends by `end`, the data's end), storing the needle's index at
+ * RESULT_AT. One function with its candidates verified in place: it is called once per
+ * hit, often a few bytes on, where a call to lanes() and a walk cost more.
  */
 function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
-  const values = i32Values(['from', 'end', 'limit', 'step', 'block', 'bits', 'pos', 'j'], 3);
-  const at = { ...values.at, to: values.at.limit };
+  const names = ['from', 'end', 'limit', 'bits', 'pos', 'j'] as const;
+  const { at, params, locals } = i32Values(names, 3);
+  const blocks: Locals = { from: at.from, to: at.limit, acc: names.length, scratch: names.length + BLOCKS };
   const found = (k: number): number[] => [...op.i32Const(RESULT_AT), ...op.i32Const(k), ...op.i32Store(0), ...op.localGet(at.pos), ...op.return];
-  const onLane: number[] = [];
-  // Lanes run up to the limit; needles are verified up to the data's end.
-  emitVerify(onLane, needles, offsets, { pos: at.pos, j: at.j, to: at.end }, found);
   const body: number[] = [];
-  emitLanes(body, NEEDLE_LANES, at, onLane, [...op.i32Const(-1), ...op.return]);
+  body.push(...op.loop); // for (;; from += STEP)
+  body.push(...op.localGet(at.from), ...op.localGet(at.limit), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
+  const scratch = emitBlocks(body, needles, blocks, false);
+  body.push(...op.localGet(blocks.acc));
+  for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(blocks.acc + b), ...op.v128Or);
+  body.push(...op.v128AnyTrue, ...op.if);
+  for (let b = 0; b < BLOCKS; b++) {
+    body.push(...op.localGet(blocks.acc + b), ...op.i8x16Bitmask, ...op.localTee(at.bits), ...op.if);
+    body.push(...op.loop); // each candidate lane, lowest first
+    body.push(...op.localGet(at.from), ...op.i32Const(16 * b), ...op.i32Add, ...op.localGet(at.bits), ...op.i32Ctz, ...op.i32Add, ...op.localTee(at.pos));
+    body.push(...op.localGet(at.limit), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
+    emitVerify(body, needles, offsets, { pos: at.pos, j: at.j, to: at.end }, found);
+    body.push(...op.localGet(at.bits), ...op.localGet(at.bits), ...op.i32Const(1), ...op.i32Sub, ...op.i32And, ...op.localTee(at.bits), ...op.brIf(0));
+    body.push(...op.end); // candidate loop
+    body.push(...op.end); // if this block has candidates
+  }
+  body.push(...op.end); // if any block has candidates
+  body.push(...op.localGet(at.from), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
+  body.push(...op.end); // loop
   body.push(...op.i32Const(-1));
-  return { params: values.params, results: [type.i32], locals: values.locals, body };
+  return { params, results: [type.i32], locals: [...locals, [BLOCKS + scratch, type.v128]], body };
 }
 
 /**
@@ -370,8 +387,7 @@ export class WasmNeedleFinder implements NeedleFinder {
     this.dataAt = Math.ceil(at / PAGE_BYTES) * PAGE_BYTES;
     this.slack = STEP + Math.max(...needles.map((n) => n.bytes.length));
     const functions: Record<(typeof FUNCTIONS)[number], WasmFunction> = {
-      needleLanes: lanesFunction(needles, false),
-      lineLanes: lanesFunction(needles, true),
+      lineLanes: lanesFunction(needles),
       find: findFunction(needles, offsets),
       screen: screenFunction(needles, offsets),
     };
@@ -409,7 +425,8 @@ export class WasmNeedleFinder implements NeedleFinder {
    * the data's length; stops after `maxLines` lines (≥ 1). `passedOver` counts the lines passed over.
    */
   screen(from: number, maxLines: number, maxLineBytes: number): number {
-    const at = this.screenFn(this.dataAt + from, this.dataAt + this.length, maxLines, Math.max(0, Math.min(maxLineBytes, 0x7fffffff)));
+    // (As wasm i32s: a limit above 2³¹ − 1 would read as negative.)
+    const at = this.screenFn(this.dataAt + from, this.dataAt + this.length, Math.max(1, Math.min(maxLines, 0x7fffffff)), Math.max(0, Math.min(maxLineBytes, 0x7fffffff)));
     const v = this.view;
     this.passedOver = v[PASSED_OVER_AT]! | (v[PASSED_OVER_AT + 1]! << 8) | (v[PASSED_OVER_AT + 2]! << 16) | (v[PASSED_OVER_AT + 3]! << 24);
     return at - this.dataAt;

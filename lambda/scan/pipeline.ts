@@ -186,7 +186,7 @@ class ObjectScan implements LineSink {
     const at = prefilter.screen(buf, from, maxLineBytes);
     this.passedOver = prefilter.passedOver;
     this.stats.prefiltered += prefilter.passedOver;
-    return at;
+    return at; // -1: the prefilter will not screen this buffer
   }
 
   tooLong(number: number): void {

@@ -15,7 +15,7 @@
 import type { Needs } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
 import { createNeedleFinder, searchedBytes, type Needle as SearchNeedle, type NeedleFinder } from './needle-search.js';
-import { CaseFolder, FOLD_MASK } from './fold.js';
+import { FOLD_MASK } from './fold.js';
 
 interface Needle {
   /** The needle as a latin1 string of its UTF-8 bytes (lower-cased if case-insensitive). */
@@ -116,16 +116,11 @@ function score(set: Needle[]): number {
   return Math.min(...reduced.map((n) => n.text.length)) - 3 * (reduced.length - 1);
 }
 
-/** `bytes`: the needle as searched in a line, case-folded (FOLD_MASK) when it is case-insensitive. */
-type Formula = { kind: 'always' } | { kind: 'needle'; needle: Needle; bytes: Buffer } | { kind: 'all' | 'any'; parts: Formula[] };
+type Formula = { kind: 'always' } | { kind: 'needle'; needle: Needle } | { kind: 'all' | 'any'; parts: Formula[] };
 
 function formulaOf(needs: Needs): Formula {
   if (needs.kind === 'always') return needs;
-  if (needs.kind === 'literal') {
-    const needle = toNeedle(needs);
-    const bytes = Buffer.from(needle.text, 'latin1');
-    return { kind: 'needle', needle, bytes: needle.caseInsensitive ? Buffer.from(bytes.map((b) => b & FOLD_MASK)) : bytes };
-  }
+  if (needs.kind === 'literal') return { kind: 'needle', needle: toNeedle(needs) };
   return { kind: needs.kind, parts: needs.parts.map(formulaOf) };
 }
 
@@ -140,6 +135,12 @@ function* literalsOf(f: Formula): Generator<Needle> {
  * rules that costs more than JSON.parse (rule dispatch then narrows what runs).
  */
 const MAX_FORMULAS_CHECKED = 64;
+
+/**
+ * Screen calls in a buffer before it is judged: if by then they passed over fewer lines
+ * than there were calls, the rest of the buffer is searched line by line.
+ */
+const SCREEN_TRIAL_CALLS = 16;
 
 /**
  * A prefilter that lets nearly every line through only costs time. It decides per
@@ -232,12 +233,16 @@ export class Prefilter {
   /** Finds escapes (needles below escapeCount) and anchors in one pass. */
   private readonly finder: NeedleFinder;
   private readonly escapeCount: number;
-  /** Some formula needle is case-insensitive: lines are folded before formulas are checked. */
-  private readonly foldsCase: boolean;
-  private readonly folder = new CaseFolder();
 
-  /** The buffer loaded into the finder. */
+  // Search state for the buffer loaded into the finder: whether its lines are screened,
+  // and, where they are not, the next hit at or after the last line asked about (-2: not
+  // searched yet, -1: none left), which spares a search per line.
   private buf: Buffer | undefined;
+  private screening = false;
+  private hit = -2;
+  /** Screen calls in this buffer, and the lines they passed over. */
+  private screenStops = 0;
+  private screenPassed = 0;
 
   // Lines asked about and let through in the current window; while `resting`, lines
   // are let through unsearched until `restLeft` more have gone.
@@ -265,9 +270,7 @@ export class Prefilter {
     if (rules.length === 0) why ??= 'no rules';
     this.enabled = why === undefined;
     if (why !== undefined) this.disabledBecause = why;
-    const literals = this.formulas.flatMap((f) => [...literalsOf(f)]);
-    this.escapes = new EscapePolicy(literals);
-    this.foldsCase = literals.some((n) => n.caseInsensitive);
+    this.escapes = new EscapePolicy(this.formulas.flatMap((f) => [...literalsOf(f)]));
     // Escapes first: where an escape and an anchor start at the same byte, the escape is reported.
     const searched: SearchNeedle[] = [{ bytes: Buffer.from('\\u', 'latin1'), caseInsensitive: false }];
     if (this.escapes.slash) searched.push({ bytes: Buffer.from('\\/', 'latin1'), caseInsensitive: false });
@@ -340,18 +343,27 @@ export class Prefilter {
    * bytes, in WebAssembly). Returns the start of the first line that needs isCandidate,
    * or `buf.length`; `passedOver` says how many lines were passed over, and they count as
    * turned down. It stops where the sampling window ends, so windows close as they would
-   * line by line. Passes over nothing where the prefilter is off or resting, or where
-   * WebAssembly is unavailable.
+   * line by line. Returns -1, to be asked no more about this buffer, where the prefilter
+   * is off or resting, WebAssembly is unavailable, or screening does not pay in this buffer.
    */
   screen(buf: Buffer, from: number, maxLineBytes: number): number {
     this.passedOver = 0;
-    if (!this.enabled || this.resting || this.finder.screen === undefined) return from;
+    if (!this.enabled || this.resting) return -1;
     this.use(buf);
-    const at = this.finder.screen(from, this.sampleLines - this.asked, maxLineBytes);
+    if (!this.screening) return -1;
+    const at = this.finder.screen!(from, this.sampleLines - this.asked, maxLineBytes);
     const lines = this.finder.passedOver!;
     this.passedOver = lines;
     this.asked += lines;
     if (this.asked === this.sampleLines) this.closeWindow();
+    // Where most screen calls stop at once (every line holds an escape, or starts with a
+    // blank), each costs a call and a pass that visiting line by line does not: stop
+    // screening this buffer, and search it as before.
+    this.screenStops++;
+    this.screenPassed += lines;
+    if (this.screenStops >= SCREEN_TRIAL_CALLS && this.screenPassed < this.screenStops) {
+      this.screening = false; // for good in this buffer: `hit` has not been used yet
+    }
     return at;
   }
 
@@ -369,7 +381,22 @@ export class Prefilter {
     if (buf !== this.buf) {
       this.buf = buf;
       this.finder.load(buf);
+      this.screening = this.finder.screen !== undefined;
+      this.hit = -2;
+      this.screenStops = 0;
+      this.screenPassed = 0;
     }
+  }
+
+  /**
+   * The next needle at or after `from` in the line ending at `lineEnd`, or -1. Where the
+   * buffer is screened, the search stops at the line's end (the screen has searched past
+   * it already); elsewhere it runs on to the next hit, kept for the lines after.
+   */
+  private nextHit(from: number, lineEnd: number): number {
+    if (this.screening) return this.finder.next(from, lineEnd);
+    if (this.hit !== -1 && this.hit < from) this.hit = this.finder.next(from);
+    return this.hit < lineEnd ? this.hit : -1;
   }
 
   private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
@@ -377,7 +404,7 @@ export class Prefilter {
     let anchored = false;
     // Needles that start in the line. (An anchor running past its end still triggers the
     // formula check, which then fails on the line alone; an escape cannot run past it.)
-    for (let hit = this.finder.next(lineStart, lineEnd); hit !== -1; hit = this.finder.next(hit + 1, lineEnd)) {
+    for (let hit = this.nextHit(lineStart, lineEnd); hit !== -1; hit = this.nextHit(hit + 1, lineEnd)) {
       const escape = this.finder.needle < this.escapeCount;
       if (escape && this.escapes.matters(buf, hit)) return true;
       // Where an escape and an anchor start at the same byte only the escape is reported.
@@ -385,10 +412,11 @@ export class Prefilter {
         anchored = true;
         // With many rules, checking every formula costs more than parsing the line.
         if (this.formulas.length > MAX_FORMULAS_CHECKED) return true;
-        // Check each rule's full formula within the line only, on its bytes (no strings to collect).
-        const line = buf.subarray(lineStart, lineEnd);
-        const folded = this.foldsCase ? this.folder.fold(line) : line;
-        if (this.formulas.some((f) => holds(f, line, folded))) return true;
+        // Check each rule's full formula within the line only. (As strings: one Buffer.includes
+        // per literal costs twice as much as making the two strings.)
+        const line = buf.toString('latin1', lineStart, lineEnd);
+        const lowerLine = line.toLowerCase();
+        if (this.formulas.some((f) => holds(f, line, lowerLine))) return true;
       }
       // Still a candidate if a later escape in the line could spell a literal.
     }
@@ -407,20 +435,15 @@ export class Prefilter {
   }
 }
 
-/**
- * Does the line satisfy the formula? Case-insensitive needles are looked for in the folded
- * line: folding maps more bytes together than ASCII lower-casing, so it can only let more
- * lines through.
- */
-function holds(f: Formula, line: Buffer, folded: Buffer): boolean {
+function holds(f: Formula, line: string, lowerLine: string): boolean {
   switch (f.kind) {
     case 'always':
       return true;
     case 'needle':
-      return (f.needle.caseInsensitive ? folded : line).includes(f.bytes);
+      return (f.needle.caseInsensitive ? lowerLine : line).includes(f.needle.text);
     case 'all':
-      return f.parts.every((p) => holds(p, line, folded));
+      return f.parts.every((p) => holds(p, line, lowerLine));
     case 'any':
-      return f.parts.some((p) => holds(p, line, folded));
+      return f.parts.some((p) => holds(p, line, lowerLine));
   }
 }

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PreparedRules, type ScanResult } from '../../lambda/scan/pipeline.js';
+import { Prefilter } from '../../lambda/scan/prefilter.js';
 import { queryRule as rule } from '../rules/helpers.js';
 import { cutAt, scanAll } from './helpers.js';
 
@@ -97,5 +98,38 @@ describe('scan with the line screen', () => {
     expect(counts(screened.result)).toEqual(counts(visited.result));
     expect(screened.result.stats.prefiltered).toBeGreaterThan(19_000);
     expect(screened.result.stats.skipped.counts.empty).toBe(13);
+  });
+
+  it('gives up screening a buffer where most calls stop at once, and still finds the same', async () => {
+    // Every line holds an escape that spells nothing (each stops the screen), with plain
+    // lines, matches and escapes that do spell a literal among them.
+    const lines: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      if (i % 50 === 7) lines.push(LINES[2]!); // a match
+      else if (i % 50 === 19) lines.push(LINES[4]!); // cur\u006c: an escape that matters
+      else if (i < 2500) lines.push(`{"process":{"name":"b\\u00e9sh${i}"}}`);
+      else lines.push(i % 3 === 0 ? ` ${LINES[0]!}` : LINES[0]!); // blank-led among plain lines
+    }
+    const text = Buffer.from(lines.join('\n') + '\n');
+    for (const cuts of [[], [40_000, 100_000, 100_001]]) {
+      const { screened, visited } = await scanBoth(text, cuts, {});
+      expect(screened.records).toEqual(visited.records);
+      expect(counts(screened.result)).toEqual(counts(visited.result));
+      expect(screened.records).toHaveLength(200);
+    }
+  });
+
+  it('stops screening a buffer where its calls pass over nothing (-1: ask no more), and screens the next one afresh', () => {
+    const prefilter = new Prefilter(RULES, true);
+    const blankLed = Buffer.from(` ${LINES[0]!}\n`.repeat(40));
+    const starts = [...blankLed.keys()].filter((i) => i === 0 || blankLed[i - 1] === 0x0a);
+    const answers = starts.map((from) => prefilter.screen(blankLed, from, 1 << 20));
+    // Each call stops at its own line; after 16 of them it gives up on this buffer.
+    expect(answers.slice(0, 16)).toEqual(starts.slice(0, 16));
+    expect(answers.slice(16).every((a) => a === -1)).toBe(true);
+    prefilter.newChunk();
+    const plain = Buffer.from(`${LINES[0]!}\n`.repeat(40));
+    expect(prefilter.screen(plain, 0, 1 << 20)).toBe(plain.length);
+    expect(prefilter.passedOver).toBe(40);
   });
 });
