@@ -59,7 +59,6 @@ export class LineSplitter {
         else {
           pos = at;
           this.lineNumber += sink.passedOver!;
-          if (pos >= n) return;
         }
       }
       const nl = chunk.indexOf(10, pos);

@@ -61,9 +61,15 @@ function i32Values<N extends string>(names: readonly N[], params: number): { at:
 /** Where emitBlocks keeps its values (local indices). */
 interface Locals {
   from: number; // the position to search from (advanced STEP at a time)
-  to: number; // the end of the data
   acc: number; // first of BLOCKS v128 locals: the lanes of each block worth a look
   scratch: number; // first v128 scratch local
+}
+
+/** Where emitSteps keeps its values, besides those of emitBlocks. */
+interface StepLocals extends Locals {
+  to: number; // lanes at or past it are not looked at
+  bits: number; // the lanes of the block at hand
+  pos: number; // a lane
 }
 
 /**
@@ -125,6 +131,33 @@ function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { 
 }
 
 /**
+ * Emits the step loop of lanes() and find(): for each STEP bytes from `from` until `to`,
+ * the blocks' lanes (emitBlocks); in each block that has some, `inBlock(b)` runs with
+ * `bits` holding them. The function returns -1 when `to` is reached. Returns how many
+ * v128 scratch locals it used.
+ */
+function emitSteps(body: number[], needles: Needle[], at: StepLocals, newlines: boolean, inBlock: (b: number) => number[]): number {
+  body.push(...op.loop); // for (;; from += STEP)
+  body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
+  const scratch = emitBlocks(body, needles, at, newlines);
+  body.push(...op.localGet(at.acc));
+  for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(at.acc + b), ...op.v128Or);
+  body.push(...op.v128AnyTrue, ...op.if);
+  for (let b = 0; b < BLOCKS; b++) body.push(...op.localGet(at.acc + b), ...op.i8x16Bitmask, ...op.localTee(at.bits), ...op.if, ...inBlock(b), ...op.end);
+  body.push(...op.end); // if any block has lanes
+  body.push(...op.localGet(at.from), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
+  body.push(...op.end); // loop
+  body.push(...op.i32Const(-1));
+  return scratch;
+}
+
+/** Sets `pos` to the lowest lane in `bits` of block b; the function returns -1 if it is at or past `to`. */
+const lanePosition = (at: StepLocals, b: number): number[] => [
+  ...[...op.localGet(at.from), ...op.i32Const(16 * b), ...op.i32Add, ...op.localGet(at.bits), ...op.i32Ctz, ...op.i32Add, ...op.localTee(at.pos)],
+  ...[...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end],
+];
+
+/**
  * `lanes(from, to) -> position or -1`, the screen's hot loop: the first position ≥ `from`
  * and < `to` where a newline is, or some needle's first and last bytes agree. In a
  * function of its own: within screen(), with its line bookkeeping, V8 kept fewer of its
@@ -132,34 +165,21 @@ function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { 
  * emitLanes.
  */
 function lanesFunction(needles: Needle[]): WasmFunction {
-  const values = i32Values(['from', 'to', 'bits', 'pos'], 2);
-  const { bits: BITS, pos: POS } = values.at;
-  const v128At = values.params.length + values.locals[0]![0];
-  const at: Locals = { ...values.at, acc: v128At, scratch: v128At + BLOCKS };
+  const names = ['from', 'to', 'bits', 'pos'] as const;
+  const { at: values, params, locals } = i32Values(names, 2);
+  const at: StepLocals = { ...values, acc: names.length, scratch: names.length + BLOCKS };
   const body: number[] = [];
-  body.push(...op.loop); // for (;; from += STEP)
-  body.push(...op.localGet(at.from), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
-  const scratch = emitBlocks(body, needles, at, true);
-  body.push(...op.localGet(at.acc));
-  for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(at.acc + b), ...op.v128Or);
-  body.push(...op.v128AnyTrue, ...op.if);
-  for (let b = 0; b < BLOCKS; b++) {
-    body.push(...op.localGet(at.acc + b), ...op.i8x16Bitmask, ...op.localTee(BITS), ...op.if);
-    body.push(...op.localGet(at.from), ...op.i32Const(16 * b), ...op.i32Add, ...op.localGet(BITS), ...op.i32Ctz, ...op.i32Add, ...op.localTee(POS));
-    body.push(...op.localGet(at.to), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
+  const scratch = emitSteps(body, needles, at, true, (b) => {
+    const lane = lanePosition(at, b);
     // The step's lanes from this block on, for the caller to walk without comparing the blocks again.
-    body.push(...op.i32Const(0), ...op.localGet(at.from), ...op.i32Store(STEP_AT));
-    body.push(...op.i32Const(0), ...op.i32Const(4 * b), ...op.i32Store(FIRST_BLOCK_AT));
-    body.push(...op.i32Const(0), ...op.localGet(BITS), ...op.i32Store(MASKS_AT + 4 * b));
-    for (let k = b + 1; k < BLOCKS; k++) body.push(...op.i32Const(0), ...op.localGet(at.acc + k), ...op.i8x16Bitmask, ...op.i32Store(MASKS_AT + 4 * k));
-    body.push(...op.localGet(POS), ...op.return);
-    body.push(...op.end);
-  }
-  body.push(...op.end); // if any block has lanes
-  body.push(...op.localGet(at.from), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
-  body.push(...op.end); // loop
-  body.push(...op.i32Const(-1));
-  return { params: values.params, results: [type.i32], locals: [...values.locals, [BLOCKS + scratch, type.v128]], body };
+    lane.push(...op.i32Const(0), ...op.localGet(at.from), ...op.i32Store(STEP_AT));
+    lane.push(...op.i32Const(0), ...op.i32Const(4 * b), ...op.i32Store(FIRST_BLOCK_AT));
+    lane.push(...op.i32Const(0), ...op.localGet(at.bits), ...op.i32Store(MASKS_AT + 4 * b));
+    for (let k = b + 1; k < BLOCKS; k++) lane.push(...op.i32Const(0), ...op.localGet(at.acc + k), ...op.i8x16Bitmask, ...op.i32Store(MASKS_AT + 4 * k));
+    lane.push(...op.localGet(at.pos), ...op.return);
+    return lane;
+  });
+  return { params, results: [type.i32], locals: [...locals, [BLOCKS + scratch, type.v128]], body };
 }
 
 /** The i32 values emitLanes uses: the caller's `from` (which it advances) and `to`, and its own locals. */
@@ -214,29 +234,16 @@ const LINE_LANES = index('lineLanes');
 function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
   const names = ['from', 'end', 'limit', 'bits', 'pos', 'j'] as const;
   const { at, params, locals } = i32Values(names, 3);
-  const blocks: Locals = { from: at.from, to: at.limit, acc: names.length, scratch: names.length + BLOCKS };
+  const steps: StepLocals = { from: at.from, to: at.limit, bits: at.bits, pos: at.pos, acc: names.length, scratch: names.length + BLOCKS };
   const found = (k: number): number[] => [...op.i32Const(RESULT_AT), ...op.i32Const(k), ...op.i32Store(0), ...op.localGet(at.pos), ...op.return];
   const body: number[] = [];
-  body.push(...op.loop); // for (;; from += STEP)
-  body.push(...op.localGet(at.from), ...op.localGet(at.limit), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
-  const scratch = emitBlocks(body, needles, blocks, false);
-  body.push(...op.localGet(blocks.acc));
-  for (let b = 1; b < BLOCKS; b++) body.push(...op.localGet(blocks.acc + b), ...op.v128Or);
-  body.push(...op.v128AnyTrue, ...op.if);
-  for (let b = 0; b < BLOCKS; b++) {
-    body.push(...op.localGet(blocks.acc + b), ...op.i8x16Bitmask, ...op.localTee(at.bits), ...op.if);
-    body.push(...op.loop); // each candidate lane, lowest first
-    body.push(...op.localGet(at.from), ...op.i32Const(16 * b), ...op.i32Add, ...op.localGet(at.bits), ...op.i32Ctz, ...op.i32Add, ...op.localTee(at.pos));
-    body.push(...op.localGet(at.limit), ...op.i32GeU, ...op.if, ...op.i32Const(-1), ...op.return, ...op.end);
-    emitVerify(body, needles, offsets, { pos: at.pos, j: at.j, to: at.end }, found);
-    body.push(...op.localGet(at.bits), ...op.localGet(at.bits), ...op.i32Const(1), ...op.i32Sub, ...op.i32And, ...op.localTee(at.bits), ...op.brIf(0));
-    body.push(...op.end); // candidate loop
-    body.push(...op.end); // if this block has candidates
-  }
-  body.push(...op.end); // if any block has candidates
-  body.push(...op.localGet(at.from), ...op.i32Const(STEP), ...op.i32Add, ...op.localSet(at.from), ...op.br(0));
-  body.push(...op.end); // loop
-  body.push(...op.i32Const(-1));
+  const scratch = emitSteps(body, needles, steps, false, (b) => {
+    const lane: number[] = [...op.loop, ...lanePosition(steps, b)]; // each candidate lane, lowest first
+    emitVerify(lane, needles, offsets, { pos: at.pos, j: at.j, to: at.end }, found);
+    lane.push(...op.localGet(at.bits), ...op.localGet(at.bits), ...op.i32Const(1), ...op.i32Sub, ...op.i32And, ...op.localTee(at.bits), ...op.brIf(0));
+    lane.push(...op.end); // candidate loop
+    return lane;
+  });
   return { params, results: [type.i32], locals: [...locals, [BLOCKS + scratch, type.v128]], body };
 }
 

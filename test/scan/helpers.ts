@@ -7,6 +7,7 @@ import type { DetectionRecord, SourceRef } from '../../lambda/alerts/document.js
 import type { Event } from '../../lambda/engine/index.js';
 import { loadRules } from '../../lambda/rules/load.js';
 import type { Rule } from '../../lambda/rules/model.js';
+import type { Needle } from '../../lambda/scan/needle-search.js';
 import { scan, type ScanOptions, type ScanResult } from '../../lambda/scan/pipeline.js';
 import { fixture, REPO_ROOT, RULES_DIR, variant, type FixtureName } from '../rules/helpers.js';
 
@@ -140,3 +141,14 @@ const corpusModule = (await import(new URL('../../scripts/corpus.mjs', import.me
 export const newCorpus = (seed: number): Corpus => new corpusModule.Corpus(seed);
 /** mulberry32, as the corpus uses: a seeded generator of floats in [0, 1). */
 export const seededRandom = (seed: number): (() => number) => corpusModule.rng(seed);
+
+/** Does needle `n` occur at `at` in `data` (ASCII case folded where it is case-insensitive)? The slow way, for reference searches. */
+export function needleAt(data: Uint8Array, at: number, n: Needle): boolean {
+  if (at + n.bytes.length > data.length) return false;
+  for (let j = 0; j < n.bytes.length; j++) {
+    const d = data[at + j]!;
+    const b = n.bytes[j]!;
+    if (n.caseInsensitive ? (d & 0xdf) !== (b & 0xdf) : d !== b) return false;
+  }
+  return true;
+}

@@ -6,16 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WasmNeedleFinder, type Needle } from '../../lambda/scan/needle-search.js';
-
-function matchesAt(data: Uint8Array, at: number, n: Needle): boolean {
-  if (at + n.bytes.length > data.length) return false;
-  for (let j = 0; j < n.bytes.length; j++) {
-    const d = data[at + j]!;
-    const b = n.bytes[j]!;
-    if (n.caseInsensitive ? (d & 0xdf) !== (b & 0xdf) : d !== b) return false;
-  }
-  return true;
-}
+import { needleAt } from './helpers.js';
 
 /** [position, lines passed], the slow way. */
 function reference(data: Uint8Array, needles: Needle[], from: number, maxLines: number, maxLineBytes: number): [number, number] {
@@ -28,7 +19,7 @@ function reference(data: Uint8Array, needles: Needle[], from: number, maxLines: 
       lines++;
       lineStart = p + 1;
       if (lines >= maxLines || lineStart >= data.length || data[lineStart] !== 0x7b) return [lineStart, lines];
-    } else if (needles.some((n) => matchesAt(data, p, n))) {
+    } else if (needles.some((n) => needleAt(data, p, n))) {
       return [lineStart, lines];
     }
   }

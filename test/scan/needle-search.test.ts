@@ -6,24 +6,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createNeedleFinder, IndexOfNeedleFinder, WasmNeedleFinder, type Needle, type NeedleFinder } from '../../lambda/scan/needle-search.js';
+import { needleAt } from './helpers.js';
 
 const ALPHABET = [...Buffer.from('abAB/\\u\x0f{[é"'), 0x00, 0xff];
-
-function matchesAt(data: Uint8Array, at: number, n: Needle): boolean {
-  if (at + n.bytes.length > data.length) return false;
-  for (let j = 0; j < n.bytes.length; j++) {
-    const d = data[at + j]!;
-    const b = n.bytes[j]!;
-    if (n.caseInsensitive ? (d & 0xdf) !== (b & 0xdf) : d !== b) return false;
-  }
-  return true;
-}
 
 /** Every [position, lowest needle index] from `from` on, the slow way. */
 function reference(data: Uint8Array, needles: Needle[], from: number): [number, number][] {
   const out: [number, number][] = [];
   for (let at = from; at < data.length; at++) {
-    const k = needles.findIndex((n) => matchesAt(data, at, n));
+    const k = needles.findIndex((n) => needleAt(data, at, n));
     if (k >= 0) out.push([at, k]);
   }
   return out;
