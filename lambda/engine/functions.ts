@@ -185,10 +185,14 @@ const IMPLS: Record<string, Impl> = {
   },
   substring: (args) => {
     const t = texts(args, 1);
+    if (t === null) return null;
+    // As Elasticsearch's SubstringFunctionProcessor: a null start gives the string whole, a
+    // null end means its end (Elastic's DLL rules slice by length(dll.name), which may be missing).
+    if (args[1] === null) return t[0]!;
     const start = integerArg(args[1]);
-    const end = integerArg(args[2]);
-    if (t === null || start === null || start === undefined || end === null) return null;
-    return substringSlice(t[0]!, start, end);
+    if (start === null || start === undefined) return null; // not a number: Elasticsearch fails the query
+    const end = args[2] === null ? undefined : integerArg(args[2]);
+    return end === null ? null : substringSlice(t[0]!, start, end);
   },
   between: (args, ci) => {
     const t = texts(args, 3);

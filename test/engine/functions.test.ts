@@ -43,6 +43,19 @@ describe('string functions', () => {
     expect(w('substring(file.name, 5, 2) == ""', file)).toBe(true);
     expect(w('substring(file.name, 100) == ""', file)).toBe(true);
   });
+  it('substring with a null start or end: the whole string, or up to its end (as Elasticsearch)', () => {
+    expect(w('substring(file.name, missing) == "explorer.exe"', file)).toBe(true);
+    expect(w('substring(file.name, null, 3) == "explorer.exe"', file)).toBe(true);
+    expect(w('substring(file.name, 2, null) == "plorer.exe"', file)).toBe(true);
+    expect(w('substring(file.name, -4, length(missing) - 1) == ".exe"', file)).toBe(true);
+    // The shape of Elastic's DLL hijack rules: the directory of dll.path, or the whole path without dll.name.
+    const dll = { dll: { path: 'C:\\Users\\a\\x.dll', name: 'x.dll' } };
+    const dir = 'substring(dll.path, 0, length(dll.path) - (length(dll.name) + 1))';
+    expect(w(`${dir} == "C:\\\\Users\\\\a"`, dll)).toBe(true);
+    expect(w(`${dir} == "C:\\\\Users\\\\a\\\\x.dll"`, { dll: { path: dll.dll.path } })).toBe(true);
+    expect(w('substring(missing, 0, 2) == null', file)).toBe(true);
+    expect(w('substring(file.name, "a") == null', file)).toBe(true);
+  });
   it('concat renders values and is null if any argument is null', () => {
     expect(w('concat(n, ":", file.name) == "82:explorer.exe"', file)).toBe(true);
     expect(w('concat(1.5, "/", 2.0) == "1.5/2.0"', file)).toBe(true);

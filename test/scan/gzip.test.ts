@@ -229,10 +229,9 @@ describe('scan: truncated gzip', () => {
     expect(result.error).toEqual({ kind: 'content', message: 'gzip stream is truncated (unexpected end of file)', line: 4 });
   });
 
-  // BUG (lambda/scan/pipeline.ts): ScanError.line is documented as "the line being read when the
-  // error happened", but the catch block calls splitter.end() (which flushes the partial line and
-  // advances lineNumber) before reading splitter.lineNumber, so a cut inside line N reports N + 1.
-  it('cut inside a line: the error names that line [known bug: reports the next line]', async () => {
+  // ScanError.line is "the line being read when the error happened": read before splitter.end()
+  // flushes the partial line (which advances the line number).
+  it('cut inside a line: the error names that line', async () => {
     const text2 = ndjson([OPENSSL_TP(), BENIGN(1), BENIGN(2)]);
     const members = Buffer.concat([gzip(text2.slice(0, text2.length - 20)), gzip(text2.slice(text2.length - 20)).subarray(0, 6)]);
     const { result } = await scanAll(members, { rules });
