@@ -1,4 +1,5 @@
 /** Source stage for local inputs: files and standard input as streams of Buffers. */
+import { fstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { SourceError } from '../scan/decode.js';
 
@@ -10,7 +11,11 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
  * as damage found at line 1.
  */
 export async function openFileSource(path: string): Promise<AsyncGenerator<Buffer>> {
-  if (path === '-') return chunksOf(process.stdin, 'standard input');
+  if (path === '-') {
+    // Node reads a directory on standard input (`< folder/`) as an empty stream.
+    if (standardInputIsDirectory()) throw new SourceError('cannot read standard input: it is a directory', undefined);
+    return chunksOf(process.stdin, 'standard input');
+  }
   let handle;
   try {
     handle = await open(path, 'r');
@@ -25,5 +30,13 @@ async function* chunksOf(stream: AsyncIterable<unknown>, name: string): AsyncGen
     for await (const chunk of stream) yield chunk as Buffer;
   } catch (err) {
     throw new SourceError(`cannot read ${name}: ${(err as Error).message}`, err);
+  }
+}
+
+function standardInputIsDirectory(): boolean {
+  try {
+    return fstatSync(0).isDirectory();
+  } catch {
+    return false; // no standard input at all: the stream says so when read
   }
 }

@@ -112,6 +112,20 @@ describe('eqlambda (built binary)', () => {
     }
   });
 
+  it('exits 1 when standard input is a directory (Node would read it as empty), still scanning the other inputs', () => {
+    const folder = openSync(EXAMPLES_DIR, 'r');
+    try {
+      for (const args of [['scan', '-', 'examples/'], ['query', 'any where true', '-']]) {
+        const run = spawnSync(process.execPath, ['bin/eqlambda.mjs', ...args], { cwd: REPO_ROOT, stdio: [folder, 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000 });
+        expect(run.status, args.join(' ')).toBe(1);
+        expect(run.stderr).toMatch(/^(eqlambda|-): cannot read standard input: it is a directory$/m);
+        if (args[0] === 'scan') expect(lines(run.stdout)).toHaveLength(6);
+      }
+    } finally {
+      closeSync(folder);
+    }
+  });
+
   it('runs `query -` over standard input, printing matches in order', () => {
     const input = ['{"event":{"category":"process"},"n":1}', '{"event":{"category":"process"},"n":2}', '{"event":{"category":"process"},"n":3}'].join('\n');
     const run = eqlambda(['query', 'process where n != 2', '-'], input);
