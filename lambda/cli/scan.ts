@@ -27,7 +27,8 @@ export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
   --max-alerts-per-rule N     alerts per rule per input before an overflow record
                               (default: each rule's max_signals)
   --max-line-bytes N          longer lines are skipped and counted (default ${DEFAULT_MAX_LINE_BYTES})
-  --no-prefilter              parse every line (slower; results are the same)
+  --no-prefilter              parse every line (slower; the same alerts, and JSON
+                              errors counted on lines the prefilter would skip)
   --quiet                     no summary or progress on stderr
 exit status: 0 when every input was scanned, 1 if an input could not be read or was
 damaged (the others are still scanned), 2 on usage errors.`;

@@ -150,6 +150,13 @@ const SCREEN_TRIAL_CALLS = 16;
 const SAMPLE_LINES = 4096;
 const PASS_RATE_TO_REST = 0.9;
 const REST_LINES = 64 * SAMPLE_LINES;
+/**
+ * A prefilter that turns lines down at great cost rests too: past this many needle hits
+ * per line of a window (each a search call and a check, against a JSON.parse per line
+ * when resting), as in lines dense with escaped backslashes before a `u` (`\\u`), which
+ * are never escapes that matter but are found one by one.
+ */
+const HITS_PER_LINE_TO_REST = 64;
 
 export interface PrefilterOptions {
   /** false searches with native indexOf instead of the SIMD loop (as where WebAssembly is unavailable). */
@@ -162,6 +169,7 @@ export interface PrefilterOptions {
 
 const BACKSLASH = 0x5c;
 const SLASH = 0x2f;
+const LETTER_U = 0x75;
 
 /**
  * Which JSON escapes could spell part of a literal. `\uXXXX` can spell any character,
@@ -240,6 +248,8 @@ export class Prefilter {
   private buf: Buffer | undefined;
   private screening = false;
   private hit = -2;
+  /** Likewise the next backslash, for lines where only escapes are left to look for. */
+  private backslash = -2;
   /** Screen calls in this buffer, and the lines they passed over. */
   private screenStops = 0;
   private screenPassed = 0;
@@ -248,6 +258,7 @@ export class Prefilter {
   // are let through unsearched until `restLeft` more have gone.
   private asked = 0;
   private letThrough = 0;
+  private hits = 0;
   private resting = false;
   private restLeft = 0;
   private readonly sampleLines: number;
@@ -304,6 +315,7 @@ export class Prefilter {
     this.buf = undefined;
     this.asked = 0;
     this.letThrough = 0;
+    this.hits = 0;
     this.resting = false;
   }
 
@@ -325,12 +337,15 @@ export class Prefilter {
   }
 
   private closeWindow(): void {
-    if (this.restLines > 0 && this.letThrough >= this.sampleLines * PASS_RATE_TO_REST) {
+    const throughAll = this.letThrough >= this.sampleLines * PASS_RATE_TO_REST;
+    const costly = this.hits > this.sampleLines * HITS_PER_LINE_TO_REST;
+    if (this.restLines > 0 && (throughAll || costly)) {
       this.resting = true;
       this.restLeft = this.restLines;
     }
     this.asked = 0;
     this.letThrough = 0;
+    this.hits = 0;
   }
 
   /** Lines the last screen() passed over. */
@@ -383,6 +398,7 @@ export class Prefilter {
       this.finder.load(buf);
       this.screening = this.finder.screen !== undefined;
       this.hit = -2;
+      this.backslash = -2;
       this.screenStops = 0;
       this.screenPassed = 0;
     }
@@ -401,15 +417,14 @@ export class Prefilter {
 
   private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     this.use(buf);
-    let anchored = false;
     // Needles that start in the line. (An anchor running past its end still triggers the
     // formula check, which then fails on the line alone; an escape cannot run past it.)
     for (let hit = this.nextHit(lineStart, lineEnd); hit !== -1; hit = this.nextHit(hit + 1, lineEnd)) {
+      this.hits++;
       const escape = this.finder.needle < this.escapeCount;
       if (escape && this.escapes.matters(buf, hit)) return true;
       // Where an escape and an anchor start at the same byte only the escape is reported.
-      if (!anchored && (!escape || this.anchorStartsAt(buf, hit, lineEnd))) {
-        anchored = true;
+      if (!escape || this.anchorStartsAt(buf, hit, lineEnd)) {
         // With many rules, checking every formula costs more than parsing the line.
         if (this.formulas.length > MAX_FORMULAS_CHECKED) return true;
         // Check each rule's full formula within the line only. (As strings: one Buffer.includes
@@ -417,8 +432,26 @@ export class Prefilter {
         const line = buf.toString('latin1', lineStart, lineEnd);
         const lowerLine = line.toLowerCase();
         if (this.formulas.some((f) => holds(f, line, lowerLine))) return true;
+        // Still a candidate if a later escape in the line could spell a literal: only
+        // escapes matter now, so the rest of the line is searched for backslashes alone
+        // (a line crowded with anchors would otherwise cost a search per anchor).
+        return this.escapeAfter(buf, hit + 1, lineEnd);
       }
-      // Still a candidate if a later escape in the line could spell a literal.
+    }
+    return false;
+  }
+
+  /**
+   * Does an escape that could spell a literal start in [from, lineEnd) of `buf`? The next
+   * backslash is kept across lines, as `hit` is: one native pass over the buffer in all.
+   */
+  private escapeAfter(buf: Buffer, from: number, lineEnd: number): boolean {
+    if (this.backslash !== -1 && this.backslash < from) this.backslash = buf.indexOf(BACKSLASH, from);
+    for (let at = this.backslash; at !== -1 && at < lineEnd - 1; at = this.backslash = buf.indexOf(BACKSLASH, at + 1)) {
+      const next = buf[at + 1];
+      if (next !== LETTER_U && (next !== SLASH || !this.escapes.slash)) continue;
+      this.hits++; // as the search would have counted it
+      if (this.escapes.matters(buf, at)) return true;
     }
     return false;
   }

@@ -1,7 +1,8 @@
 /**
  * A prefilter that lets nearly every line through (hundreds of rules: some anchor is in
- * every line) rests: lines go through unsearched for a while, then it samples again.
- * Resting only changes which lines are parsed, never what is found.
+ * every line), or that turns lines down at great cost (lines crowded with needle hits),
+ * rests: lines go through unsearched for a while, then it samples again. Resting only
+ * changes which lines are parsed, never what is found.
  */
 import { describe, expect, it } from 'vitest';
 import { Prefilter } from '../../lambda/scan/prefilter.js';
@@ -63,5 +64,56 @@ describe('prefilter: resting when nearly every line goes through', () => {
     // and did sample again (fewer than without a prefilter).
     expect(resting.result.stats.events).toBeGreaterThan(defaults.result.stats.events);
     expect(resting.result.stats.events).toBeLessThan(off.result.stats.events);
+  });
+});
+
+describe('prefilter: resting when turning lines down costs more than parsing them', () => {
+  // Escaped backslashes before a `u` (`c:\\users` in JSON): each is found as a possible
+  // escape and checked, and none can spell a literal.
+  const crowded = (hits: number): string => `{"p":"${'\\\\u'.repeat(hits)}"}`;
+
+  it('rests after a window with more than 64 needle hits per line, turning the lines down meanwhile', () => {
+    const prefilter = new Prefilter(RULES, true, { sampleLines: 100, restLines: 300 });
+    for (let i = 0; i < 100; i++) expect(ask(prefilter, crowded(65))).toBe(false);
+    expect(prefilter.searching).toBe(false);
+    for (let i = 0; i < 300; i++) expect(ask(prefilter, crowded(65))).toBe(true);
+    expect(prefilter.searching).toBe(true);
+  });
+
+  it('keeps searching at 64 hits per line or fewer', () => {
+    const prefilter = new Prefilter(RULES, true, { sampleLines: 100, restLines: 300 });
+    for (let i = 0; i < 1000; i++) expect(ask(prefilter, crowded(64))).toBe(false);
+    expect(prefilter.searching).toBe(true);
+  });
+
+  it('counts the escapes looked for after a turned-down anchor too', () => {
+    const prefilter = new Prefilter(RULES, true, { sampleLines: 100, restLines: 300 });
+    // The anchor ("process", the category) and then 64 escaped backslashes before a `u`: 65 hits.
+    const anchoredThenCrowded = (hits: number): string => `{"process":{"name":"curl"},"host":{"os":{"type":"macos"}},"p":"${'\\\\u'.repeat(hits)}"}`;
+    for (let i = 0; i < 100; i++) expect(ask(prefilter, anchoredThenCrowded(63))).toBe(false);
+    expect(prefilter.searching).toBe(true);
+    for (let i = 0; i < 100; i++) expect(ask(prefilter, anchoredThenCrowded(64))).toBe(false);
+    expect(prefilter.searching).toBe(false);
+  });
+
+  it('finds exactly what the scan finds without a prefilter, crowded lines among matches', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      lines.push(i % 5 === 0 ? line(['curl', 'wget', 'bash'][i % 3]!) : crowded(i < 1000 ? 200 : 3));
+      if (i % 11 === 0) lines.push(line('curl').replace('"linux"', '"\\u006cinux"'));
+    }
+    const text = lines.join('\n') + '\n';
+    const scanWith = (prepared: PreparedRules) => scanAll(text, { rules: RULES, prepared, maxAlertsPerRule: 100_000 });
+    const on = await scanWith(new PreparedRules(RULES, true, { sampleLines: 100, restLines: 400 }));
+    const neverResting = await scanWith(new PreparedRules(RULES, true, { sampleLines: 100, restLines: 0 }));
+    const off = await scanWith(new PreparedRules(RULES, false));
+    expect(on.records).toEqual(off.records);
+    expect(neverResting.records).toEqual(off.records);
+    expect(on.records.length).toBeGreaterThan(300);
+    expect(on.result.stats.skipped.counts).toEqual(off.result.stats.skipped.counts);
+    // It rested among the crowded lines (parsing some that it would have turned down) and,
+    // past them, searched again (turning down most lines of the second half).
+    expect(on.result.stats.events).toBeGreaterThan(neverResting.result.stats.events + 500);
+    expect(on.result.stats.prefiltered).toBeGreaterThan(600);
   });
 });
