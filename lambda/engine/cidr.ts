@@ -11,6 +11,33 @@ export interface Cidr {
   prefix: number; // 0..128 over the 16-byte form
 }
 
+/**
+ * ECS's `ip` fields (`source.ip`, `destination.ip`, `host.ip`, `related.ip`, …): Elasticsearch
+ * maps them as `ip`, so `==`, `!=` and `in` compare addresses, not text (`::1` is
+ * `0:0:0:0:0:0:0:1`, `169.254.169.254` is `::ffff:a9fe:a9fe`), and a literal with a `/` is a
+ * CIDR block. The engine sees no mappings; the ECS naming stands in for them.
+ */
+export const isIpField = (field: string): boolean => field === 'ip' || field.endsWith('.ip');
+
+/**
+ * A test of a field value against IP literals as Elasticsearch's term query on an `ip` field
+ * runs it, or undefined if some literal is not an address or CIDR block (then the query would
+ * fail there; here the values are compared as text). A value that is no address matches
+ * nothing (Elasticsearch would not have indexed it).
+ */
+export function ipTermTest(literals: string[]): ((value: string) => boolean) | undefined {
+  const blocks: Cidr[] = [];
+  for (const literal of literals) {
+    const block = parseCidr(literal);
+    if (block === undefined) return undefined;
+    blocks.push(block);
+  }
+  return (value) => {
+    const ip = parseIp(value);
+    return ip !== undefined && blocks.some((b) => cidrContains(b, ip));
+  };
+}
+
 export function parseIp(text: string): IpBytes | undefined {
   if (text.includes(':')) return parseIpv6(text);
   const v4 = parseIpv4(text);

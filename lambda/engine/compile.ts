@@ -17,7 +17,7 @@
  * matches only when it is true.
  */
 import type { CompareOp, Expr, Literal, Query } from './ast.js';
-import { cidrContains, parseIp } from './cidr.js';
+import { cidrContains, ipTermTest, isIpField, parseIp } from './cidr.js';
 import { EqlError, SourceMap } from './errors.js';
 import { FieldPath, type Event, type Scalar } from './fields.js';
 import { ScriptScope } from './scope.js';
@@ -203,9 +203,13 @@ class Compiler {
     const lit = literal.value as Scalar;
     if (op === '==' || op === '!=') {
       const text = scalarText(lit);
-      const equals = (v: Scalar): boolean => (typeof v === 'string' ? v === text : scalarText(v) === text);
+      const sameIp = typeof lit === 'string' && isIpField(path.name) ? ipTermTest([lit]) : undefined;
+      const equals = sameIp
+        ? (v: Scalar): boolean => typeof v === 'string' && sameIp(v)
+        : (v: Scalar): boolean => (typeof v === 'string' ? v === text : scalarText(v) === text);
       const test: Predicate = (e) => path.some(e, equals);
-      if (op === '==') return { kind: 'query', test, needs: typeof lit === 'string' ? literalNeed(lit, false) : ALWAYS };
+      // An address can be spelled without the literal's text (`::ffff:a9fe:a9fe`): no need then.
+      if (op === '==') return { kind: 'query', test, needs: typeof lit === 'string' && sameIp === undefined ? literalNeed(lit, false) : ALWAYS };
       return { kind: 'query', test: (e) => !test(e), needs: ALWAYS };
     }
     const holds = orderingTest(op);
@@ -239,6 +243,10 @@ class Compiler {
     const norm = caseInsensitive ? asciiLower : (s: string): string => s;
     // Like Elasticsearch's terms query, a null in the list matches nothing (not a missing field).
     const values = list.filter((item) => item.value !== null);
+    if (!caseInsensitive && isIpField(path.name) && values.length > 0 && values.every((i) => typeof i.value === 'string')) {
+      const sameIp = ipTermTest(values.map((i) => i.value as string));
+      if (sameIp) return { kind: 'query', test: (e) => path.some(e, (v) => typeof v === 'string' && sameIp(v)), needs: ALWAYS };
+    }
     const wanted = new Set(values.map((item) => norm(scalarText(item.value as Scalar))));
     const isWanted = (text: string): boolean => wanted.has(text);
     const isWantedValue = (v: Scalar): boolean => wanted.has(caseInsensitive ? asciiLower(scalarText(v)) : scalarText(v));

@@ -16,6 +16,7 @@
  * with the compiled test.
  */
 import type { Expr, Literal } from '../engine/ast.js';
+import { isIpField } from '../engine/cidr.js';
 import { FieldPath } from '../engine/fields.js';
 import type { Event, Scalar } from '../engine/index.js';
 import { asciiLower } from '../engine/text.js';
@@ -50,8 +51,12 @@ function allKeys(list: (Expr | Literal)[], caseInsensitive: boolean): Set<string
   return list.length > 0 && keys.every((k) => k !== undefined) ? new Set(keys as string[]) : undefined;
 }
 
-/** The constraint a top-level conjunct surely enforces, if it is one of the plain kinds. */
+/**
+ * The constraint a top-level conjunct surely enforces, if it is one of the plain kinds. Not on
+ * ECS ip fields: there an address is equal however it is spelled, and keys compare text.
+ */
 function constraintOf(c: Expr): Constraint | undefined {
+  if ((c.type === 'Compare' || c.type === 'In' || c.type === 'Match') && c.left.type === 'Field' && isIpField(c.left.name)) return undefined;
   if (c.type === 'Compare' && c.op === '==' && c.left.type === 'Field' && (c.right.type !== 'Literal' || typeof c.right.value !== 'boolean')) {
     const keys = allKeys([c.right], false);
     return keys && { field: c.left.name, caseInsensitive: false, keys };

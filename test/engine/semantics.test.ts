@@ -28,6 +28,45 @@ describe('== and in: case-sensitive exact', () => {
   });
 });
 
+describe('ECS ip fields: addresses, as Elasticsearch compares an `ip` mapping', () => {
+  it('== and != compare addresses however they are spelled', () => {
+    expect(w('source.ip == "::1"', { source: { ip: '0:0:0:0:0:0:0:1' } })).toBe(true);
+    expect(w('source.ip != "::1"', { source: { ip: '0:0:0:0:0:0:0:1' } })).toBe(false);
+    expect(w('source.ip != "::1"', { source: { ip: '::2' } })).toBe(true);
+    expect(w('destination.ip == "169.254.169.254"', { destination: { ip: '::ffff:169.254.169.254' } })).toBe(true);
+    expect(w('destination.ip == "169.254.169.254"', { destination: { ip: '::ffff:a9fe:a9fe' } })).toBe(true);
+    expect(w('destination.ip == "169.254.169.254"', { destination: { ip: '169.254.169.25' } })).toBe(false);
+    expect(w('source.ip != "127.0.0.1"', { source: { ip: '::FFFF:127.0.0.1' } })).toBe(false);
+    expect(w('host.ip == "fe80::1"', { host: { ip: ['10.0.0.1', 'FE80:0::1'] } })).toBe(true);
+    expect(w('ip == "10.0.0.1"', { ip: '10.0.0.1' })).toBe(true);
+  });
+
+  it('a literal with a / is a CIDR block, as in a term query on an ip field', () => {
+    expect(w('source.ip == "10.0.0.0/8"', { source: { ip: '10.200.3.4' } })).toBe(true);
+    expect(w('source.ip == "10.0.0.0/8"', { source: { ip: '11.0.0.1' } })).toBe(false);
+    expect(w('source.ip in ("192.168.0.0/16", "::1")', { source: { ip: '0::1' } })).toBe(true);
+    expect(w('source.ip in ("192.168.0.0/16", "::1")', { source: { ip: '192.168.4.4' } })).toBe(true);
+    expect(w('source.ip not in ("192.168.0.0/16", "::1")', { source: { ip: '192.169.0.1' } })).toBe(true);
+  });
+
+  it('a value that is no address matches no address; a literal that is none compares as text', () => {
+    expect(w('source.ip == "10.0.0.1"', { source: { ip: 'unknown' } })).toBe(false);
+    expect(w('source.ip != "10.0.0.1"', { source: { ip: 'unknown' } })).toBe(true);
+    expect(w('source.ip == "-"', { source: { ip: '-' } })).toBe(true);
+    expect(w('source.ip in ("-", "10.0.0.1")', { source: { ip: '-' } })).toBe(true);
+  });
+
+  it('other fields still compare text', () => {
+    expect(w('source.address == "::1"', { source: { address: '0:0:0:0:0:0:0:1' } })).toBe(false);
+    expect(w('source.ipv6 == "::1"', { source: { ipv6: '0::1' } })).toBe(false);
+    expect(w('zip == "::1"', { zip: '0::1' })).toBe(false);
+  });
+
+  it('needs no literal text from the line (the prefilter cannot know the spelling)', () => {
+    expect(compileQuery('network where destination.ip == "169.254.169.254"').needs).toEqual(compileQuery('network where true').needs);
+  });
+});
+
 describe(': like like~ regex regex~', () => {
   it(': is ASCII-case-insensitive with * and ? wildcards', () => {
     expect(w('p : "/USR/SBIN/SSHD"', { p: '/usr/sbin/sshd' })).toBe(true);

@@ -44,6 +44,10 @@ const RULES: Rule[] = [
   rule('or-not', 'process where os == "linux" or not os == "windows"'),
   rule('or-intersect', 'process where (os in ("linux", "windows") and os == "linux") or os == "macos"'),
   rule('or-folded-branches', 'process where name like~ "CURL" or (name in~ ("Wget", "curl") and name : "wget")'),
+  // ECS ip fields compare addresses, spelled in any way: no text keys from them.
+  rule('ip-eq', 'process where source.ip == "::1" and os == "linux"'),
+  rule('ip-in', 'process where source.ip in ("10.0.0.0/8", "127.0.0.1")'),
+  rule('ip-or', 'process where source.ip == "127.0.0.1" or source.ip == "::1"'),
 ];
 
 /** A field's values: a few likely ones (so rules match often) and their near misses. */
@@ -64,6 +68,7 @@ const event = fc
       flag: values(true, false, 'true'),
       hostOs: values('linux', 'Linux'),
       processName: values('curl', 'CURL'),
+      sourceIp: values('::1', '0:0:0:0:0:0:0:1', '127.0.0.1', '::ffff:127.0.0.1', '::ffff:7f00:1', '10.9.8.7', 'x'),
       dotted: fc.boolean(),
     },
     { requiredKeys: ['dotted'] },
@@ -80,6 +85,7 @@ const event = fc
       else e.host = { os: { type: f.hostOs } };
     }
     if ('processName' in f) e.process = { name: f.processName };
+    if ('sourceIp' in f) e.source = { ip: f.sourceIp };
     return e;
   });
 
@@ -100,6 +106,9 @@ describe('rule dispatch', () => {
     expect(fields('in-null')).toEqual(['=event.category']);
     expect(fields('colon')).toEqual(['=event.category', '~name', '=os']);
     expect(fields('override')).toEqual(['=kind', '=os']);
+    expect(fields('ip-eq')).toEqual(['=event.category', '=os']);
+    expect(fields('ip-in')).toEqual(['=event.category']);
+    expect(fields('ip-or')).toEqual(['=event.category']);
   });
 
   it('takes from an `or` the fields every branch constrains, with the union of their keys', () => {
@@ -150,6 +159,18 @@ describe('rule dispatch', () => {
       const matching = rules.filter((r) => r.compiled.matches(e));
       expect(matching.every((r) => kept.has(r)), JSON.stringify(e)).toBe(true);
       if (code === 'x') expect(kept.size).toBe(1); // only `:` folds "x" to "x"
+    }
+  });
+
+  it('keeps rules on ECS ip fields for an address however it is spelled', () => {
+    const rules = [rule('loopback6', 'any where source.ip == "::1"'), rule('imds', 'any where source.ip in ("169.254.169.254", "10.0.0.0/8")'), rule('name', 'any where source.name == "a"')];
+    const byIp = new RuleDispatch(rules, { minRules: 1 });
+    for (const ip of ['::1', '0:0:0:0:0:0:0:1', '0::1', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', '10.1.1.1', '::ffff:a01:101', 'x', ['x', '::0:1']]) {
+      const e = { source: { ip, name: 'b' } };
+      const kept = new Set(byIp.rulesFor(rules, e));
+      const matching = rules.filter((r) => r.compiled.matches(e));
+      expect(matching.length, JSON.stringify(e)).toBe(ip === 'x' ? 0 : 1);
+      expect(matching.every((r) => kept.has(r)), JSON.stringify(e)).toBe(true);
     }
   });
 
