@@ -55,6 +55,8 @@ export function parseCidr(text: string): Cidr | undefined {
   const bytes = parseIp(addr);
   if (bytes === undefined) return undefined;
   const isV4 = !addr.includes(':');
+  // As Elasticsearch: a prefix on an IPv4-mapped address (`::ffff:1.2.3.4/8`) is ambiguous, refused.
+  if (slash >= 0 && !isV4 && isIpv4Mapped(bytes)) return undefined;
   const max = isV4 ? 32 : 128;
   let prefix = max;
   if (slash >= 0) {
@@ -74,12 +76,15 @@ export function cidrContains(cidr: Cidr, ip: IpBytes): boolean {
   return true;
 }
 
+const isIpv4Mapped = (ip: IpBytes): boolean => ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff;
+
 function parseIpv4(text: string): number[] | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) return undefined;
   const out: number[] = [];
   for (const p of parts) {
-    if (!/^[0-9]{1,3}$/.test(p)) return undefined;
+    // No leading zeros, as Elasticsearch's InetAddresses: `010` could be read as octal.
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
     const n = Number(p);
     if (n > 255) return undefined;
     out.push(n);

@@ -221,7 +221,7 @@ function emitLanes(body: number[], lanes: number, at: LaneLocals, onLane: number
 }
 
 /** The module's functions, in order: a function's index (for `op.call`) is its place here. */
-const FUNCTIONS = ['lineLanes', 'find', 'screen'] as const;
+const FUNCTIONS = ['lineLanes', 'find', 'findLeading', 'screen'] as const;
 const index = (name: (typeof FUNCTIONS)[number]): number => FUNCTIONS.indexOf(name);
 const LINE_LANES = index('lineLanes');
 
@@ -294,6 +294,8 @@ export interface NeedleFinder {
    * starts, or -1. Where several needles start at that position, `needle` is the lowest index.
    */
   next(from: number, before?: number): number;
+  /** As next(), among the leading needles only: the first `leading` given at creation (all by default). */
+  nextLeading(from: number, before?: number): number;
   /** Where available (WebAssembly), passes over plain lines: see WasmNeedleFinder.screen. */
   screen?(from: number, maxLines: number, maxLineBytes: number): number;
   /** Lines the last screen() passed over. */
@@ -301,15 +303,21 @@ export interface NeedleFinder {
 }
 
 /** The SIMD finder where WebAssembly is available (not under `node --jitless`), else the indexOf one. */
-export function createNeedleFinder(needles: Needle[], options: { wasm?: boolean } = {}): NeedleFinder {
+export function createNeedleFinder(needles: Needle[], options: { wasm?: boolean; leading?: number } = {}): NeedleFinder {
   if (options.wasm !== false) {
     try {
-      return new WasmNeedleFinder(needles);
+      return new WasmNeedleFinder(needles, options.leading);
     } catch (err) {
       if (!(err instanceof Error && err.message === 'WebAssembly is not available')) throw err;
     }
   }
-  return new IndexOfNeedleFinder(needles);
+  return new IndexOfNeedleFinder(needles, options.leading);
+}
+
+/** The number of leading needles, checked: at least one, at most all. */
+function leadingCount(needles: Needle[], leading = needles.length): number {
+  if (!Number.isInteger(leading) || leading < 1 || leading > needles.length) throw new Error(`leading must be 1 to ${needles.length}, not ${leading}`);
+  return leading;
 }
 
 /**
@@ -327,8 +335,14 @@ export class IndexOfNeedleFinder implements NeedleFinder {
   private readonly hits: Int32Array;
   private searchedFrom = 0;
 
-  constructor(readonly needles: Needle[]) {
+  private readonly leading: number;
+
+  constructor(
+    readonly needles: Needle[],
+    leading?: number,
+  ) {
     if (needles.length === 0 || needles.some((n) => n.bytes.length === 0)) throw new Error('needles must be non-empty');
+    this.leading = leadingCount(needles, leading);
     this.patterns = needles.map((n) => Buffer.from(searchedBytes(n)));
     this.hits = new Int32Array(needles.length);
   }
@@ -341,10 +355,19 @@ export class IndexOfNeedleFinder implements NeedleFinder {
   }
 
   next(from: number, before = Infinity): number {
+    return this.nextAmong(this.needles.length, from, before);
+  }
+
+  nextLeading(from: number, before = Infinity): number {
+    return this.nextAmong(this.leading, from, before);
+  }
+
+  /** next() among the first `count` needles (the others' hits are brought up to date when asked for). */
+  private nextAmong(count: number, from: number, before: number): number {
     if (from < this.searchedFrom) this.hits.fill(-2); // going back: search again
     this.searchedFrom = from;
     let best = -1;
-    for (let k = 0; k < this.needles.length; k++) {
+    for (let k = 0; k < count; k++) {
       let h = this.hits[k]!;
       if (h !== -1 && h < from) {
         h = this.search(k, from);
@@ -373,6 +396,7 @@ export class WasmNeedleFinder implements NeedleFinder {
   needle = -1;
   private readonly memory: WasmMemory;
   private readonly find: (from: number, to: number, limit: number) => number;
+  private readonly findLeading: (from: number, to: number, limit: number) => number;
   private readonly screenFn: (from: number, to: number, maxLines: number, maxLineBytes: number) => number;
   /** Lines the last screen() passed over. */
   passedOver = 0;
@@ -383,8 +407,12 @@ export class WasmNeedleFinder implements NeedleFinder {
   private length = 0;
 
   /** Throws where WebAssembly is unavailable. */
-  constructor(readonly needles: Needle[]) {
+  constructor(
+    readonly needles: Needle[],
+    leading?: number,
+  ) {
     if (needles.length === 0 || needles.some((n) => n.bytes.length === 0)) throw new Error('needles must be non-empty');
+    const lead = leadingCount(needles, leading);
     const offsets: number[] = [];
     let at = NEEDLES_AT;
     for (const n of needles) {
@@ -396,11 +424,13 @@ export class WasmNeedleFinder implements NeedleFinder {
     const functions: Record<(typeof FUNCTIONS)[number], WasmFunction> = {
       lineLanes: lanesFunction(needles),
       find: findFunction(needles, offsets),
+      findLeading: findFunction(needles.slice(0, lead), offsets.slice(0, lead)),
       screen: screenFunction(needles, offsets),
     };
     const { memory, fns } = instantiate(moduleBytes(FUNCTIONS.map((name) => [name, functions[name]])));
     this.memory = memory;
     this.find = fns.find!;
+    this.findLeading = fns.findLeading!;
     this.screenFn = fns.screen!;
     this.view = new Uint8Array(memory.buffer);
     this.ensure(this.dataAt);
@@ -416,9 +446,17 @@ export class WasmNeedleFinder implements NeedleFinder {
 
   /** The first position ≥ `from` and < `before` where some needle starts in the loaded data, or -1; `needle` says which. */
   next(from: number, before = this.length): number {
+    return this.run(this.find, from, before);
+  }
+
+  nextLeading(from: number, before = this.length): number {
+    return this.run(this.findLeading, from, before);
+  }
+
+  private run(find: (from: number, to: number, limit: number) => number, from: number, before: number): number {
     const limit = Math.min(before, this.length);
     if (from >= limit) return -1;
-    const at = this.find(this.dataAt + from, this.dataAt + this.length, this.dataAt + limit);
+    const at = find(this.dataAt + from, this.dataAt + this.length, this.dataAt + limit);
     if (at < 0) return -1;
     const v = this.view;
     this.needle = v[RESULT_AT]! | (v[RESULT_AT + 1]! << 8) | (v[RESULT_AT + 2]! << 16); // little-endian i32

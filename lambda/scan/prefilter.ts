@@ -169,7 +169,8 @@ export interface PrefilterOptions {
 
 const BACKSLASH = 0x5c;
 const SLASH = 0x2f;
-const LETTER_U = 0x75;
+const UNICODE_ESCAPE = Buffer.from('\\u', 'latin1');
+const SLASH_ESCAPE = Buffer.from('\\/', 'latin1');
 
 /**
  * Which JSON escapes could spell part of a literal. `\uXXXX` can spell any character,
@@ -248,8 +249,6 @@ export class Prefilter {
   private buf: Buffer | undefined;
   private screening = false;
   private hit = -2;
-  /** Likewise the next backslash, for lines where only escapes are left to look for. */
-  private backslash = -2;
   /** Screen calls in this buffer, and the lines they passed over. */
   private screenStops = 0;
   private screenPassed = 0;
@@ -283,13 +282,13 @@ export class Prefilter {
     if (why !== undefined) this.disabledBecause = why;
     this.escapes = new EscapePolicy(this.formulas.flatMap((f) => [...literalsOf(f)]));
     // Escapes first: where an escape and an anchor start at the same byte, the escape is reported.
-    const searched: SearchNeedle[] = [{ bytes: Buffer.from('\\u', 'latin1'), caseInsensitive: false }];
-    if (this.escapes.slash) searched.push({ bytes: Buffer.from('\\/', 'latin1'), caseInsensitive: false });
+    const searched: SearchNeedle[] = [{ bytes: UNICODE_ESCAPE, caseInsensitive: false }];
+    if (this.escapes.slash) searched.push({ bytes: SLASH_ESCAPE, caseInsensitive: false });
     this.escapeCount = searched.length;
     this.anchorNeedles = reduceNeedles(anchors);
     for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
     this.anchorBytes = searched.slice(this.escapeCount).map((n) => ({ bytes: searchedBytes(n), caseInsensitive: n.caseInsensitive }));
-    this.finder = createNeedleFinder(searched, options);
+    this.finder = createNeedleFinder(searched, { ...options, leading: this.escapeCount });
   }
 
   /** The anchor needles searched per chunk, for reports and tests (`~` marks case-insensitive). */
@@ -398,7 +397,6 @@ export class Prefilter {
       this.finder.load(buf);
       this.screening = this.finder.screen !== undefined;
       this.hit = -2;
-      this.backslash = -2;
       this.screenStops = 0;
       this.screenPassed = 0;
     }
@@ -442,14 +440,13 @@ export class Prefilter {
   }
 
   /**
-   * Does an escape that could spell a literal start in [from, lineEnd) of `buf`? The next
-   * backslash is kept across lines, as `hit` is: one native pass over the buffer in all.
+   * Does an escape that could spell a literal start in [from, lineEnd) of `buf`? Searched
+   * for among the escape needles alone (the leading ones), so the anchors crowding a line
+   * cost nothing, nor do the backslashes of Windows paths (`\\W`): the SIMD loop compares
+   * a backslash and the byte after it at once.
    */
   private escapeAfter(buf: Buffer, from: number, lineEnd: number): boolean {
-    if (this.backslash !== -1 && this.backslash < from) this.backslash = buf.indexOf(BACKSLASH, from);
-    for (let at = this.backslash; at !== -1 && at < lineEnd - 1; at = this.backslash = buf.indexOf(BACKSLASH, at + 1)) {
-      const next = buf[at + 1];
-      if (next !== LETTER_U && (next !== SLASH || !this.escapes.slash)) continue;
+    for (let at = this.finder.nextLeading(from, lineEnd); at !== -1; at = this.finder.nextLeading(at + 1, lineEnd)) {
       this.hits++; // as the search would have counted it
       if (this.escapes.matters(buf, at)) return true;
     }

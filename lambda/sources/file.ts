@@ -37,6 +37,6 @@ function standardInputIsDirectory(): boolean {
   try {
     return fstatSync(0).isDirectory();
   } catch {
-    return false; // no standard input at all: the stream says so when read
+    return false; // fd 0 closed: read what Node makes of it (it reopens it on /dev/null)
   }
 }

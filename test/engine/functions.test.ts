@@ -85,7 +85,11 @@ describe('string functions', () => {
     expect(w('cidrMatch(ip, "192.168.0.0/16")', file)).toBe(false);
     expect(w('cidrMatch(ip6, "2001:db8::/32")', file)).toBe(true);
     expect(w('cidrMatch(ip6, "10.0.0.0/8")', file)).toBe(false);
-    expect(w('cidrMatch(ip, "::ffff:10.0.0.0/104")', file)).toBe(true);
+    expect(w('cidrMatch(ip, "::ffff:10.6.48.157")', file)).toBe(true);
+    // As Elasticsearch's InetAddresses: no prefix on an IPv4-mapped address, no leading zeros.
+    expect(() => w('cidrMatch(ip, "::ffff:10.0.0.0/104")', file)).toThrow('cidrMatch: invalid CIDR block "::ffff:10.0.0.0/104"');
+    expect(() => w('cidrMatch(ip, "010.0.0.0/8")', file)).toThrow('cidrMatch: invalid CIDR block "010.0.0.0/8"');
+    expect(w('cidrMatch(ip, "10.0.0.0/8")', { ip: '010.6.48.157' })).toBe(false);
     expect(w('string(cidrMatch(ip, "10.0.0.0/8")) == "true"', file)).toBe(true);
     expect(w('cidrMatch(ip, "10.0.0.0/8") == true', file)).toBe(true);
     expect(w('cidrMatch(name, "10.0.0.0/8")', { name: 'not an ip' })).toBe(false);

@@ -49,6 +49,19 @@ describe('ECS ip fields: addresses, as Elasticsearch compares an `ip` mapping', 
     expect(w('source.ip not in ("192.168.0.0/16", "::1")', { source: { ip: '192.169.0.1' } })).toBe(true);
   });
 
+  it('refuses what Elasticsearch refuses as an address: leading zeros, a prefix on an IPv4-mapped address', () => {
+    // Not addresses (Elasticsearch would not index the value): no address matches them.
+    expect(w('source.ip == "10.0.0.1"', { source: { ip: '010.0.0.1' } })).toBe(false);
+    expect(w('source.ip != "127.0.0.1"', { source: { ip: '127.000.000.001' } })).toBe(true);
+    // Not address literals: compared as text.
+    expect(w('source.ip == "010.0.0.1"', { source: { ip: '10.0.0.1' } })).toBe(false);
+    expect(w('source.ip == "::ffff:1.2.3.4/8"', { source: { ip: '9.9.9.9' } })).toBe(false);
+    expect(w('source.ip == "::ffff:1.2.3.4/8"', { source: { ip: '::ffff:1.2.3.4/8' } })).toBe(true);
+    expect(w('source.ip == "::ffff:1.2.3.4"', { source: { ip: '1.2.3.4' } })).toBe(true);
+    expect(w('source.ip == "::/0"', { source: { ip: '1.2.3.4' } })).toBe(true);
+    expect(w('source.ip == "0.0.0.0/0"', { source: { ip: '::1' } })).toBe(false);
+  });
+
   it('a value that is no address matches no address; a literal that is none compares as text', () => {
     expect(w('source.ip == "10.0.0.1"', { source: { ip: 'unknown' } })).toBe(false);
     expect(w('source.ip != "10.0.0.1"', { source: { ip: 'unknown' } })).toBe(true);

@@ -71,6 +71,37 @@ describe('needle finders', () => {
     );
   });
 
+  it('nextLeading finds what a naive search for the leading needles finds, interleaved with next()', () => {
+    fc.assert(
+      fc.property(
+        fc.array(needle, { minLength: 1, maxLength: 6 }).chain((needles) => fc.tuple(fc.constant(needles), dataFor(needles), fc.integer({ min: 1, max: needles.length }), fc.array(fc.boolean(), { maxLength: 40 }))),
+        ([needles, data, leading, kinds]) => {
+          const leaders = reference(data, needles.slice(0, leading), 0);
+          const all = reference(data, needles, 0);
+          for (const finder of [new WasmNeedleFinder(needles, leading), new IndexOfNeedleFinder(needles, leading)]) {
+            finder.load(data);
+            // Alternate the two searches, as the prefilter does within a line, each from just past the last hit.
+            let from = 0;
+            for (const leadingOnly of kinds) {
+              const at = leadingOnly ? finder.nextLeading(from) : finder.next(from);
+              const expected = (leadingOnly ? leaders : all).find(([p]) => p >= from);
+              expect(at).toBe(expected?.[0] ?? -1);
+              if (at === -1) break;
+              if (!leadingOnly) expect(finder.needle).toBe(expected![1]);
+              from = at + 1;
+            }
+            // Bounded: none at or past `before`.
+            const bounded = leaders.find(([p]) => p < 10);
+            expect(finder.nextLeading(0, 10)).toBe(bounded?.[0] ?? -1);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(() => new WasmNeedleFinder([{ bytes: Buffer.from('x'), caseInsensitive: false }], 2)).toThrow('leading must be 1 to 1, not 2');
+    expect(() => new IndexOfNeedleFinder([{ bytes: Buffer.from('x'), caseInsensitive: false }], 0)).toThrow('leading must be 1 to 1, not 0');
+  });
+
   it('finds needles at the very end and across every block boundary, and grows for large buffers', () => {
     const needles: Needle[] = [
       { bytes: Buffer.from('penssl'), caseInsensitive: false },
