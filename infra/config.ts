@@ -34,6 +34,8 @@ export interface EqlambdaConfig {
   defaultIndex?: string;
   indexByPrefix?: Record<string, string>;
   maxAlertsPerRule?: number;
+  /** Decompressed bytes per object before it counts as a gzip bomb (default 64 GiB). */
+  maxDecompressedBytes?: number;
   /** Folder of detection-rule TOML files, absolute or relative to the project root. */
   rulesDir: string;
 }
@@ -71,6 +73,7 @@ export const CONTEXT_KEYS = [
   'defaultIndex',
   'indexByPrefix',
   'maxAlertsPerRule',
+  'maxDecompressedBytes',
   'rulesDir',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -176,6 +179,7 @@ export function readConfig(get: (key: ContextKey) => unknown): EqlambdaConfig {
     defaultIndex: str('defaultIndex'),
     indexByPrefix: readIndexByPrefix(get('indexByPrefix')),
     maxAlertsPerRule: str('maxAlertsPerRule') === undefined ? undefined : int('maxAlertsPerRule', 0, 1, 100_000),
+    maxDecompressedBytes: str('maxDecompressedBytes') === undefined ? undefined : int('maxDecompressedBytes', 0, 1, 2 ** 50),
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) Object.assign(config, { [k]: v });

@@ -69,6 +69,7 @@ export class Detector extends Construct {
     // Without it the handler's 15 s default would stop every object of a short-timeout function at once.
     environment.SAFETY_MARGIN_MS = String(safetyMarginMs(config.timeoutSeconds));
     if (config.maxAlertsPerRule !== undefined) environment.MAX_ALERTS_PER_RULE = String(config.maxAlertsPerRule);
+    if (config.maxDecompressedBytes !== undefined) environment.MAX_DECOMPRESSED_BYTES = String(config.maxDecompressedBytes);
     if (config.defaultIndex !== undefined) environment.DEFAULT_INDEX = config.defaultIndex;
     if (config.indexByPrefix !== undefined) environment.INDEX_BY_PREFIX = JSON.stringify(config.indexByPrefix);
 

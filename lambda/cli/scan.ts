@@ -13,7 +13,7 @@ import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
 import { openFileSource } from '../sources/file.js';
 import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url } from '../sources/s3.js';
-import { SourceError } from '../scan/decode.js';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, SourceError } from '../scan/decode.js';
 import { parse, positiveInteger, UsageError, type Output } from './args.js';
 import { Summary } from './summary.js';
 
@@ -27,6 +27,9 @@ export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
   --max-alerts-per-rule N     alerts per rule per input before an overflow record
                               (default: each rule's max_signals)
   --max-line-bytes N          longer lines are skipped and counted (default ${DEFAULT_MAX_LINE_BYTES})
+  --max-decompressed-bytes N  an input that decompresses to more is cut there and
+                              reported as damaged (gzip bomb guard;
+                              default ${DEFAULT_MAX_DECOMPRESSED_BYTES}, 64 GiB)
   --no-prefilter              parse every line (slower; the same alerts, and JSON
                               errors counted on lines the prefilter would skip)
   --quiet                     no summary or progress on stderr
@@ -44,6 +47,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
     index: { type: 'string' },
     'max-alerts-per-rule': { type: 'string' },
     'max-line-bytes': { type: 'string' },
+    'max-decompressed-bytes': { type: 'string' },
     'no-prefilter': { type: 'boolean' },
     quiet: { type: 'boolean' },
   });
@@ -56,6 +60,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
   if (values.index === '') throw new UsageError('--index must name an index');
   const maxAlertsPerRule = positiveInteger(values['max-alerts-per-rule'], '--max-alerts-per-rule');
   const maxLineBytes = positiveInteger(values['max-line-bytes'], '--max-line-bytes');
+  const maxDecompressedBytes = positiveInteger(values['max-decompressed-bytes'], '--max-decompressed-bytes');
 
   const loaded = loadRules([values.rules ?? 'rules']);
   if (loaded.errors.length > 0) {
@@ -102,6 +107,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
             defaultIndex: values.index,
             maxAlertsPerRule,
             maxLineBytes,
+            maxDecompressedBytes,
             onProgress: (stats: ScanStats) => summary.progress(stats),
           },
           async (records) => {

@@ -3,6 +3,8 @@
 export interface HandlerConfig {
   topicArn: string;
   maxAlertsPerRule?: number;
+  /** Decompressed bytes per object before it is reported as a gzip bomb (default: the scan's). */
+  maxDecompressedBytes?: number;
   defaultIndex?: string;
   /** Key prefix → index, longest prefix wins. */
   indexByPrefix: [string, string][];
@@ -30,6 +32,11 @@ export function readConfig(env: Record<string, string | undefined>): HandlerConf
   if (max !== undefined && max !== '') {
     if (!/^[0-9]+$/.test(max) || Number(max) < 1) throw new ConfigError(`MAX_ALERTS_PER_RULE must be a positive whole number, not "${max}"`);
     config.maxAlertsPerRule = Number(max);
+  }
+  const cap = env.MAX_DECOMPRESSED_BYTES;
+  if (cap !== undefined && cap !== '') {
+    if (!/^[0-9]+$/.test(cap) || Number(cap) < 1 || !Number.isSafeInteger(Number(cap))) throw new ConfigError(`MAX_DECOMPRESSED_BYTES must be a positive whole number of bytes, not "${cap}"`);
+    config.maxDecompressedBytes = Number(cap);
   }
   if (env.DEFAULT_INDEX !== undefined && env.DEFAULT_INDEX !== '') config.defaultIndex = env.DEFAULT_INDEX;
 

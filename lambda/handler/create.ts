@@ -110,6 +110,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
           prepared,
           defaultIndex: indexForKey(config, task.key),
           maxAlertsPerRule: config.maxAlertsPerRule,
+          maxDecompressedBytes: config.maxDecompressedBytes,
           shouldStop: () => context.getRemainingTimeInMillis() < config.safetyMarginMs,
           now: deps.now,
           reclaimMemory: deps.reclaimMemory,

@@ -268,6 +268,20 @@ describe('eqlambda scan: inputs', () => {
     expect(run.stderr).toMatch(/auditbeat-cut\.ndjson\.gz:\d+: gzip stream is truncated \(unexpected end of file\); alerts from the lines before it were reported/);
   });
 
+  it('cuts an input at --max-decompressed-bytes, reporting it as damaged after the alerts before the cut', async () => {
+    // A true positive, then 200 KB of benign lines, then another: a cap of 100 KB keeps the first only.
+    const text = ndjson([OPENSSL_TP(), ...Array.from({ length: 400 }, (_, i) => BENIGN(i)), SSH_TP()]);
+    expect(text.length).toBeGreaterThan(150_000);
+    const bomb = write('capped.ndjson.gz', gzip(text));
+    const run = await scanCli('--max-decompressed-bytes', '100000', bomb);
+    expect(run.code).toBe(1);
+    expect(alertKeys(records(run))).toEqual([['capped.ndjson.gz', 1, OPENSSL_RULE_ID]]);
+    expect(run.stderr).toMatch(/capped\.ndjson\.gz:\d+: decompressed size exceeds the limit of 100000 bytes \(gzip bomb\?\); alerts from the lines before it were reported/);
+    const uncapped = await scanCli(bomb);
+    expect(uncapped.code).toBe(0);
+    expect(alertKeys(records(uncapped))).toHaveLength(2);
+  });
+
   it('uses --index for events with no routing fields', async () => {
     const unrouted = write('unrouted.ndjson', ndjson([variant(OPENSSL_TP(), { agent: undefined, data_stream: undefined })]));
     expect(alertKeys(records(await scanCli(unrouted)))).toHaveLength(1);
@@ -313,6 +327,7 @@ describe('eqlambda scan: usage errors exit 2', () => {
       await usage(['--max-alerts-per-rule', bad, EXAMPLES_DIR], `--max-alerts-per-rule must be a positive whole number, not "${bad}"`);
     }
     await usage(['--max-line-bytes', '1k', EXAMPLES_DIR], '--max-line-bytes must be a positive whole number, not "1k"');
+    await usage(['--max-decompressed-bytes', '0', EXAMPLES_DIR], '--max-decompressed-bytes must be a positive whole number, not "0"');
   });
 
   it('for an unknown option or a missing option value', async () => {

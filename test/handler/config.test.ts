@@ -22,6 +22,7 @@ describe('readConfig', () => {
     const config = readConfig({
       ALERTS_TOPIC_ARN: 'arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts_1',
       MAX_ALERTS_PER_RULE: '25',
+      MAX_DECOMPRESSED_BYTES: '10737418240',
       DEFAULT_INDEX: 'logs-endpoint.events.process-default',
       INDEX_BY_PREFIX: JSON.stringify({ 'auditbeat/': 'auditbeat-8.11.1', 'auditbeat/s1/': 'logs-sentinel_one_cloud_funnel.event-default', 'endgame/': 'endgame-8.0.0' }),
       SAFETY_MARGIN_MS: '5000',
@@ -29,6 +30,7 @@ describe('readConfig', () => {
     expect(config).toEqual({
       topicArn: 'arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts_1',
       maxAlertsPerRule: 25,
+      maxDecompressedBytes: 10 * 1024 ** 3,
       defaultIndex: 'logs-endpoint.events.process-default',
       // longest prefix first
       indexByPrefix: [
@@ -45,7 +47,7 @@ describe('readConfig', () => {
   });
 
   it('treats empty values as unset', () => {
-    expect(readConfig({ ALERTS_TOPIC_ARN: TOPIC, MAX_ALERTS_PER_RULE: '', DEFAULT_INDEX: '', INDEX_BY_PREFIX: '', SAFETY_MARGIN_MS: '' })).toEqual({
+    expect(readConfig({ ALERTS_TOPIC_ARN: TOPIC, MAX_ALERTS_PER_RULE: '', MAX_DECOMPRESSED_BYTES: '', DEFAULT_INDEX: '', INDEX_BY_PREFIX: '', SAFETY_MARGIN_MS: '' })).toEqual({
       topicArn: TOPIC,
       indexByPrefix: [],
       safetyMarginMs: 15_000,
@@ -73,6 +75,12 @@ describe('readConfig', () => {
 
   it.each(['0', '-1', '1.5', 'ten', '1e3', ' 5'])('rejects MAX_ALERTS_PER_RULE %j', (value) => {
     expect(configError({ ALERTS_TOPIC_ARN: TOPIC, MAX_ALERTS_PER_RULE: value }).message).toBe(`eqlambda configuration: MAX_ALERTS_PER_RULE must be a positive whole number, not "${value}"`);
+  });
+
+  it.each(['0', '-1', '1.5', '64GiB', '1e9', '99999999999999999999'])('rejects MAX_DECOMPRESSED_BYTES %j', (value) => {
+    expect(configError({ ALERTS_TOPIC_ARN: TOPIC, MAX_DECOMPRESSED_BYTES: value }).message).toBe(
+      `eqlambda configuration: MAX_DECOMPRESSED_BYTES must be a positive whole number of bytes, not "${value}"`,
+    );
   });
 
   it('rejects INDEX_BY_PREFIX that is not JSON', () => {

@@ -211,7 +211,7 @@ describe('toSnsMessage', () => {
     expect(record.truncated).toBeUndefined();
   });
 
-  // BUG (lambda/publish/format.ts): only the document is trimmed, but the fields the
+  // Regression test for a fixed bug (lambda/publish/format.ts). It was: only the document is trimmed, but the fields the
   // reason is built from (host.name, user.name, process.name, process.parent.name,
   // file.name) are repeated whole in `reason` (x4 bodies), the email (Host + Reason),
   // and the Chatbot description/threadId/nextSteps/additionalContext. A 50 KB host.name

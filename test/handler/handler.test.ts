@@ -230,6 +230,20 @@ describe('S3 event notifications', () => {
     expect(metrics.published).toBe(1); // metrics are flushed even when the invocation fails
   });
 
+  it('cuts an object at MAX_DECOMPRESSED_BYTES (a gzip bomb), publishing the alerts before the cut and succeeding', async () => {
+    const { body, lines } = logOf(10, [c.openssl(), c.sshBackdoor()], 400);
+    const cut = body.indexOf('\n', body.length / 2); // the cap falls between the two hits
+    expect(body.subarray(0, cut).toString().split('\n').length).toBeGreaterThanOrEqual(lines[0]!);
+    expect(body.subarray(0, cut).toString().split('\n').length).toBeLessThan(lines[1]!);
+    s3.put('edr/bomb.ndjson.gz', gzipSync(body));
+    const result = await within(10_000, run(s3Event({ key: 'edr/bomb.ndjson.gz' }), { maxDecompressedBytes: cut }));
+    expect(result).toMatchObject({ objects: 1, alerts: 1, skipped: 0 });
+    expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual([lines[0]]);
+    const error = logger.at('error').find((e) => e.message.startsWith('object content is damaged'));
+    expect(error?.attributes.error).toBe(`decompressed size exceeds the limit of ${cut} bytes (gzip bomb?)`);
+    expect(metrics.total('ObjectErrors')).toBe(1);
+  });
+
   it('publishes the alerts from the readable part of a truncated gzip object and succeeds', async () => {
     const { body, lines } = logOf(8, [c.openssl(), c.sshBackdoor(), c.openssl()], 60);
     const compressed = gzipSync(body);
@@ -247,7 +261,7 @@ describe('S3 event notifications', () => {
     expect(metrics.total('ObjectErrors')).toBe(1);
   });
 
-  // BUG (lambda/scan/decode.ts): Node's zlib discards the output of the inflate call
+  // Regression test for a fixed bug (lambda/scan/decode.ts). It was: Node's zlib discards the output of the inflate call
   // that fails, and the last chunk is inflated with Z_FINISH once end() was called. When
   // the data turns out corrupt (here every byte inflates fine and only the CRC32 trailer
   // is wrong) everything that call produced is lost: a small object (< 16 KiB, one
@@ -274,7 +288,7 @@ describe('S3 event notifications', () => {
     expect(result).toEqual({ objects: 2, alerts: 4, skipped: 0 });
   });
 
-  // BUG (lambda/scan/decode.ts): when gunzip fails in the middle of its input (here: a
+  // Regression test for a fixed bug (lambda/scan/decode.ts). It was: when gunzip fails in the middle of its input (here: a
   // second gzip member with an invalid deflate block), decode() destroys gunzip while
   // its feeder is waiting for 'drain', which never comes; `await feeding` never settles,
   // so the scan, and the invocation, hang until the Lambda timeout instead of delivering
@@ -299,7 +313,7 @@ describe('objects with the same bytes', () => {
     expect(await run(s3Event({ key: 'edr/copy-1.ndjson' }, { key: 'edr/copy-2.ndjson' }))).toEqual({ objects: 2, alerts: 2, skipped: 0 });
   });
 
-  // BUG (lambda/scan/prefilter.ts): the Prefilter inside the handler's shared
+  // Regression test for a fixed bug (lambda/scan/prefilter.ts). It was: the Prefilter inside the handler's shared
   // PreparedRules keeps its search window keyed on the Buffer object's identity. When a
   // later object streams the very same Buffer instance (here a client returning cached
   // bytes), the stale window says "no more hits" and the second object's lines are all
@@ -652,7 +666,7 @@ describe('time budget', () => {
     expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual(lines.slice(0, 2));
   });
 
-  // BUG (lambda/scan/decode.ts): stopping early leaves the GetObject body open (decode
+  // Regression test for a fixed bug (lambda/scan/decode.ts). It was: stopping early leaves the GetObject body open (decode
   // iterates its source with next() and never calls return()/destroy on it), so the
   // HTTP socket stays checked out of the SDK's pool after every stopped invocation.
   it('releases the S3 response body when it stops early', async () => {
@@ -687,7 +701,7 @@ describe('time budget', () => {
     expect(result).toEqual({ objects: 1, alerts: 1, skipped: 0 });
   });
 
-  // BUG (lambda/scan/decode.ts): stopping early on a gzip object breaks out of the gunzip
+  // Regression test for a fixed bug (lambda/scan/decode.ts). It was: stopping early on a gzip object breaks out of the gunzip
   // loop and destroys gunzip while the feeder waits for 'drain'; `await feeding` never
   // settles, so instead of delivering the alerts and failing with "stopped at line N"
   // the invocation hangs until Lambda kills it (alerts still queued in the publisher,

@@ -226,7 +226,7 @@ describe('S3 notifications over HTTP', () => {
     expect(alertsOf(sns.delivered).map((a) => (a.document.host as { name: string }).name)).toContain('web-01\ud800');
   });
 
-  // BUG (lambda/publish/format.ts): see format.test.ts; a reason field of 50 KB makes a
+  // Regression test for a fixed bug (lambda/publish/format.ts). It was: see format.test.ts; a reason field of 50 KB makes a
   // ~500 KB message that SNS rejects (BatchRequestTooLong), so this alert is never
   // delivered and every retry of the invocation fails with "1 of 3 alert message(s) ...".
   it('delivers an alert whose host.name is 50 KB', async () => {

@@ -39,6 +39,7 @@ describe('readConfig', () => {
       defaultIndex: 'logs-endpoint.events.process-default',
       indexByPrefix: '{"edr/":"logs-endpoint.events.process-default"}',
       maxAlertsPerRule: '50',
+      maxDecompressedBytes: '17179869184',
       rulesDir: '/abs/rules',
     });
     expect(fromCli).toEqual({
@@ -59,6 +60,7 @@ describe('readConfig', () => {
       defaultIndex: 'logs-endpoint.events.process-default',
       indexByPrefix: { 'edr/': 'logs-endpoint.events.process-default' },
       maxAlertsPerRule: 50,
+      maxDecompressedBytes: 16 * 1024 ** 3,
       rulesDir: '/abs/rules',
     });
     const fromJson = read({ alertEmails: ['a@x.io'], memorySize: 2048, indexByPrefix: { 'a/': 'x' } });
@@ -75,6 +77,7 @@ describe('readConfig', () => {
     [{ logRetentionDays: '31' }, 'context logRetentionDays: CloudWatch Logs accepts 1, 3, 5, 7, 14, 30, 60, 90'],
     [{ logExpirationDays: '-1' }, 'context logExpirationDays: expected a whole number'],
     [{ maxAlertsPerRule: '0' }, 'context maxAlertsPerRule: expected a whole number from 1 to 100000, got "0"'],
+    [{ maxDecompressedBytes: '64GiB' }, 'context maxDecompressedBytes: expected a whole number from 1 to 1125899906842624, got "64GiB"'],
     [{ logLevel: 'loud' }, 'context logLevel: expected one of TRACE, DEBUG, INFO, WARN, ERROR, got "loud"'],
     [{ slackWorkspaceId: 'T0123' }, 'context slackChannelId: Slack needs both slackWorkspaceId and slackChannelId'],
     [{ slackChannelId: 'C0123' }, 'context slackWorkspaceId: Slack needs both slackWorkspaceId and slackChannelId'],

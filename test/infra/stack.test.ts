@@ -21,6 +21,7 @@ const FULL = {
   defaultIndex: 'logs-endpoint.events.process-default',
   indexByPrefix: '{"edr/":"logs-endpoint.events.process-default","audit/":"auditbeat-8"}',
   maxAlertsPerRule: '25',
+  maxDecompressedBytes: '8589934592',
 };
 
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -386,6 +387,7 @@ describe('existing bucket, filters, subscriptions and Slack from context', () =>
           DEFAULT_INDEX: 'logs-endpoint.events.process-default',
           INDEX_BY_PREFIX: '{"edr/":"logs-endpoint.events.process-default","audit/":"auditbeat-8"}',
           MAX_ALERTS_PER_RULE: '25',
+          MAX_DECOMPRESSED_BYTES: '8589934592',
         }),
       },
     });
