@@ -22,10 +22,10 @@ export const isIpField = (field: string): boolean => field === 'ip' || field.end
 /**
  * A test of a field value against IP literals as Elasticsearch's term query on an `ip` field
  * runs it, or undefined if some literal is not an address or CIDR block (then the query would
- * fail there; here the values are compared as text). A value that is no address matches
- * nothing (Elasticsearch would not have indexed it).
+ * fail there; here the values are compared as text). A value that is no address (a number,
+ * a boolean, other text) matches nothing (Elasticsearch would not have indexed it).
  */
-export function ipTermTest(literals: string[]): ((value: string) => boolean) | undefined {
+export function ipTermTest(literals: string[]): ((value: unknown) => boolean) | undefined {
   const blocks: Cidr[] = [];
   for (const literal of literals) {
     const block = parseCidr(literal);
@@ -33,7 +33,7 @@ export function ipTermTest(literals: string[]): ((value: string) => boolean) | u
     blocks.push(block);
   }
   return (value) => {
-    const ip = parseIp(value);
+    const ip = typeof value === 'string' ? parseIp(value) : undefined;
     return ip !== undefined && blocks.some((b) => cidrContains(b, ip));
   };
 }

@@ -204,9 +204,7 @@ class Compiler {
     if (op === '==' || op === '!=') {
       const text = scalarText(lit);
       const sameIp = typeof lit === 'string' && isIpField(path.name) ? ipTermTest([lit]) : undefined;
-      const equals = sameIp
-        ? (v: Scalar): boolean => typeof v === 'string' && sameIp(v)
-        : (v: Scalar): boolean => (typeof v === 'string' ? v === text : scalarText(v) === text);
+      const equals = sameIp ?? ((v: Scalar): boolean => (typeof v === 'string' ? v === text : scalarText(v) === text));
       const test: Predicate = (e) => path.some(e, equals);
       // An address can be spelled without the literal's text (`::ffff:a9fe:a9fe`): no need then.
       if (op === '==') return { kind: 'query', test, needs: typeof lit === 'string' && sameIp === undefined ? literalNeed(lit, false) : ALWAYS };
@@ -245,7 +243,7 @@ class Compiler {
     const values = list.filter((item) => item.value !== null);
     if (!caseInsensitive && isIpField(path.name) && values.length > 0 && values.every((i) => typeof i.value === 'string')) {
       const sameIp = ipTermTest(values.map((i) => i.value as string));
-      if (sameIp) return { kind: 'query', test: (e) => path.some(e, (v) => typeof v === 'string' && sameIp(v)), needs: ALWAYS };
+      if (sameIp) return { kind: 'query', test: (e) => path.some(e, sameIp), needs: ALWAYS };
     }
     const wanted = new Set(values.map((item) => norm(scalarText(item.value as Scalar))));
     const isWanted = (text: string): boolean => wanted.has(text);

@@ -431,8 +431,8 @@ export class Prefilter {
         const lowerLine = line.toLowerCase();
         if (this.formulas.some((f) => holds(f, line, lowerLine))) return true;
         // Still a candidate if a later escape in the line could spell a literal: only
-        // escapes matter now, so the rest of the line is searched for backslashes alone
-        // (a line crowded with anchors would otherwise cost a search per anchor).
+        // escapes matter now, so the rest of the line is searched for them alone (a line
+        // crowded with anchors would otherwise cost a search per anchor).
         return this.escapeAfter(buf, hit + 1, lineEnd);
       }
     }
