@@ -2,10 +2,10 @@
 // so the ratios hold even on a shared, noisy host:
 //   1. plain Node gunzip of the corpus (best of several chunk sizes)   → the baseline
 //   2. the full scan (prefilter on), 3. the scan with the prefilter off
-//      Each in its own process, which reads the corpus three times: the first pass is timed
-//      as "first pass" (it includes V8 compiling the hot code, ~100 ms of CPU on the other
-//      core, and the scan's code settles over two passes), the third is the steady state,
-//      as in a warm Lambda that scans object after object; the ratios compare like with like.
+//      Each in its own process, which reads the corpus eight times: the first pass is timed
+//      as "first pass" (V8 compiling the hot code on the other core), the last four are the
+//      steady state, as in a warm Lambda that has scanned a few objects; every pass's ratio
+//      is printed too (the warm-up curve), so the ratios compare like with like.
 //   4. compiled evaluation of the seed rules on parsed events (events/s)
 //   5. peak RSS of a scan over ≥ 2 GB of decompressed input (multi-member gzip), as deployed
 //      in a 128 MB function (node --expose-gc: gc when resident memory passes 85 % of it) and without
@@ -22,6 +22,15 @@ const data = `${root}bench/.data`;
 const CORPUS_LINES = Number(process.env.BENCH_LINES ?? 100_000);
 const REPEAT_FOR_RSS = Number(process.env.BENCH_RSS_REPEAT ?? 0); // 0: enough copies for ≥ 2 GB
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/**
+ * Passes over the corpus per gunzip or scan process, and how many of the last ones make the
+ * steady state. A scan process needs about four passes (~600 MB) to warm up: V8 goes on
+ * optimizing the functions that only candidate lines and alerts reach (a few thousand calls
+ * per pass), and the malloc heap goes on growing (page faults on zlib's thread). The
+ * benchmark prints that warm-up, pass by pass.
+ */
+const PASSES = Number(process.env.BENCH_PASSES ?? 8);
+const STEADY_PASSES = 4;
 const MB = 1e6;
 
 function ensureCorpus() {
@@ -74,21 +83,28 @@ function cpuSince(before) {
   return before === undefined || after === undefined ? undefined : { main: after.main - before.main, other: after.other - before.other };
 }
 
+/** Minor page faults of this process so far (each costs the faulting thread kernel time). */
+const pageFaults = () => process.resourceUsage().minorPageFault;
+
 /**
- * Runs `pass` `passes` times; the result is the last pass's, with the first pass's time as
- * `firstMs` (equal to `ms` for a single pass).
+ * Runs `pass` `passes` times. The result is the last pass's counts, timed as the mean of the
+ * last `STEADY_PASSES` passes (`ms`, `cpu`), with the first pass's time as `firstMs` and
+ * every pass in `passes` ({ ms, bytes, cpu, faults }), for the warm-up curve.
  */
 async function timedPasses(passes, pass) {
-  let first;
+  const all = [];
   let last;
   for (let i = 0; i < passes; i++) {
     const cpu0 = threadCpuMs();
+    const faults0 = pageFaults();
     const t0 = performance.now();
-    const result = await pass();
-    last = { ...result, ms: performance.now() - t0, cpu: cpuSince(cpu0) };
-    first ??= last;
+    last = await pass();
+    all.push({ ms: performance.now() - t0, bytes: last.bytes, cpu: cpuSince(cpu0), faults: pageFaults() - faults0 });
   }
-  return { ...last, firstMs: first.ms };
+  const steady = all.slice(-Math.min(STEADY_PASSES, passes));
+  const mean = (f) => steady.reduce((sum, p) => sum + f(p), 0) / steady.length;
+  const cpu = steady.every((p) => p.cpu !== undefined) ? { main: mean((p) => p.cpu.main), other: mean((p) => p.cpu.other) } : undefined;
+  return { ...last, ms: mean((p) => p.ms), cpu, firstMs: all[0].ms, passes: all };
 }
 
 /** The corpus file's bytes, `repeat` times over (each copy a whole gzip member). */
@@ -231,8 +247,6 @@ console.log(`corpus: ${(meta.bytes / MB).toFixed(1)} MB uncompressed (${(gzBytes
 console.log(`machine: ${process.version}, ${process.arch}, ${(await import('node:os')).cpus().length} CPU(s)\n`);
 
 const sizes = [16384, 65536, 262144, 1048576, 2097152, 4194304];
-// Three passes per process: the first with V8 compiling, the third the steady state.
-const PASSES = 3;
 const measured = bestOfInterleaved([...sizes.map((size) => [['gunzip', file, size, 1, PASSES]]), [['scan', file, 'on', 1, PASSES]], [['scan', file, 'off', 1, PASSES]]]);
 const gunzips = sizes.map((size, i) => ({ size, ...measured[i] }));
 const baseline = gunzips.reduce((a, b) => (b.ms < a.ms ? b : a));
@@ -264,9 +278,33 @@ for (const [name, r, eps, ratio, firstRatio] of rows) {
   const cells = [rate(r).toFixed(0), eps === '' ? '' : Math.round(eps).toLocaleString('en-US'), ratio === '' ? '' : ratio.toFixed(2), firstRate(r).toFixed(0), firstRatio === undefined ? '' : firstRatio.toFixed(2)];
   console.log(`| ${name} | ${cells.join(' | ')} | ${cpuPerMB(r, 'main')} | ${cpuPerMB(r, 'other')} | ${r.maxRssMB.toFixed(0)} |`);
 }
-console.log(`(best of ${RUNS} processes each; MB/s and CPU from each process's pass ${PASSES}, the steady state; "first pass":`);
+console.log(`(best of ${RUNS} processes each; MB/s and CPU: the mean of each process's passes ${Math.max(1, PASSES - STEADY_PASSES + 1)}–${PASSES} of ${PASSES}, the steady state; "first pass":`);
 console.log(' the same processes\' first pass, V8 still compiling; peak RSS: over all passes of the process.)');
 console.log(`scan ÷ the fastest gunzip of the same round, over ${RUNS} rounds: steady state ${describeRatios(perRound(scanOn, 'ms'))}, first pass ${describeRatios(perRound(scanOn, 'firstMs'))}`);
+/** Per pass: the median over rounds of the scan's rate ÷ the fastest gunzip's rate at the same pass of the same round. */
+const perPass = (scanRun) =>
+  scanRun.rounds[0].passes.map((_, k) =>
+    median(scanRun.rounds.map((s, round) => s.passes[k].bytes / s.passes[k].ms / Math.max(...gunzips.map((g) => g.rounds[round].passes[k].bytes / g.rounds[round].passes[k].ms)))),
+  );
+/** Per pass, the median over rounds of a pass's figure. */
+const perPassMedian = (scanRun, f) => scanRun.rounds[0].passes.map((_, k) => median(scanRun.rounds.map((s) => f(s.passes[k]))));
+const passList = (xs, digits) => xs.map((x, k) => `${k + 1}: ${x.toFixed(digits)}`).join(', ');
+console.log('warm-up, pass by pass (medians over the rounds; a warm Lambda has passed the first few hundred MB):');
+const gz = `gunzip (${baseline.size / 1024} KiB)`;
+const curves = [
+  ['scan ÷ gunzip', passList(perPass(scanOn), 2)],
+  ...(scanOn.passes[0].cpu === undefined
+    ? []
+    : [
+        ['scan, main thread CPU ms/MB', passList(perPassMedian(scanOn, (p) => p.cpu.main / (p.bytes / MB)), 2)],
+        ['scan, other threads CPU ms/MB', passList(perPassMedian(scanOn, (p) => p.cpu.other / (p.bytes / MB)), 2)],
+        [`${gz}, other threads CPU ms/MB`, passList(perPassMedian(baseline, (p) => p.cpu.other / (p.bytes / MB)), 2)],
+      ]),
+  ['scan, page faults', passList(perPassMedian(scanOn, (p) => p.faults), 0)],
+  [`${gz}, page faults`, passList(perPassMedian(baseline, (p) => p.faults), 0)],
+];
+const labelWidth = Math.max(...curves.map(([label]) => label.length)) + 2;
+for (const [label, values] of curves) console.log(`  ${`${label}:`.padEnd(labelWidth)}${values}`);
 console.log('(other threads: zlib in the thread pool, and V8\'s compiler and GC helpers. Two threads busy on');
 console.log(' two cores: the scan keeps up with gunzip only while its main thread needs less CPU than zlib.)');
 console.log(`\nalerts: ${scanOn.alerts} (prefilter on) vs ${scanOff.alerts} (prefilter off); parsed ${scanOn.events} of ${scanOn.lines} lines with the prefilter`);
