@@ -12,9 +12,10 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   }
 }
 
-export function positiveInteger(value: string | undefined, name: string): number | undefined {
+export function positiveInteger(value: string | undefined, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new UsageError(`${name} must be a positive whole number, not "${value}"`);
+  if (Number(value) > max) throw new UsageError(`${name} must be at most ${max}, not ${value}`);
   return Number(value);
 }
 

@@ -10,6 +10,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.stderr.write(`eqlambda: cannot write output: ${err.code ?? err.message}\n`);
   process.exit(1);
 });
+// stderr closed (`2>&- `, a reader that went away): the alerts on stdout still matter, and
+// there is nowhere left to report it.
+process.stderr.on('error', () => {});
 const code = await main(process.argv.slice(2), io);
 await io.flush();
 process.exitCode = code;

@@ -1,5 +1,6 @@
 /** The `eqlambda` command line: a thin adapter over the engine and the scan pipeline. */
 import { UsageError, type Output } from './args.js';
+import { printable } from './printable.js';
 import { QUERY_USAGE, queryCommand } from './query.js';
 import { REPLAY_USAGE, replayCommand } from './replay.js';
 import { RULES_USAGE, rulesCheckCommand } from './rules-check.js';
@@ -17,7 +18,7 @@ run 'eqlambda <command> --help' for a command's options.`;
 
 export async function main(argv: string[], io: Output): Promise<number> {
   const [command, ...rest] = argv;
-  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  const wantsHelp = asksForHelp(rest);
   try {
     switch (command) {
       case 'scan':
@@ -45,11 +46,18 @@ export async function main(argv: string[], io: Output): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`eqlambda: ${err.message}`);
-      io.err(usageFor(command));
+      // One line per call: stderr escapes line breaks within a call (see processOutput).
+      for (const line of usageFor(command).split('\n')) io.err(line);
       return 2;
     }
     throw err;
   }
+}
+
+/** --help or -h among the options, that is before any `--` (after it, `-h` may be a file's name). */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
 
 function help(io: Output, text: string): number {
@@ -98,8 +106,10 @@ export function processOutput(): Output & { flush: () => Promise<void> } {
       size += text.length + 1;
       if (size >= 64 * 1024) write();
     },
+    // Each call is one line: what it quotes from outside (file names, S3 keys) cannot
+    // start another line or reach the terminal as an escape sequence.
     err(text) {
-      process.stderr.write(`${text}\n`);
+      process.stderr.write(`${printable(text)}\n`);
     },
     drain,
     flush: drain,

@@ -9,6 +9,7 @@ import { readdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SourceRef } from '../alerts/document.js';
 import { loadRules } from '../rules/load.js';
+import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
 import { openFileSource } from '../sources/file.js';
@@ -22,7 +23,7 @@ export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
   prints one alert per line (NDJSON) on stdout; a summary goes to stderr.
   INPUT: a file, a folder (every file below it), - for standard input,
          s3://bucket/key, or s3://bucket/prefix/ (every object under the prefix)
-  --rules DIR                 rule files or folder (default rules/)
+  --rules PATH                rule file or folder (default rules/); repeat it for several
   --index NAME                index for events with no data_stream/agent fields
   --max-alerts-per-rule N     alerts per rule per input before an overflow record
                               (default: each rule's max_signals)
@@ -36,6 +37,10 @@ export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
 exit status: 0 when every input was scanned, 1 if an input could not be read or was
 damaged (the others are still scanned), 2 on usage errors.`;
 
+const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
+/** How long the CLI waits on S3 before reporting the input as unreadable. */
+export const S3_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 };
+
 interface Input {
   label: string;
   open: () => Promise<{ stream: AsyncIterable<Buffer>; ref: SourceRef; size?: number }>;
@@ -43,7 +48,7 @@ interface Input {
 
 export async function scanCommand(argv: string[], io: Output, isTty = false): Promise<number> {
   const { values, positionals } = parse(argv, {
-    rules: { type: 'string' },
+    rules: { type: 'string', multiple: true },
     index: { type: 'string' },
     'max-alerts-per-rule': { type: 'string' },
     'max-line-bytes': { type: 'string' },
@@ -59,22 +64,27 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
   }
   if (values.index === '') throw new UsageError('--index must name an index');
   const maxAlertsPerRule = positiveInteger(values['max-alerts-per-rule'], '--max-alerts-per-rule');
-  const maxLineBytes = positiveInteger(values['max-line-bytes'], '--max-line-bytes');
+  // A line is parsed as one string: no longer than the longest string V8 can make.
+  const maxLineBytes = positiveInteger(values['max-line-bytes'], '--max-line-bytes', MAX_STRING_LENGTH);
   const maxDecompressedBytes = positiveInteger(values['max-decompressed-bytes'], '--max-decompressed-bytes');
 
-  const loaded = loadRules([values.rules ?? 'rules']);
+  const rulePaths = values.rules ?? ['rules'];
+  const loaded = loadRules(rulePaths);
   if (loaded.errors.length > 0) {
     for (const err of loaded.errors) io.err(err.message);
     io.err(`eqlambda: ${loaded.errors.length} rule file(s) failed to load; fix them or run 'eqlambda rules check'`);
     return 2;
   }
+  // A scan without rules could never alert: a mistyped folder would pass for a clean scan.
+  if (loaded.rules.length === 0) throw new UsageError(`no rules found in ${rulePaths.join(', ')} (rule files end in .toml)`);
   const prepared = new PreparedRules(loaded.rules, values['no-prefilter'] !== true);
   // --quiet drops the summary and progress, never the errors.
   const summary = new Summary(values.quiet === true ? () => {} : io.err, isTty && values.quiet !== true, io.err);
   summary.start(loaded.rules.length, prepared.prefilter.enabled ? undefined : (prepared.prefilter.disabledBecause ?? 'off'));
 
   let s3: S3Client | undefined;
-  const s3Client = (): S3Client => (s3 ??= createS3Client());
+  // A stalled endpoint must not hang the command: S3 answers in well under these.
+  const s3Client = (): S3Client => (s3 ??= createS3Client(process.env, S3_TIMEOUTS));
   let failed = false;
 
   for (const arg of positionals) {
@@ -83,17 +93,21 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
       inputs = expandInput(arg, s3Client);
     } catch (err) {
       io.err(`eqlambda: ${arg}: ${(err as Error).message}`);
+      summary.unreadable();
       failed = true;
       continue;
     }
+    let found = 0;
     try {
       for await (const input of inputs) {
+        found++;
         let opened;
         try {
           opened = await input.open();
         } catch (err) {
           if (!(err instanceof SourceError || err instanceof ObjectMissingError)) throw err;
           io.err(`eqlambda: ${err.message}`);
+          summary.unreadable();
           failed = true;
           continue;
         }
@@ -121,8 +135,12 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
     } catch (err) {
       if (!(err instanceof SourceError)) throw err;
       io.err(`eqlambda: ${err.message}`);
+      summary.unreadable();
       failed = true;
+      continue;
     }
+    // Not an error (a prefix can be empty today), but not silence either: it may be a typo.
+    if (found === 0) io.err(`eqlambda: warning: ${arg}: ${arg.startsWith('s3://') ? 'no objects under this prefix' : 'no files in this folder'}`);
   }
   summary.finish();
   return failed ? 1 : 0;

@@ -1,11 +1,13 @@
 /** The scan report on stderr: a progress line on terminals, then totals. */
 import type { ScanResult, ScanStats, RuleCount } from '../scan/pipeline.js';
+import { printable } from './printable.js';
 
 const MB = 1024 * 1024;
 
 export class Summary {
   private objects = 0;
   private failedObjects = 0;
+  private unreadableInputs = 0;
   private bytesIn = 0;
   private bytesOut = 0;
   private lines = 0;
@@ -48,7 +50,7 @@ export class Summary {
           })()
         : '';
     const rate = stats.decode.bytesOut / MB / Math.max((now - this.started) / 1000, 0.001);
-    process.stderr.write(`\r${bar}${(stats.decode.bytesOut / MB).toFixed(0)} MB ${rate.toFixed(0)} MB/s ${label.slice(-40)}\x1b[K`);
+    process.stderr.write(`\r${bar}${(stats.decode.bytesOut / MB).toFixed(0)} MB ${rate.toFixed(0)} MB/s ${printable(label).slice(-40)}\x1b[K`);
   }
 
   endObject(label: string, result: ScanResult): void {
@@ -74,16 +76,23 @@ export class Summary {
     }
   }
 
+  /** An input that could not be read at all (its error was reported where it happened). */
+  unreadable(): void {
+    this.unreadableInputs++;
+  }
+
   finish(): void {
     const seconds = Math.max((performance.now() - this.started) / 1000, 0.001);
     const alerts = [...this.perRule.values()].reduce((n, c) => n + c.alerts, 0);
     const lines = [
-      `scanned ${this.objects} object(s)${this.failedObjects > 0 ? ` (${this.failedObjects} with errors)` : ''}: ` +
+      `scanned ${this.objects} object(s)${this.failedObjects > 0 ? ` (${this.failedObjects} with errors)` : ''}` +
+        `${this.unreadableInputs > 0 ? `, ${this.unreadableInputs} unreadable` : ''}: ` +
         `${(this.bytesIn / MB).toFixed(1)} MB in, ${(this.bytesOut / MB).toFixed(1)} MB decompressed, ` +
         `${(this.bytesOut / MB / seconds).toFixed(0)} MB/s`,
       `lines ${this.lines}, parsed ${this.events}, prefiltered ${this.prefiltered}` +
         (this.skipped.size > 0 ? `, skipped ${[...this.skipped].map(([r, n]) => `${r} ${n}`).join(', ')}` : ''),
-      `alerts ${alerts}` + [...this.perRule.values()].map((c) => `\n  ${c.alerts}${c.suppressed > 0 ? ` (+${c.suppressed} suppressed)` : ''}  ${c.rule.name}`).join(''),
+      `alerts ${alerts}`,
+      ...[...this.perRule.values()].map((c) => `  ${c.alerts}${c.suppressed > 0 ? ` (+${c.suppressed} suppressed)` : ''}  ${c.rule.name}`),
     ];
     for (const l of lines) this.write(l);
   }

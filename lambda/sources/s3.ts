@@ -11,9 +11,19 @@ import { SourceError } from '../scan/decode.js';
  * An S3 client from the SDK's default configuration. AWS_S3_FORCE_PATH_STYLE=true selects
  * path-style URLs, which S3-compatible servers on a host name (localhost, MinIO) need.
  */
-export function createS3Client(env: Record<string, string | undefined> = process.env): S3Client {
+export function createS3Client(env: Record<string, string | undefined> = process.env, timeouts: S3Timeouts = {}): S3Client {
   const pathStyle = /^(1|true|yes)$/i.test(env.AWS_S3_FORCE_PATH_STYLE ?? '');
-  return new S3Client(pathStyle ? { forcePathStyle: true } : {});
+  const requestHandler =
+    timeouts.connectMs === undefined && timeouts.idleMs === undefined ? undefined : { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs };
+  return new S3Client({ ...(pathStyle ? { forcePathStyle: true } : {}), ...(requestHandler === undefined ? {} : { requestHandler }) });
+}
+
+/** Limits on waiting for S3 (none by default: the SDK waits as long as the server holds the connection). */
+export interface S3Timeouts {
+  /** Give up connecting after this long. */
+  connectMs?: number;
+  /** Give up on a request, or on an object's body, that has sent nothing for this long. */
+  idleMs?: number;
 }
 
 export interface S3ObjectRef {
@@ -31,10 +41,14 @@ export interface OpenedObject {
   size?: number;
 }
 
-/** The object (or version) does not exist: nothing to retry. */
+/** The object (or version, or its bucket) does not exist: nothing to retry. */
 export class ObjectMissingError extends Error {
-  constructor(ref: S3ObjectRef) {
-    super(`s3://${ref.bucket}/${ref.key}${ref.versionId ? ` (version ${ref.versionId})` : ''} does not exist`);
+  constructor(ref: S3ObjectRef, noBucket = false) {
+    super(
+      noBucket
+        ? `s3://${ref.bucket}/${ref.key}: bucket ${ref.bucket} does not exist`
+        : `s3://${ref.bucket}/${ref.key}${ref.versionId ? ` (version ${ref.versionId})` : ''} does not exist`,
+    );
     this.name = 'ObjectMissingError';
   }
 }
@@ -70,7 +84,7 @@ export async function openS3Object(client: S3Client, ref: S3ObjectRef, options: 
     response = await client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId, IfMatch: ifMatch }), { abortSignal: abort.signal });
   } catch (err) {
     if (abort.signal.aborted) throw new SourceError(`cannot read s3://${ref.bucket}/${ref.key}: no response within ${options.openTimeoutMs} ms`, err);
-    if (isMissing(err)) throw new ObjectMissingError(ref);
+    if (isMissing(err)) throw new ObjectMissingError(ref, err instanceof S3ServiceException && err.name === 'NoSuchBucket');
     if (isChanged(err)) throw new ObjectChangedError(ref);
     throw new SourceError(`cannot read s3://${ref.bucket}/${ref.key}: ${describe(err)}`, err);
   } finally {

@@ -3,7 +3,7 @@
  * standard input (`-`), exit codes and the stdout / stderr split.
  */
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../lambda/alerts/document.js';
@@ -147,5 +147,27 @@ describe('eqlambda (built binary)', () => {
     expect(run.stderr).toMatch(/corrupt\.ndjson\.gz:\d+: gzip stream is corrupt \(.+\); alerts from the lines before it were reported/);
     expect(run.stderr).toMatch(/^scanned 2 object\(s\) \(1 with errors\)/m);
     expect(alertKeys(records({ out: lines(run.stdout) }))).toContainEqual(['endgame-linux.ndjson', 124, OPENSSL_RULE_ID]);
+  });
+
+  it('prints hostile file names escaped on stderr: no forged summary line, no terminal escape sequence', () => {
+    const dir = join(temp.dir, 'hostile-names');
+    mkdirSync(dir);
+    const name = 'evil\x1b[31mRED\x1b[0m\nscanned 0 object(s): fake.json';
+    writeFileSync(join(dir, name), '{"event":{"category":"process"}}\nnot json\n');
+    const run = eqlambda(['scan', dir]);
+    expect(run.status).toBe(0);
+    expect(run.stderr).not.toContain('\x1b');
+    expect(run.stderr).toContain('evil\\x1b[31mRED\\x1b[0m\\x0ascanned 0 object(s): fake.json: skipped 1 line(s)');
+    expect(run.stderr.split('\n').filter((l) => l.startsWith('scanned '))).toEqual([expect.stringMatching(/^scanned 1 object\(s\): /)]);
+  });
+
+  it('keeps scanning, with exit 0 and every alert on stdout, when stderr is closed by its reader', async () => {
+    const child = spawn(process.execPath, ['bin/eqlambda.mjs', 'scan', 'examples/'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr.destroy(); // writes to stderr now fail with EPIPE
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(lines(stdout)).toHaveLength(6);
   });
 });

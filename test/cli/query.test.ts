@@ -42,7 +42,7 @@ describe('eqlambda query: syntax errors', () => {
     for (const argv of [['query'], ['query', 'any where true']]) {
       const run = await runCli(argv);
       expect(run.code).toBe(2);
-      expect(run.err).toEqual(['eqlambda: expected a query and at least one FILE', QUERY_USAGE]);
+      expect(run.err).toEqual(['eqlambda: expected a query and at least one FILE', ...QUERY_USAGE.split('\n')]);
     }
   });
 });

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:buffer';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -149,7 +150,7 @@ describe('eqlambda scan: inputs', () => {
       const run = await scanCli(path, join(EXAMPLES_DIR, 'endgame-linux.ndjson'));
       expect(run.code).toBe(1);
       expect(run.err).toContainEqual(expect.stringMatching(new RegExp(`^eqlambda: cannot read ${path.replace(/[.\\/]/g, '\\$&')}: ENXIO`)));
-      expect(run.stderr).toMatch(/^scanned 1 object\(s\):/m);
+      expect(run.stderr).toMatch(/^scanned 1 object\(s\), 1 unreadable:/m);
       expect(records(run)).toHaveLength(1);
     } finally {
       server.close();
@@ -247,7 +248,7 @@ describe('eqlambda scan: inputs', () => {
     expect(alertKeys(records(run))).toEqual([['endgame-linux.ndjson', 124, OPENSSL_RULE_ID]]);
     expect(run.stderr).toContain(`eqlambda: ${missing}: ENOENT`);
     expect(run.stderr).toContain('also-missing: ENOENT');
-    expect(run.stderr).toMatch(/^scanned 1 object\(s\)/m);
+    expect(run.stderr).toMatch(/^scanned 1 object\(s\), 2 unreadable:/m);
   });
 
   it('exits 1 for a corrupt gzip input, still scanning the others', async () => {
@@ -314,7 +315,7 @@ describe('eqlambda scan: usage errors exit 2', () => {
     expect(run.code).toBe(2);
     expect(run.out).toEqual([]);
     expect(run.err[0]).toBe(`eqlambda: ${message}`);
-    expect(run.err[1]).toBe(SCAN_USAGE);
+    expect(run.err.slice(1).join('\n')).toBe(SCAN_USAGE);
   };
 
   it('without inputs', async () => {
@@ -346,6 +347,18 @@ describe('eqlambda scan: usage errors exit 2', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('1 rule file(s) failed to load');
     expect(run.out).toEqual([]);
+  });
+
+  it('for a --max-line-bytes above the longest string a line can be parsed as', async () => {
+    const max = constants.MAX_STRING_LENGTH;
+    await usage(['--max-line-bytes', String(max + 1), EXAMPLES_DIR], `--max-line-bytes must be at most ${max}, not ${max + 1}`);
+    await usage(['--max-line-bytes', '99999999999999999999999', EXAMPLES_DIR], `--max-line-bytes must be at most ${max}, not 99999999999999999999999`);
+  });
+
+  it('for rule folders holding no rule, which could never alert', async () => {
+    const empty = join(temp.dir, 'no-rules-here');
+    mkdirSync(empty);
+    await usage(['--rules', empty, EXAMPLES_DIR], `no rules found in ${empty} (rule files end in .toml)`);
   });
 
   it('prints the usage with --help and exits 0', async () => {
@@ -380,6 +393,54 @@ describe('eqlambda scan: usage errors exit 2', () => {
 
   it('for unknown commands', async () => {
     expect((await runCli(['scna', EXAMPLES_DIR])).code).toBe(2);
+  });
+});
+
+describe('eqlambda scan: arguments that look like options, repeated options, empty inputs', () => {
+  it('scans files named -h or --help after --, instead of printing the help', async () => {
+    const dir = join(temp.dir, 'dash-names');
+    mkdirSync(dir);
+    writeFileSync(join(dir, '-h'), ndjson([OPENSSL_TP()]));
+    writeFileSync(join(dir, '--help'), ndjson([SSH_TP()]));
+    const run = await scanCli('--', join(dir, '-h'), join(dir, '--help'));
+    expect(run.code).toBe(0);
+    expect(records(run).map((r) => r.kind === 'alert' && r.rule.id)).toEqual([OPENSSL_RULE_ID, SSH_RULE_ID]);
+    // Before -- it is still the help.
+    const help = await runCli(['scan', '-h', '--', 'x']);
+    expect(help.out).toEqual([SCAN_USAGE]);
+  });
+
+  it('loads every --rules given, not only the last', async () => {
+    const [openssl, ssh] = ['only-openssl', 'only-ssh'].map((name) => {
+      const dir = join(temp.dir, name);
+      mkdirSync(dir);
+      return dir;
+    });
+    const ruleFiles = readdirSync(RULES_DIR).filter((f) => f.endsWith('.toml'));
+    for (const f of ruleFiles) {
+      const text = readFileSync(join(RULES_DIR, f), 'utf8');
+      writeFileSync(join(text.includes(OPENSSL_RULE_ID) ? openssl! : ssh!, f), text);
+    }
+    const input = write('both.ndjson', ndjson([OPENSSL_TP(), SSH_TP()]));
+    const run = await runCli(['scan', '--rules', openssl!, '--rules', ssh!, input]);
+    expect(run.code).toBe(0);
+    expect(run.err[0]).toBe('eqlambda: 2 rule(s)');
+    expect(records(run)).toHaveLength(2);
+  });
+
+  it('counts unreadable inputs in the summary, beside the damaged ones', async () => {
+    const run = await scanCli(join(temp.dir, 'nope-1.ndjson'), write('fine.ndjson', ndjson([BENIGN(1)])), join(temp.dir, 'nope-2.ndjson'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^scanned 1 object\(s\), 2 unreadable: /m);
+  });
+
+  it('warns about a folder with no files (a typo, or nothing to scan yet) and still exits 0', async () => {
+    const empty = join(temp.dir, 'empty-input-folder');
+    mkdirSync(join(empty, 'nested'), { recursive: true });
+    writeFileSync(join(empty, '.hidden.ndjson'), ndjson([OPENSSL_TP()]));
+    const run = await scanCli(empty);
+    expect(run.code).toBe(0);
+    expect(run.err).toContain(`eqlambda: warning: ${empty}: no files in this folder`);
   });
 });
 

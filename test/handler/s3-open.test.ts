@@ -6,9 +6,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { SourceError } from '../../lambda/scan/decode.js';
-import { ObjectChangedError, openS3Object } from '../../lambda/sources/s3.js';
+import { createS3Client, ObjectChangedError, ObjectMissingError, openS3Object } from '../../lambda/sources/s3.js';
 
 const CURRENT_ETAG = '"9b2cf535f27731c974343645a3985328"';
 const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
@@ -18,7 +18,17 @@ let client: S3Client;
 beforeAll(async () => {
   server = createServer((req, res) => {
     requests.push({ url: req.url ?? '', headers: req.headers });
+    if (req.url?.startsWith('/logs/stalled-body')) {
+      res.writeHead(200, { etag: CURRENT_ETAG, 'content-length': '1000' });
+      res.write('{"a":1}\n'); // then nothing more
+      return;
+    }
     if (req.url?.startsWith('/logs/stalled')) return; // never answers
+    if (req.url?.startsWith('/no-such-bucket/')) {
+      res.writeHead(404, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
+      return;
+    }
     const ifMatch = req.headers['if-match'];
     if (ifMatch !== undefined && ifMatch !== CURRENT_ETAG) {
       res.writeHead(412, { 'content-type': 'application/xml' });
@@ -72,4 +82,31 @@ it('gives up on a GetObject that never answers after openTimeoutMs, with a clear
   expect((failure as Error).message).toBe('cannot read s3://logs/stalled.ndjson: no response within 300 ms');
   expect(waited).toBeGreaterThanOrEqual(290);
   expect(waited).toBeLessThan(5_000);
+});
+
+it('says that the bucket is missing when it is (NoSuchBucket), not that the object is', async () => {
+  const failure = await openS3Object(client, { bucket: 'no-such-bucket', key: 'a.ndjson' }).catch((err: unknown) => err);
+  expect(failure).toBeInstanceOf(ObjectMissingError);
+  expect((failure as Error).message).toBe('s3://no-such-bucket/a.ndjson: bucket no-such-bucket does not exist');
+});
+
+it('with an idle timeout (as the CLI sets), fails an object whose body stops coming instead of hanging', async () => {
+  const { port } = server.address() as AddressInfo;
+  vi.stubEnv('AWS_ENDPOINT_URL_S3', `http://127.0.0.1:${port}`);
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'k');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 's');
+  vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
+  const timed = createS3Client({ AWS_S3_FORCE_PATH_STYLE: 'true' }, { connectMs: 1_000, idleMs: 300 });
+  try {
+    const opened = await openS3Object(timed, { bucket: 'logs', key: 'stalled-body.ndjson' });
+    const started = performance.now();
+    const failure = await text(opened.stream).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/timed out after 300 ms of inactivity/);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  } finally {
+    timed.destroy();
+    vi.unstubAllEnvs();
+  }
 });
