@@ -157,6 +157,16 @@ const REST_LINES = 64 * SAMPLE_LINES;
  * are never escapes that matter but are found one by one.
  */
 const HITS_PER_LINE_TO_REST = 64;
+/**
+ * Needle hits searched in one line at most (or one per 64 bytes of a longer line) before
+ * the line is let through to be parsed, when searching for LINE_BUDGET_NEEDLES needles or fewer;
+ * proportionally fewer (down to HITS_PER_LINE_TO_REST) for more needles, as each search
+ * step compares every needle. Searching a line dense with hits can cost far more than
+ * parsing it, most with hundreds of rules, and in lines too long, or objects too short,
+ * for a window to end and the prefilter to rest.
+ */
+const LINE_HITS_BUDGET = 1024;
+const LINE_BUDGET_NEEDLES = 4;
 
 export interface PrefilterOptions {
   /** false searches with native indexOf instead of the SIMD loop (as where WebAssembly is unavailable). */
@@ -289,6 +299,7 @@ export class Prefilter {
     for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
     this.anchorBytes = searched.slice(this.escapeCount).map((n) => ({ bytes: searchedBytes(n), caseInsensitive: n.caseInsensitive }));
     this.finder = createNeedleFinder(searched, { ...options, leading: this.escapeCount });
+    this.needleCount = searched.length;
   }
 
   /** The anchor needles searched per chunk, for reports and tests (`~` marks case-insensitive). */
@@ -349,6 +360,10 @@ export class Prefilter {
 
   /** Lines the last screen() passed over. */
   passedOver = 0;
+  /** Needles searched: escapes and anchors. */
+  private readonly needleCount: number;
+  /** Hits the line being searched may still have before it is let through (LINE_HITS_BUDGET). */
+  private lineHitsLeft = 0;
 
   /**
    * From `from`, the start of a line of `buf`, passes over the lines isCandidate would
@@ -415,10 +430,13 @@ export class Prefilter {
 
   private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     this.use(buf);
+    const budget = Math.max(LINE_HITS_BUDGET, (lineEnd - lineStart) >> 6) * Math.min(1, LINE_BUDGET_NEEDLES / this.needleCount);
+    this.lineHitsLeft = Math.max(HITS_PER_LINE_TO_REST, Math.floor(budget));
     // Needles that start in the line. (An anchor running past its end still triggers the
     // formula check, which then fails on the line alone; an escape cannot run past it.)
     for (let hit = this.nextHit(lineStart, lineEnd); hit !== -1; hit = this.nextHit(hit + 1, lineEnd)) {
       this.hits++;
+      if (--this.lineHitsLeft < 0) return true; // cheaper to parse it
       const escape = this.finder.needle < this.escapeCount;
       if (escape && this.escapes.matters(buf, hit)) return true;
       // Where an escape and an anchor start at the same byte only the escape is reported.
@@ -448,6 +466,7 @@ export class Prefilter {
   private escapeAfter(buf: Buffer, from: number, lineEnd: number): boolean {
     for (let at = this.finder.nextLeading(from, lineEnd); at !== -1; at = this.finder.nextLeading(at + 1, lineEnd)) {
       this.hits++; // as the search would have counted it
+      if (--this.lineHitsLeft < 0) return true;
       if (this.escapes.matters(buf, at)) return true;
     }
     return false;

@@ -116,4 +116,43 @@ describe('prefilter: resting when turning lines down costs more than parsing the
     expect(on.result.stats.events).toBeGreaterThan(neverResting.result.stats.events + 500);
     expect(on.result.stats.prefiltered).toBeGreaterThan(600);
   });
+
+  it('lets a line through to be parsed past 1024 hits, or one per 64 bytes of a longer line, without waiting for the window to end', () => {
+    const prefilter = new Prefilter(RULES, true, { sampleLines: 100_000, restLines: 300 });
+    expect(ask(prefilter, crowded(1024))).toBe(false);
+    expect(ask(prefilter, crowded(1025))).toBe(true);
+    // 3,000 hits in a line of 192 KB (a budget of 3,072): searched to the end and turned down.
+    const padded = (hits: number, bytes: number): string => `{"pad":"${'x'.repeat(bytes - hits * 3 - 20)}","p":"${'\\\\u'.repeat(hits)}"}`;
+    expect(ask(prefilter, padded(3000, 192 * 1024))).toBe(false);
+    expect(ask(prefilter, padded(3100, 192 * 1024))).toBe(true);
+    expect(prefilter.searching).toBe(true); // the window (100,000 lines) has not ended
+  });
+
+  it('with more needles, lets a dense line through proportionally sooner (each search step compares them all)', () => {
+    // 32 rules: 32 anchors, plus the \\u escape: 33 needles, a budget of 1024 × 4 / 33 = 124 hits.
+    // Names of four letters with no four in common, so that no two anchors merge into one.
+    const name = (i: number): string => `k${String.fromCharCode(97 + Math.floor(i / 26), 97 + (i % 26))}j`;
+    const many = Array.from({ length: 32 }, (_, i) => rule(`tool-${i}`, `any where process.name == "${name(i)}"`));
+    const prefilter = new Prefilter(many, true, { sampleLines: 100_000, restLines: 300 });
+    expect(prefilter.anchors).toHaveLength(32);
+    expect(ask(prefilter, crowded(124))).toBe(false);
+    expect(ask(prefilter, crowded(125))).toBe(true);
+  });
+
+  it('finds exactly what the scan finds without a prefilter, lines dense with hits among matches', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      lines.push(i % 3 === 0 ? line(['curl', 'wget', 'bash'][i % 9 === 0 ? 0 : 1]!) : crowded(i % 2 === 0 ? 5000 : 900));
+      // A match spelled with an escape, after hits beyond the budget in the same line.
+      if (i % 7 === 0) lines.push(line('curl').replace('"linux"', `"\\u006cinux","p":"${'\\\\u'.repeat(2000)}"`));
+    }
+    const text = lines.join('\n') + '\n';
+    const scanWith = (prepared: PreparedRules) => scanAll(text, { rules: RULES, prepared, maxAlertsPerRule: 100_000 });
+    const on = await scanWith(new PreparedRules(RULES, true));
+    const off = await scanWith(new PreparedRules(RULES, false));
+    expect(on.records).toEqual(off.records);
+    expect(on.records.length).toBeGreaterThan(140);
+    // The lines over the budget were parsed; those under it were turned down.
+    expect(on.result.stats.prefiltered).toBe(100);
+  });
 });
