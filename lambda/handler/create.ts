@@ -58,6 +58,13 @@ export type Outcome =
 
 export type HandlerResult = { objects: number; alerts: number; skipped: number } | BatchResponse;
 
+/** Limits on one SNS request: connecting, and waiting for its answer. */
+const SNS_CONNECT_TIMEOUT_MS = 5_000;
+const SNS_IDLE_TIMEOUT_MS = 20_000;
+
+/** The least time given to delivery, even when the budget is nearly spent. */
+const MIN_DELIVERY_MS = 1000;
+
 /** The least time given to GetObject to answer, even when the budget is nearly spent (the scan then stops after its first chunk). */
 const MIN_OPEN_TIMEOUT_MS = 1000;
 
@@ -65,7 +72,9 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
   const logger = deps.logger ?? new Logger({ serviceName: 'eqlambda' });
   const metrics = deps.metrics ?? new Metrics({ namespace: 'eqlambda', serviceName: 'eqlambda' });
   const s3 = deps.s3 ?? createS3Client();
-  const sns = deps.sns ?? new SNSClient({});
+  // A request SNS holds without answering is given up (and retried by the SDK) instead of
+  // waiting out the function's time; the publisher's deadline bounds the whole delivery.
+  const sns = deps.sns ?? new SNSClient({ requestHandler: { connectionTimeout: SNS_CONNECT_TIMEOUT_MS, socketTimeout: SNS_IDLE_TIMEOUT_MS } });
   const prepared = new PreparedRules(deps.rules);
   const { config } = deps;
 
@@ -73,7 +82,11 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
 
   async function processObject(task: ObjectTask, context: Context): Promise<Outcome> {
     logger.appendKeys({ bucket: task.bucket, key: task.key, versionId: task.versionId });
-    const publisher = new SnsPublisher(sns, config.topicArn, deps.publisher);
+    // The scan stops reading safetyMarginMs before the function's timeout; delivery gets two
+    // thirds of that margin, so a stalled SNS still leaves time to log, count and fail.
+    const outOfTime = new AbortController();
+    const deadline = setTimeout(() => outOfTime.abort(), Math.max(context.getRemainingTimeInMillis() - Math.floor(config.safetyMarginMs / 3), MIN_DELIVERY_MS));
+    const publisher = new SnsPublisher(sns, config.topicArn, { ...deps.publisher, signal: outOfTime.signal });
     try {
       let opened;
       try {
@@ -137,6 +150,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
       logger.info('object scanned', { lines: result.stats.lines, events: result.stats.events, alerts, bytes: result.stats.decode.bytesOut, ms: Math.round(result.stats.durationMs) });
       return { status: 'scanned', alerts, result };
     } finally {
+      clearTimeout(deadline);
       logger.removeKeys(['bucket', 'key', 'versionId']);
     }
   }

@@ -23,7 +23,15 @@ export interface PublisherOptions {
   /** Longest a queued record waits for its batch to fill before it is sent anyway (default 1 s). */
   lingerMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Aborted when time runs out (the function's budget): requests in flight are abandoned
+   * and every record not yet delivered is reported failed, so flush() returns in time.
+   */
+  signal?: AbortSignal;
 }
+
+/** The code of the records given up on when the signal aborted. */
+export const OUT_OF_TIME = 'OutOfTime';
 
 export interface DeliveryFailure {
   record: DetectionRecord;
@@ -66,6 +74,7 @@ export class SnsPublisher {
   private readonly baseDelayMs: number;
   private readonly lingerMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(
     private readonly client: SNSClient,
@@ -77,6 +86,15 @@ export class SnsPublisher {
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.lingerMs = options.lingerMs ?? 1000;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.signal = options.signal;
+  }
+
+  private outOfTime(): boolean {
+    return this.signal?.aborted === true;
+  }
+
+  private giveUpOnTime(pending: Pending[]): void {
+    for (const p of pending) this.failed.push({ record: p.record, code: OUT_OF_TIME, message: 'the time budget ran out before SNS accepted this message' });
   }
 
   /** Queues records; resolves once they are queued or sent (waits while too many requests are in flight). */
@@ -122,11 +140,13 @@ export class SnsPublisher {
   private async deliver(batch: Pending[]): Promise<void> {
     let pending = batch;
     while (pending.length > 0) {
+      if (this.outOfTime()) return this.giveUpOnTime(pending);
       for (const p of pending) p.attempts++;
       const retry: Pending[] = [];
       try {
         const entries: PublishBatchRequestEntry[] = pending.map((p, i) => ({ Id: `e${i}`, ...p.message }));
-        const response = await this.client.send(new PublishBatchCommand({ TopicArn: this.topicArn, PublishBatchRequestEntries: entries }));
+        const command = new PublishBatchCommand({ TopicArn: this.topicArn, PublishBatchRequestEntries: entries });
+        const response = await untilAborted(this.client.send(command, this.signal === undefined ? {} : { abortSignal: this.signal }), this.signal);
         const answered = new Set<Pending>();
         const entryOf = (id: string | undefined): Pending | undefined => {
           const p = id !== undefined && /^e\d+$/.test(id) ? pending[Number(id.slice(1))] : undefined;
@@ -146,6 +166,7 @@ export class SnsPublisher {
         // An entry the response does not account for was not confirmed: send it again.
         for (const p of pending) if (!answered.has(p)) retryOrGiveUp(p, 'NoAnswer', 'SNS answered neither success nor failure for this entry');
       } catch (err) {
+        if (this.outOfTime()) return this.giveUpOnTime(pending);
         const e = err as Error & { name?: string; $metadata?: unknown };
         if ((e.$metadata === undefined || ENTRY_FAULTS.test(e.name ?? '')) && pending.length > 1) {
           // The request could not be built, or SNS refused it as a whole for its content (one
@@ -165,4 +186,24 @@ export class SnsPublisher {
       pending = retry;
     }
   }
+}
+
+/** The promise's outcome, or a rejection as soon as `signal` aborts (whether or not the promise heeds it). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Error('aborted: out of time'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
 }

@@ -662,7 +662,7 @@ describe('time budget', () => {
     await expect(run(s3Event({ key: 'edr/slow.ndjson' }), {}, {}, context)).rejects.toThrow(
       `stopped at line ${lines[1]! + 1} of s3://logs/edr/slow.ndjson: the time budget ran out; alerts up to there were delivered`,
     );
-    expect(calls).toBe(2); // the open's time limit, then the check after the first chunk
+    expect(calls).toBe(3); // the delivery deadline, the open's time limit, then the check after the first chunk
     expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual(lines.slice(0, 2));
   });
 
@@ -692,6 +692,24 @@ describe('time budget', () => {
     );
     expect(performance.now() - started).toBeGreaterThanOrEqual(390);
     expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual(lines);
+  });
+
+  it('gives up on an SNS that never answers a third of the margin before the timeout: logs, counts and fails on its own terms', async () => {
+    const { body } = logOf(29, [c.openssl(), c.sshBackdoor()]);
+    s3.put('edr/unanswered.ndjson', [body]);
+    sns.respond(() => new Promise(() => {})); // accepts the request, never answers
+    // A 1.5 s margin: the scan reads while more than 1.5 s remain, delivery ends when 0.5 s remain.
+    const timeout = performance.now() + 1_500 + 700;
+    const context = lambdaContext(() => Math.round(timeout - performance.now()));
+    const started = performance.now();
+    await expect(within(5_000, run(s3Event({ key: 'edr/unanswered.ndjson' }), { safetyMarginMs: 1_500 }, {}, context))).rejects.toThrow(
+      /^2 of 2 alert message\(s\) for s3:\/\/logs\/edr\/unanswered\.ndjson could not be published \(OutOfTime\)$/,
+    );
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(1_690); // until 0.5 s was left
+    expect(waited).toBeLessThan(3_000);
+    expect(logger.at('error').map((e) => e.message)).toContain('alerts could not be published');
+    expect(metrics.total('PublishFailures')).toBe(2);
   });
 
   it('does not stop while the remaining time is above the margin', async () => {
