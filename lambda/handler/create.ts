@@ -22,7 +22,7 @@ import type { Rule } from '../rules/model.js';
 import { PreparedRules, scan, type ScanResult } from '../scan/pipeline.js';
 import { createS3Client, ObjectChangedError, ObjectMissingError, openS3Object, type S3ObjectRef } from '../sources/s3.js';
 import { SourceError } from '../scan/decode.js';
-import { SnsPublisher, type PublisherOptions } from '../publish/sns.js';
+import { SnsPublisher, type PublisherOptions, type PublishReport } from '../publish/sns.js';
 import { indexForKey, type HandlerConfig } from './config.js';
 import {
   describeEvent,
@@ -131,7 +131,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
         (records) => publisher.publish(records),
       );
       const report = await publisher.flush();
-      record(result);
+      record(result, report);
       const alerts = [...result.stats.perRule.values()].reduce((n, c) => n + c.alerts, 0);
       if (report.failed.length > 0) {
         metrics.addMetric('PublishFailures', MetricUnit.Count, report.failed.length);
@@ -144,10 +144,15 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
       if (result.error?.kind === 'source') return fail(`${result.error.message} (at line ${result.error.line} of ${objectUrl(task)})`, true);
       if (result.error?.kind === 'content') {
         metrics.addMetric('ObjectErrors', MetricUnit.Count, 1);
-        logger.error('object content is damaged; alerts from the readable part were delivered', { error: result.error.message, line: result.error.line });
+        const skipped = result.stats.skipped.total > 0 ? { skipped: result.stats.skipped.describe() } : {};
+        logger.error('object content is damaged; alerts from the readable part were delivered', { error: result.error.message, line: result.error.line, ...skipped });
         return { status: 'content_error', alerts, result, message: `${result.error.message} at line ${result.error.line}` };
       }
-      logger.info('object scanned', { lines: result.stats.lines, events: result.stats.events, alerts, bytes: result.stats.decode.bytesOut, ms: Math.round(result.stats.durationMs) });
+      const scanned = { lines: result.stats.lines, events: result.stats.events, alerts, bytes: result.stats.decode.bytesOut, ms: Math.round(result.stats.durationMs) };
+      // Skipped lines by reason with their first line numbers: a line padded past the length
+      // cap escapes every rule, and the operator must be able to find it.
+      if (result.stats.skipped.total > 0) logger.warn('object scanned; some lines were skipped', { ...scanned, skipped: result.stats.skipped.describe() });
+      else logger.info('object scanned', scanned);
       return { status: 'scanned', alerts, result };
     } finally {
       clearTimeout(deadline);
@@ -161,7 +166,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
     return { status: 'failed', message, retryable };
   }
 
-  function record(result: ScanResult): void {
+  function record(result: ScanResult, report: PublishReport): void {
     const s = result.stats;
     metrics.addMetric('ObjectsScanned', MetricUnit.Count, 1);
     metrics.addMetric('BytesScanned', MetricUnit.Bytes, s.decode.bytesOut);
@@ -173,13 +178,17 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
       m.addDimension('reason', reason);
       m.addMetric('LinesSkipped', MetricUnit.Count, n);
     }
+    // Alerts SNS accepted, per rule: those found less those that could not be delivered.
+    const undelivered = new Map<string, number>();
+    for (const f of report.failed) if (f.record.kind === 'alert') undelivered.set(f.record.rule.id, (undelivered.get(f.record.rule.id) ?? 0) + 1);
     let suppressed = 0;
-    for (const c of s.perRule.values()) {
+    for (const [id, c] of s.perRule) {
       suppressed += c.suppressed;
-      if (c.alerts === 0) continue;
+      const delivered = c.alerts - (undelivered.get(id) ?? 0);
+      if (delivered <= 0) continue;
       const m = metrics.singleMetric();
       m.addDimension('rule', c.rule.name);
-      m.addMetric('AlertsPublished', MetricUnit.Count, c.alerts);
+      m.addMetric('AlertsPublished', MetricUnit.Count, delivered);
     }
     if (suppressed > 0) metrics.addMetric('OverflowSuppressed', MetricUnit.Count, suppressed);
   }
@@ -187,13 +196,14 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
   async function handleBatch(event: BatchEvent, context: Context): Promise<BatchResponse> {
     const results: BatchResponse['results'] = [];
     for (const t of event.tasks) {
+      const taskId = String((t as { taskId?: unknown } | null)?.taskId ?? '');
       const task = taskFromBatch(t);
       if (typeof task === 'string') {
-        results.push({ taskId: t.taskId, resultCode: 'PermanentFailure', resultString: task });
+        results.push({ taskId, resultCode: 'PermanentFailure', resultString: task });
         continue;
       }
       const outcome = await processObject(task, context);
-      results.push({ taskId: t.taskId, ...batchResult(outcome) });
+      results.push({ taskId, ...batchResult(outcome) });
     }
     return { invocationSchemaVersion: event.invocationSchemaVersion, treatMissingKeysAs: 'PermanentFailure', invocationId: event.invocationId, results };
   }
@@ -236,15 +246,19 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
   };
 }
 
+/** S3 Batch Operations keeps at most this many characters of a result string. */
+const MAX_RESULT_STRING = 1024;
+
 function batchResult(outcome: Outcome): { resultCode: 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure'; resultString: string } {
+  const result = (resultCode: 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure', text: string) => ({ resultCode, resultString: text.slice(0, MAX_RESULT_STRING) });
   switch (outcome.status) {
     case 'scanned':
-      return { resultCode: 'Succeeded', resultString: `${outcome.alerts} alert(s) from ${outcome.result.stats.lines} line(s)` };
+      return result('Succeeded', `${outcome.alerts} alert(s) from ${outcome.result.stats.lines} line(s)`);
     case 'content_error':
-      return { resultCode: 'Succeeded', resultString: `${outcome.alerts} alert(s); content error: ${outcome.message}`.slice(0, 1024) };
+      return result('Succeeded', `${outcome.alerts} alert(s); content error: ${outcome.message}`);
     case 'missing':
-      return { resultCode: 'PermanentFailure', resultString: outcome.message };
+      return result('PermanentFailure', outcome.message);
     case 'failed':
-      return { resultCode: outcome.retryable ? 'TemporaryFailure' : 'PermanentFailure', resultString: outcome.message.slice(0, 1024) };
+      return result(outcome.retryable ? 'TemporaryFailure' : 'PermanentFailure', outcome.message);
   }
 }

@@ -24,6 +24,9 @@ export function decodeS3Key(key: string): string {
   }
 }
 
+/** A bucket name or object key as S3 sends them: a non-empty string. */
+const isName = (value: unknown): value is string => typeof value === 'string' && value !== '';
+
 export type Skip = { reason: string; bucket?: string; key?: string };
 
 export const NOT_S3_RECORD = 'not an S3 object record';
@@ -49,8 +52,9 @@ export function tasksFromS3Event(event: S3Event): { tasks: ObjectTask[]; skipped
   const tasks: ObjectTask[] = [];
   const skipped: Skip[] = [];
   for (const record of event.Records ?? []) {
-    const s3 = (record as S3EventRecord).s3;
-    if (s3?.bucket?.name === undefined || s3.object?.key === undefined) {
+    const s3 = (record as S3EventRecord | null)?.s3;
+    // Names that are not non-empty strings: not an S3 object record (a malformed or hand-made event).
+    if (s3 === undefined || s3 === null || !isName(s3.bucket?.name) || !isName(s3.object?.key)) {
       skipped.push({ reason: NOT_S3_RECORD });
       continue;
     }
@@ -102,9 +106,17 @@ export function isS3TestEvent(event: unknown): boolean {
 }
 
 export function taskFromBatch(task: BatchEvent['tasks'][number]): ObjectTask | string {
-  const bucket = task.s3Bucket ?? task.s3BucketArn?.replace(/^arn:aws[a-z-]*:s3:::/, '');
-  if (bucket === undefined || bucket === '') return 'task names no bucket';
+  const t = (task ?? {}) as Partial<Record<keyof BatchEvent['tasks'][number], unknown>>;
+  const bucket = isName(t.s3Bucket) ? t.s3Bucket : isName(t.s3BucketArn) ? bucketOfArn(t.s3BucketArn) : undefined;
+  if (bucket === undefined) return isName(t.s3BucketArn) ? `task names a bucket by an ARN of an unknown form: ${t.s3BucketArn.slice(0, 200)}` : 'task names no bucket';
+  if (!isName(t.s3Key)) return 'task names no object key';
   const out: ObjectTask = { bucket, key: decodeS3Key(task.s3Key) };
   if (task.s3VersionId) out.versionId = task.s3VersionId;
   return out;
+}
+
+/** The bucket a bucket ARN names: `arn:aws:s3:::name`, or with a region and account (`arn:aws:s3:us-east-1:123456789012:name`). */
+function bucketOfArn(arn: string): string | undefined {
+  const m = /^arn:aws[a-z-]*:s3:(?:[a-z0-9-]*:[0-9]*)?:([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$/.exec(arn);
+  return m?.[1];
 }

@@ -95,4 +95,26 @@ describe('event kinds', () => {
     expect(taskFromBatch({ taskId: 't3', s3Key: 'k', s3VersionId: null })).toBe('task names no bucket');
     expect(taskFromBatch({ taskId: 't4', s3Key: 'k', s3BucketArn: 'arn:aws-us-gov:s3:::gov-bucket' })).toEqual({ bucket: 'gov-bucket', key: 'k' });
   });
+
+  it('refuses malformed batch tasks with a reason (no key, an empty or non-string key, a bucket ARN of an unknown form)', () => {
+    const task = (fields: Record<string, unknown>): BatchEvent['tasks'][number] => ({ taskId: 't', ...fields }) as unknown as BatchEvent['tasks'][number];
+    expect(taskFromBatch(task({ s3Bucket: 'logs' }))).toBe('task names no object key');
+    expect(taskFromBatch(task({ s3Bucket: 'logs', s3Key: '' }))).toBe('task names no object key');
+    expect(taskFromBatch(task({ s3Bucket: 'logs', s3Key: 42 }))).toBe('task names no object key');
+    expect(taskFromBatch(null as unknown as BatchEvent['tasks'][number])).toBe('task names no bucket');
+    expect(taskFromBatch(task({ s3BucketArn: 'arn:aws:s3:us-east-1:123456789012:accesspoint/ap', s3Key: 'k' }))).toBe(
+      'task names a bucket by an ARN of an unknown form: arn:aws:s3:us-east-1:123456789012:accesspoint/ap',
+    );
+    // The form with a region and account, as some of AWS's examples write it.
+    expect(taskFromBatch(task({ s3BucketArn: 'arn:aws:s3:us-east-1:0123456788:logs', s3Key: 'k' }))).toEqual({ bucket: 'logs', key: 'k' });
+  });
+});
+
+describe('malformed S3 notifications', () => {
+  it('skips records that are null or whose bucket or key is not a non-empty string, as not S3 object records', () => {
+    const records = [null, { eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'logs' }, object: { key: 42 } } }, { eventName: 'ObjectCreated:Put', s3: { bucket: { name: '' }, object: { key: 'k' } } }];
+    const { tasks, skipped } = tasksFromS3Event({ Records: records } as unknown as Parameters<typeof tasksFromS3Event>[0]);
+    expect(tasks).toEqual([]);
+    expect(skipped.map((s) => s.reason)).toEqual(['not an S3 object record', 'not an S3 object record', 'not an S3 object record']);
+  });
 });

@@ -372,6 +372,16 @@ describe('delivery to SNS', () => {
     expect(delivered.filter((a) => keyOf(a) === 'edr/other.ndjson')).toHaveLength(1);
     expect(metrics.total('PublishFailures')).toBe(1);
     expect(logger.at('error').find((e) => e.message === 'alerts could not be published')?.attributes).toMatchObject({ failed: 1, published: 2, firstError: 'InternalError: injected' });
+    // AlertsPublished counts what SNS accepted: 3 found, 1 undelivered, plus the other object's.
+    expect(metrics.total('AlertsPublished')).toBe(3);
+  });
+
+  it('logs the lines it skipped in an object, by reason with their first line numbers (a line padded past the cap escapes every rule)', async () => {
+    const padded = JSON.stringify({ ...c.openssl(), padding: 'x'.repeat(1024 * 1024) });
+    s3.put('edr/padded.ndjson', Buffer.from(`${JSON.stringify(c.benign())}\n${padded}\nnot json\n`));
+    await run(s3Event({ key: 'edr/padded.ndjson' }));
+    const warned = logger.at('warn').find((e) => e.message === 'object scanned; some lines were skipped');
+    expect(warned?.attributes).toMatchObject({ lines: 3, alerts: 0, skipped: 'invalid_json 1 (line 3), too_long 1 (line 2)' });
   });
 
   it('does not retry entries SNS blames on the sender', async () => {
