@@ -51,6 +51,26 @@ const clip = (s: string, max = MAX_FIELD_CHARS): string => wellFormed(s.length >
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
+/**
+ * Event values printed on one line of a text (email, chat): line breaks and other control
+ * characters shown as escapes, so a value cannot forge lines such as `Severity …`.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+export const oneLine = (s: string): string => s.replace(BREAKS, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? ' ' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+
+/**
+ * Event values in chat markdown (Slack, Teams through AWS Chatbot): angle brackets (Slack's
+ * links and mentions, `<!channel>`, `<https://…|click>`, parsed even in code spans), square
+ * brackets (Teams' links), backticks (the end of a code span) and @ are replaced by
+ * look-alikes, so a value can link nowhere, notify no one and not break out of its code span.
+ */
+const CHAT_LOOKALIKES: Record<string, string> = { '<': '‹', '>': '›', '[': '［', ']': '］', '`': 'ˋ', '@': '＠' };
+/** Markdown's active characters replaced by look-alikes (control characters are left to the caller). */
+export const chatLookalikes = (s: string): string => s.replace(/[<>[\]`@]/g, (c) => CHAT_LOOKALIKES[c]!);
+export const chatText = (s: string): string => chatLookalikes(oneLine(s));
+const chatCode = chatText;
+
 const first = (path: FieldPath, doc: object): string | undefined => {
   const v = path.values(doc)[0];
   return v === undefined ? undefined : clip(String(v));
@@ -72,10 +92,10 @@ export function cleanSubject(text: string): string {
   return subject === '' ? 'eqlambda alert' : subject;
 }
 
-export function subjectFor(record: DetectionRecord): string {
+export function subjectFor(record: DetectionRecord, text: (value: string) => string = (v) => v): string {
   if (record.kind === 'overflow') return cleanSubject(`[${record.rule.severity}] ${record.rule.name}: ${record.count} more matches suppressed`);
   const host = first(HOST, record.document);
-  return cleanSubject(`[${record.rule.severity}] ${record.rule.name}${host === undefined ? '' : ` on ${host}`}`);
+  return cleanSubject(`[${record.rule.severity}] ${record.rule.name}${host === undefined ? '' : ` on ${text(host)}`}`);
 }
 
 function techniques(record: DetectionRecord): string[] {
@@ -93,7 +113,7 @@ function techniques(record: DetectionRecord): string[] {
 export function emailText(record: DetectionRecord): string {
   const lines: string[] = [];
   const add = (label: string, value: string | undefined): void => {
-    if (value !== undefined && value !== '') lines.push(`${label.padEnd(10)} ${value}`);
+    if (value !== undefined && value !== '') lines.push(`${label.padEnd(10)} ${oneLine(value)}`);
   };
   if (record.kind === 'overflow') {
     add('Rule', `${record.rule.name} (${record.rule.id})`);
@@ -113,7 +133,7 @@ export function emailText(record: DetectionRecord): string {
   add('Reason', clip(record.reason, 4 * MAX_FIELD_CHARS));
   add('Source', sourceText(record.source));
   const mitre = techniques(record);
-  if (mitre.length > 0) add('MITRE', mitre.join('\n           '));
+  mitre.forEach((t, i) => add(i === 0 ? 'MITRE' : '', t));
   add('Alert id', record.id);
   if (record.truncated) lines.push('', 'The event document was trimmed to fit the message size limit.');
   return lines.join('\n');
@@ -121,7 +141,8 @@ export function emailText(record: DetectionRecord): string {
 
 /** AWS Chatbot custom notification (renders in Slack and Microsoft Teams). */
 export function chatbotNotification(record: DetectionRecord): object {
-  const title = subjectFor(record);
+  // The subject's own cleaning turns control characters into spaces.
+  const title = subjectFor(record, chatLookalikes);
   if (record.kind === 'overflow') {
     return {
       version: '1.0',
@@ -129,7 +150,7 @@ export function chatbotNotification(record: DetectionRecord): object {
       content: {
         textType: 'client-markdown',
         title: `:warning: ${title}`,
-        description: `${record.count} further matches of *${record.rule.name}* in \`${sourceText(record.source)}\` were suppressed after the rule's alert limit.`,
+        description: `${record.count} further matches of *${record.rule.name}* in \`${chatCode(sourceText(record.source))}\` were suppressed after the rule's alert limit.`,
         keywords: [record.rule.severity, 'overflow'],
       },
       metadata: {
@@ -142,6 +163,7 @@ export function chatbotNotification(record: DetectionRecord): object {
   }
   const doc = record.document;
   const host = first(HOST, doc) ?? 'unknown host';
+  const hostText = chatText(host);
   const details = [
     ['Host', host],
     ['User', first(USER, doc)],
@@ -151,7 +173,7 @@ export function chatbotNotification(record: DetectionRecord): object {
     ['Source', sourceText(record.source)],
   ]
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `*${k}:* \`${String(v).slice(0, 300)}\``);
+    .map(([k, v]) => `*${k}:* \`${chatCode(String(v).slice(0, 300))}\``);
   return {
     version: '1.0',
     source: 'custom',
@@ -159,9 +181,9 @@ export function chatbotNotification(record: DetectionRecord): object {
     content: {
       textType: 'client-markdown',
       title: `:rotating_light: ${title}`,
-      description: `${clip(record.reason, 4 * MAX_FIELD_CHARS)}\n${details.join('\n')}`,
+      description: `${chatText(clip(record.reason, 4 * MAX_FIELD_CHARS))}\n${details.join('\n')}`,
       nextSteps: [
-        `Review the ${record.rule.name} triage guide and the process tree on ${host}`,
+        `Review the ${record.rule.name} triage guide and the process tree on ${hostText}`,
         `Search for alert id ${record.id} to find duplicates of this alert`,
       ],
       keywords: [record.rule.severity, ...techniques(record).map((t) => t.replace(/.*\(([^)]+)\)$/, '$1'))].slice(0, 10),
@@ -170,7 +192,7 @@ export function chatbotNotification(record: DetectionRecord): object {
       threadId: `${record.rule.id}:${host}`,
       summary: title,
       eventType: 'eqlambda.alert',
-      additionalContext: { alert_id: record.id, rule: record.rule.name, rule_id: record.rule.id, host, severity: record.rule.severity },
+      additionalContext: { alert_id: record.id, rule: record.rule.name, rule_id: record.rule.id, host: hostText, severity: record.rule.severity },
     },
   };
 }

@@ -224,3 +224,33 @@ describe('toSnsMessage', () => {
     expect(Buffer.byteLength(entry.message)).toBeLessThan(MAX_MESSAGE_BYTES);
   });
 });
+
+describe('event values cannot inject into the readable texts', () => {
+  const c = corpus(8);
+  const hostile = (): Doc => {
+    const doc = c.openssl();
+    doc.host = { ...(doc.host as object), name: 'web-01 <!channel> @here [Click](https://evil.example)' };
+    (doc.process as Record<string, unknown>).command_line = 'openssl s_client` *URGENT:* <https://evil.example|Open runbook> ``\nSeverity   informational (risk score 0)\r\nReason     scheduled';
+    return doc;
+  };
+
+  it('email: a value stays on its own line (no forged Severity or Reason line)', () => {
+    const email = protocols(entryFor(alertFor(hostile()))).email;
+    expect(email.split('\n').filter((l) => l.startsWith('Severity'))).toEqual(['Severity   low (risk score 21)']);
+    expect(email.split('\n').filter((l) => l.startsWith('Reason'))).toHaveLength(1);
+    expect(email).toContain('Command    openssl s_client` *URGENT:* <https://evil.example|Open runbook> ``\\nSeverity   informational (risk score 0)\\r\\nReason     scheduled');
+  });
+
+  it('chat: no mention, link or code-span break-out from a value, in the title, the description or the next steps', () => {
+    const chat = JSON.parse(protocols(entryFor(alertFor(hostile()))).https) as ChatbotNotification;
+    const texts = [chat.content.title, chat.content.description, ...(chat.content as { nextSteps: string[] }).nextSteps, chat.metadata.summary];
+    for (const text of texts) {
+      expect(text).not.toMatch(/<!|<https?:|\]\(|@here/);
+    }
+    // Each detail is one code span: a backtick in the value cannot end it.
+    const command = chat.content.description.split('\n').find((l) => l.startsWith('*Command:*'))!;
+    expect(command.match(/`/g)).toHaveLength(2);
+    expect(chat.content.description.split('\n').some((l) => l.startsWith('Severity'))).toBe(false);
+    expect(chat.content.title).toBe(':rotating_light: [low] Openssl Client or Server Activity on web-01 ‹!channel› ＠here ［Click］(https://evil.example)');
+  });
+});
