@@ -40,6 +40,13 @@ export function withFieldCache<T>(event: Event, evaluate: () => T): T {
 const MAX_INTERNED = 10_000;
 const interned = new Map<string, FieldPath>();
 
+/**
+ * Dotted segments a field name may have. ECS names have a handful; Elasticsearch's own
+ * limit on object depth in a mapping is 20.
+ */
+export const MAX_FIELD_SEGMENTS = 64;
+export const fieldTooDeep = (name: string): string => `field name \`${name.slice(0, 80)}${name.length > 80 ? '…' : ''}\` has more than ${MAX_FIELD_SEGMENTS} dotted parts`;
+
 export class FieldPath {
   readonly name: string;
   private readonly segments: string[];
@@ -65,6 +72,8 @@ export class FieldPath {
   constructor(name: string) {
     this.name = name;
     this.segments = name.split('.');
+    // keys holds every run of segments: quadratic in their number.
+    if (this.segments.length > MAX_FIELD_SEGMENTS) throw new Error(fieldTooDeep(name));
     this.keys = this.segments.map((_, i) => {
       const row: string[] = [];
       let key = '';

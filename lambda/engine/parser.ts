@@ -5,6 +5,7 @@
  */
 import type { ArithOp, CompareOp, Expr, Literal, Query } from './ast.js';
 import { EqlError, SourceMap } from './errors.js';
+import { fieldTooDeep, MAX_FIELD_SEGMENTS } from './fields.js';
 import { lookupFunction } from './functions.js';
 import { tokenize, type Token } from './lexer.js';
 
@@ -297,6 +298,7 @@ class Parser {
     if (name.startsWith('.') || name.endsWith('.') || name.includes('..')) {
       this.fail(`invalid field name \`${name}\``, at);
     }
+    if (name.split('.').length > MAX_FIELD_SEGMENTS) this.fail(fieldTooDeep(name), at);
     return { type: 'Field', name, optional, at: at.start };
   }
 

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
+import { fieldTooDeep, MAX_FIELD_SEGMENTS } from '../engine/fields.js';
 import { RuleError, type Rule, type RuleSpec, type Threat, type ThreatEntry } from './model.js';
 import { parseIndexPatterns } from './routing.js';
 
@@ -241,6 +242,9 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     }
   }
   const override = str('event_category_override', false);
+  if (override === '' || (override !== undefined && override.split('.').length > MAX_FIELD_SEGMENTS)) {
+    fail('event_category_override', override === '' ? 'rule.event_category_override must name a field' : `rule.event_category_override: ${fieldTooDeep(override)}`);
+  }
   if (override !== undefined) spec.event_category_override = override;
   const buildingBlock = str('building_block_type', false);
   if (buildingBlock !== undefined) spec.building_block_type = buildingBlock;

@@ -89,6 +89,14 @@ describe('grammar', () => {
   });
 });
 
+describe('field names', () => {
+  it('accepts up to 64 dotted parts', () => {
+    const name = Array.from({ length: 64 }, (_, i) => `p${i}`).join('.');
+    const q = compileQuery(`process where ${name} == 1`);
+    expect(q.matches({ event: { category: 'process' }, [name]: 1 })).toBe(true);
+  });
+});
+
 describe('syntax errors', () => {
   const cases: [string, string, number, number][] = [
     ['sequence [process where true] [file where true]', 'sequence queries are not supported', 1, 1],
@@ -113,6 +121,8 @@ describe('syntax errors', () => {
     ['process where cidrMatch(ip, "10.0.0.0/99")', 'invalid CIDR block', 1, 15],
     ['process where a AND b', 'unexpected `AND`', 1, 17],
     ['', 'empty query', 1, 1],
+    // Field paths keep every run of their dotted parts (quadratic): bounded, as a rule is input too.
+    [`process where ${Array.from({ length: 65 }, () => 'a').join('.')} == 1`, 'has more than 64 dotted parts', 1, 15],
   ];
   it.each(cases)('%s', (query, message, line, col) => {
     const err = errorOf(query);

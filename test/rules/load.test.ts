@@ -165,6 +165,20 @@ describe('defaults', () => {
   });
 });
 
+describe('errors: event_category_override', () => {
+  it('must name a field, of at most 64 dotted parts', () => {
+    const dir = tempDir();
+    const empty = writeRule(dir, 'empty.toml', [...ruleLines('0a1b2c3d-0000-4000-8000-000000000031'), 'event_category_override = ""']);
+    const deep = writeRule(dir, 'deep.toml', [...ruleLines('0a1b2c3d-0000-4000-8000-000000000032'), `event_category_override = "${'a.'.repeat(64)}a"`]);
+    const result = loadRules([empty, deep]);
+    expect(result.rules).toEqual([]);
+    expect(result.errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/empty\.toml:\d+:\d+: rule\.event_category_override must name a field$/),
+      expect.stringMatching(/deep\.toml:\d+:\d+: rule\.event_category_override: field name `a\.a\.a.*` has more than 64 dotted parts$/),
+    ]);
+  });
+});
+
 describe('errors: TOML and rule fields', () => {
   it('invalid TOML is reported at the TOML parser position', () => {
     const dir = tempDir();
