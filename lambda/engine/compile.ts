@@ -279,7 +279,7 @@ class Compiler {
         : call.name === 'endsWith'
           ? [STAR, ...parseLuceneWildcard(constant)]
           : [STAR, ...parseLuceneWildcard(constant), STAR];
-    const matcher = compileGlob(tokens, call.caseInsensitive);
+    const matcher = this.tooComplexAt(rest[0] as Literal, () => compileGlob(tokens, call.caseInsensitive));
     const pred = (v: Scalar): boolean => matcher(typeof v === 'string' ? v : scalarText(v));
     const needs = allOf(literalRuns(tokens).map((t) => literalNeed(t, call.caseInsensitive)));
     return { kind: 'query', test: (e) => path.some(e, pred), needs };
@@ -299,7 +299,7 @@ class Compiler {
       } else if (!hasWildcard(p.value)) {
         exact.add(caseInsensitive ? foldExact(p.value) : p.value);
       } else {
-        matchers.push(compileWildcard(p.value, caseInsensitive));
+        matchers.push(this.tooComplexAt(p, () => compileWildcard(p.value as string, caseInsensitive)));
       }
     }
     const norm = caseInsensitive ? foldExact : (s: string): string => s;
@@ -312,6 +312,16 @@ class Compiler {
       for (const m of matchers) if (m(v)) return true;
       return false;
     };
+  }
+
+  /** A wildcard's automaton may be too complex, as a regex's may: the error then points at the pattern. */
+  private tooComplexAt(p: Literal, compile: () => StringMatcher): StringMatcher {
+    try {
+      return compile();
+    } catch (err) {
+      if (err instanceof AutomatonTooComplexError) this.fail(err.message, p.at);
+      throw err;
+    }
   }
 
   private regex(p: Literal, caseInsensitive: boolean): StringMatcher {

@@ -118,6 +118,19 @@ describe(': like like~ regex regex~', () => {
     // Elastic's rule with the largest repeat: `\.[a-z0-9_\-][a-z0-9_\-\.]{1,254}`.
     expect(w(String.raw`x regex~ """\.[a-z0-9_\-][a-z0-9_\-\.]{1,254}"""`, { x: '.evil-domain.example' })).toBe(true);
   });
+  it('refuses any regex or wildcard whose automaton would exceed 10,000 states, at compile time, with its position', () => {
+    // A character somewhere before N arbitrary ones: about 2^N states (Elasticsearch: too_complex_to_determinize).
+    expect(() => compileQuery('process where x regex ".*a.{20}"')).toThrow(/^1:23: pattern is too complex: more than 10000 automaton states$/);
+    expect(() => compileQuery(`process where x like "*a${'?'.repeat(20)}"`)).toThrow(/^1:22: pattern is too complex/);
+    expect(() => compileQuery(`process where x : ("ok", "*a${'?'.repeat(20)}")`)).toThrow(/^1:26: pattern is too complex/);
+    expect(() => compileQuery(`process where endsWith(x, "a${'?'.repeat(20)}")`)).toThrow(/^1:27: pattern is too complex/);
+    expect(() => compileQuery('process where x regex "[ab]*a[ab]{40}x"')).toThrow(/too complex/);
+    // Below the limit they compile, and match in linear time.
+    expect(w('x regex ".*a.{8}"', { x: `${'b'.repeat(50)}a${'c'.repeat(8)}` })).toBe(true);
+    expect(w(`x like "*a${'?'.repeat(8)}"`, { x: `${'b'.repeat(50)}a${'c'.repeat(8)}` })).toBe(true);
+    expect(w(`x like "*a${'?'.repeat(8)}"`, { x: `${'b'.repeat(50)}a${'c'.repeat(9)}` })).toBe(false);
+  });
+
   it('folds case the Java way (Unicode-aware) on the script path, ASCII only on the query path', () => {
     // Script path: String.compareToIgnoreCase for `:` and in~, toLowerCase(Locale.ROOT) for ~ functions.
     expect(w('substring(x, 0) : "ÉCOLE"', { x: 'école' })).toBe(true);
