@@ -12,13 +12,18 @@ import { EqlambdaStack } from './stack.js';
 const app = new App();
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
-for (const key of unknownContextKeys(app.node.getAllContext() as Record<string, unknown>)) {
-  console.warn(`eqlambda: ignoring unknown context key "${key}" (known: ${[...CONTEXT_KEYS, ...APP_CONTEXT_KEYS].join(', ')})`);
-}
-
 try {
-  new EqlambdaStack(app, String(app.node.tryGetContext('stackName') ?? 'Eqlambda'), {
-    config: readConfig((key) => app.node.tryGetContext(key)),
+  // A mistyped key (alertEmail for alertEmails) would otherwise deploy without the setting.
+  const unknown = unknownContextKeys(app.node.getAllContext() as Record<string, unknown>);
+  if (unknown.length > 0) throw new ConfigError(unknown[0]!, `unknown context key (known: ${[...CONTEXT_KEYS, ...APP_CONTEXT_KEYS].join(', ')})`);
+  const stackName = String(app.node.tryGetContext('stackName') ?? 'Eqlambda');
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) throw new ConfigError('stackName', `"${stackName}" is not a CloudFormation stack name (a letter, then letters, digits and hyphens, at most 128)`);
+  const config = readConfig((key) => app.node.tryGetContext(key));
+  if (config.alertEmails.length === 0 && config.slackChannelId === undefined) {
+    console.warn('eqlambda: warning: no alertEmails and no Slack channel: alerts go to the alerts topic with no subscriber until you subscribe one (see README, Deploy)');
+  }
+  new EqlambdaStack(app, stackName, {
+    config,
     description: 'eqlambda: EQL detection rules over endpoint logs in S3',
     // Offline the CLI knows a region but no account, which is enough: nothing here looks up the account.
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

@@ -38,6 +38,8 @@ export interface EqlambdaConfig {
   maxDecompressedBytes?: number;
   /** Folder of detection-rule TOML files, absolute or relative to the project root. */
   rulesDir: string;
+  /** Concurrent executions reserved for (and at most used by) the function; unset: the account's pool. */
+  reservedConcurrency?: number;
 }
 
 /** Where S3 Batch Operations may write completion reports (in the log bucket). */
@@ -75,6 +77,7 @@ export const CONTEXT_KEYS = [
   'maxAlertsPerRule',
   'maxDecompressedBytes',
   'rulesDir',
+  'reservedConcurrency',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 /** Read by infra/app.ts itself rather than readConfig. */
@@ -151,9 +154,18 @@ export function readConfig(get: (key: ContextKey) => unknown): EqlambdaConfig {
     throw new ConfigError(slackWorkspaceId === undefined ? 'slackWorkspaceId' : 'slackChannelId', 'Slack needs both slackWorkspaceId and slackChannelId');
   }
 
+  if (logBucketName !== undefined && str('logExpirationDays') !== undefined) {
+    throw new ConfigError('logExpirationDays', 'only applies to the bucket the stack creates; set the lifecycle of an existing bucket (logBucketName) on that bucket');
+  }
+  // S3 key filters are literal: a wildcard in one matches no key, and the function would never run.
+  for (const key of ['prefix', 'suffix'] as const) {
+    const v = str(key);
+    if (v !== undefined && /[*?]/.test(v)) throw new ConfigError(key, `S3 notification filters are literal, not patterns: "${v}" would match no key (use edr/ rather than edr/*)`);
+  }
+
   const retention = int('logRetentionDays', DEFAULTS.logRetentionDays, 1, 3653);
   if (!Object.values(RetentionDays).includes(retention)) {
-    const allowed = Object.values(RetentionDays).filter((d) => typeof d === 'number' && d > 0);
+    const allowed = Object.values(RetentionDays).filter((d) => typeof d === 'number' && d > 0 && d <= 3653);
     throw new ConfigError('logRetentionDays', `CloudWatch Logs accepts ${allowed.join(', ')} days, got ${retention}`);
   }
 
@@ -180,6 +192,7 @@ export function readConfig(get: (key: ContextKey) => unknown): EqlambdaConfig {
     indexByPrefix: readIndexByPrefix(get('indexByPrefix')),
     maxAlertsPerRule: str('maxAlertsPerRule') === undefined ? undefined : int('maxAlertsPerRule', 0, 1, 100_000),
     maxDecompressedBytes: str('maxDecompressedBytes') === undefined ? undefined : int('maxDecompressedBytes', 0, 1, 2 ** 50),
+    reservedConcurrency: str('reservedConcurrency') === undefined ? undefined : int('reservedConcurrency', 0, 1, 10_000),
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) Object.assign(config, { [k]: v });

@@ -82,6 +82,7 @@ export class Detector extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: config.memorySize,
+      ...(config.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: config.reservedConcurrency }),
       timeout: Duration.seconds(config.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,

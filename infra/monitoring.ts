@@ -101,6 +101,24 @@ export class Monitoring extends Construct {
       alarmDescription: 'Alerts could not be published to the alerts topic.',
       metric: appMetric('PublishFailures'),
     });
+    // Damaged content succeeds (retrying cannot help) and an object gone before it was read
+    // is no failure either: without this alarm neither would reach anyone.
+    alarm('ObjectsNotFullyScanned', {
+      ...atLeastOne,
+      alarmDescription:
+        'An object could not be scanned to its end: damaged or truncated gzip, the decompressed-size cap, overwritten or deleted before it was read, or a failed attempt (see the function log; the lines before the damage were scanned).',
+      metric: appMetric('ObjectErrors'),
+    });
+    // An S3 event the function could not take, or that could not reach the dead-letter queue, is lost.
+    alarm('EventsLost', {
+      ...atLeastOne,
+      alarmDescription: 'An S3 event was dropped, or could not be sent to the dead-letter queue after its retries: its object was never scanned.',
+      metric: new cw.MathExpression({
+        expression: 'FILL(dropped, 0) + FILL(undelivered, 0)',
+        usingMetrics: { dropped: fn.metric('AsyncEventsDropped', { period: PERIOD, statistic: 'Sum' }), undelivered: fn.metric('DestinationDeliveryFailures', { period: PERIOD, statistic: 'Sum' }) },
+        period: PERIOD,
+      }),
+    });
 
     const lambdaMetric = (metricName: string, statistic: string, label: string): cw.IMetric =>
       fn.metric(metricName, { period: PERIOD, statistic, label });

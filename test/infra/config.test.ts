@@ -26,7 +26,6 @@ describe('readConfig', () => {
       logBucketKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
       prefix: 'edr/',
       suffix: '.json.gz',
-      logExpirationDays: '0',
       alertEmails: ' a@x.io, b@y.io ,',
       alertMinSeverity: 'High',
       opsEmail: 'ops@x.io',
@@ -41,13 +40,14 @@ describe('readConfig', () => {
       maxAlertsPerRule: '50',
       maxDecompressedBytes: '17179869184',
       rulesDir: '/abs/rules',
+      reservedConcurrency: '20',
     });
     expect(fromCli).toEqual({
       logBucketName: 'my-logs',
       logBucketKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
       prefix: 'edr/',
       suffix: '.json.gz',
-      logExpirationDays: 0,
+      logExpirationDays: 90,
       alertEmails: ['a@x.io', 'b@y.io'],
       alertMinSeverity: 'high',
       opsEmail: 'ops@x.io',
@@ -62,12 +62,18 @@ describe('readConfig', () => {
       maxAlertsPerRule: 50,
       maxDecompressedBytes: 16 * 1024 ** 3,
       rulesDir: '/abs/rules',
+      reservedConcurrency: 20,
     });
     const fromJson = read({ alertEmails: ['a@x.io'], memorySize: 2048, indexByPrefix: { 'a/': 'x' } });
     expect(fromJson).toMatchObject({ alertEmails: ['a@x.io'], memorySize: 2048, indexByPrefix: { 'a/': 'x' } });
   });
 
   it.each([
+    [{ prefix: 'edr/*' }, 'context prefix: S3 notification filters are literal, not patterns: "edr/*" would match no key (use edr/ rather than edr/*)'],
+    [{ suffix: '*.gz' }, 'context suffix: S3 notification filters are literal, not patterns: "*.gz" would match no key (use edr/ rather than edr/*)'],
+    [{ logBucketName: 'my-logs', logExpirationDays: '7' }, 'context logExpirationDays: only applies to the bucket the stack creates; set the lifecycle of an existing bucket (logBucketName) on that bucket'],
+    [{ reservedConcurrency: '0' }, 'context reservedConcurrency: expected a whole number from 1 to 10000, got "0"'],
+    [{ logRetentionDays: '9999' }, 'context logRetentionDays: expected a whole number from 1 to 3653, got "9999"'],
     [{ alertEmails: 'a@x.io,not-an-email' }, 'context alertEmails: "not-an-email" is not an email address'],
     [{ opsEmail: 'ops at x.io' }, 'context opsEmail: "ops at x.io" is not an email address'],
     [{ alertMinSeverity: 'severe' }, 'context alertMinSeverity: expected one of low, medium, high, critical, got "severe"'],

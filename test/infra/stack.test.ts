@@ -22,6 +22,7 @@ const FULL = {
   indexByPrefix: '{"edr/":"logs-endpoint.events.process-default","audit/":"auditbeat-8"}',
   maxAlertsPerRule: '25',
   maxDecompressedBytes: '8589934592',
+  reservedConcurrency: '20',
 };
 
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -234,8 +235,8 @@ describe('default deployment (bucket created by the stack)', () => {
     expect(managed.map(joinToText)).toEqual(['arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']);
   });
 
-  it('alarms on errors, throttles, DLQ depth, duration near timeout and publish failures, notifying the ops topic', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  it('alarms on errors, throttles, DLQ depth, duration near timeout, publish failures, objects not fully scanned and lost events, notifying the ops topic', () => {
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 7);
     const alarm = (props: Record<string, unknown>) =>
       t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: ids.opsTopic }], EvaluationPeriods: 1, ...props });
     const fnDims = [{ Name: 'FunctionName', Value: { Ref: ids.fn } }];
@@ -257,6 +258,19 @@ describe('default deployment (bucket created by the stack)', () => {
       Statistic: 'Sum',
       Threshold: 1,
     });
+    alarm({ Namespace: 'eqlambda', MetricName: 'ObjectErrors', Dimensions: [{ Name: 'service', Value: 'eqlambda' }], Statistic: 'Sum', Threshold: 1 });
+    alarm({
+      Threshold: 1,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'FILL(dropped, 0) + FILL(undelivered, 0)' }),
+        Match.objectLike({ Id: 'dropped', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/Lambda', MetricName: 'AsyncEventsDropped' }) }) }),
+        Match.objectLike({ Id: 'undelivered', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/Lambda', MetricName: 'DestinationDeliveryFailures' }) }) }),
+      ]),
+    });
+  });
+
+  it('reserves no concurrency unless asked (reservedConcurrency)', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs24.x', ReservedConcurrentExecutions: Match.absent() });
   });
 
   it('lets only this account’s CloudWatch alarms publish to the CMK-encrypted ops topic', () => {
@@ -375,11 +389,12 @@ describe('existing bucket, filters, subscriptions and Slack from context', () =>
     expect(batch.find((s) => s.Sid === 'ReadManifestsAndObjects')?.Resource).toEqual(importedObjects('corp-endpoint-logs', '*'));
   });
 
-  it('applies memory, timeout, retention, log level and the routing settings', () => {
+  it('applies memory, timeout, reserved concurrency, retention, log level and the routing settings', () => {
     t.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       MemorySize: 3008,
       Timeout: 600,
+      ReservedConcurrentExecutions: 20,
       LoggingConfig: Match.objectLike({ ApplicationLogLevel: 'DEBUG' }),
       Environment: {
         Variables: Match.objectLike({

@@ -1,0 +1,46 @@
+/**
+ * infra/app.ts as `cdk synth` runs it (context from CDK_CONTEXT_JSON, bundling off): settings
+ * that would deploy something other than what was asked fail with a message, no stack trace.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../scan/helpers.js';
+
+const outdir = mkdtempSync(join(tmpdir(), 'eqlambda-app-'));
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+function synth(context: Record<string, unknown>): { status: number | null; stderr: string } {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/app.ts'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], ...context }) },
+  });
+  return { status: run.status, stderr: run.stderr };
+}
+
+describe('infra/app.ts', () => {
+  it('refuses a mistyped context key instead of deploying without the setting', () => {
+    const run = synth({ alertEmail: 'soc@example.com' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^eqlambda: context alertEmail: unknown context key \(known: logBucketName, .*alertEmails, /m);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('refuses a stack name CloudFormation would refuse, with a message', () => {
+    const run = synth({ stackName: 'bad name!' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('eqlambda: context stackName: "bad name!" is not a CloudFormation stack name');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('warns when alerts would reach no one (no email, no Slack), and still synthesizes', () => {
+    const run = synth({});
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('eqlambda: warning: no alertEmails and no Slack channel');
+    expect(synth({ alertEmails: 'soc@example.com' }).stderr).not.toContain('warning: no alertEmails');
+  });
+});
