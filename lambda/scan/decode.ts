@@ -49,9 +49,21 @@ const OTHER_FORMATS: [string, (b: Buffer) => boolean][] = [
   ['zstd', (b) => b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528],
   ['lz4', (b) => b.length >= 4 && b.readUInt32LE(0) === 0x184d2204],
   ['zip', (b) => b.length >= 4 && b.readUInt32LE(0) === 0x04034b50],
-  // A byte order mark and then a character of the Latin-1 range, as `{` is in UTF-16.
-  ['UTF-16 text', (b) => b.length >= 4 && ((b[0] === 0xff && b[1] === 0xfe && b[3] === 0) || (b[0] === 0xfe && b[1] === 0xff && b[2] === 0))],
+  // A byte order mark and then a character of the Latin-1 range, as `{` is in UTF-16; or,
+  // without a mark, two such characters (JSON text never holds a NUL byte).
+  [
+    'UTF-16 text',
+    (b) =>
+      b.length >= 4 &&
+      ((b[0] === 0xff && b[1] === 0xfe && b[3] === 0) ||
+        (b[0] === 0xfe && b[1] === 0xff && b[2] === 0) ||
+        (b[0] !== 0 && b[1] === 0 && b[2] !== 0 && b[3] === 0) ||
+        (b[0] === 0 && b[1] !== 0 && b[2] === 0 && b[3] !== 0)),
+  ],
 ];
+
+const unsupported = (format: string, inGzip: boolean): ContentError =>
+  new ContentError(`${format} input${inGzip ? ' inside gzip' : ''} is not supported: eqlambda reads NDJSON, plain or gzip (decompress or convert it first)`);
 
 function otherFormat(head: Buffer): string | undefined {
   return OTHER_FORMATS.find(([, matches]) => matches(head))?.[0];
@@ -87,7 +99,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     const format = otherFormat(head);
     if (format !== undefined) {
       await input.return?.(undefined);
-      throw new ContentError(`${format} input is not supported: eqlambda reads NDJSON, plain or gzip (decompress or convert it first)`);
+      throw unsupported(format, false);
     }
   }
 
@@ -198,8 +210,16 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     }
   })();
   let finished = false;
+  // The decompressed bytes are sniffed too: bzip2 or UTF-16 gzipped would otherwise be read
+  // as lines of garbage, every one invalid JSON, and the object reported as scanned.
+  let sniffed = false;
   try {
     for await (const chunk of readAll(gunzip)) {
+      if (!sniffed && chunk.length > 0) {
+        sniffed = true;
+        const inner = otherFormat(chunk);
+        if (inner !== undefined) throw unsupported(inner, true);
+      }
       const kept = withinLimit(chunk);
       if (kept.length > 0) yield kept;
       if (kept.length < chunk.length) throw overLimit();

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants, createGunzip, gunzipSync } from 'node:zlib';
+import { constants, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionRecord } from '../../lambda/alerts/document.js';
 import { PreparedRules, scan } from '../../lambda/scan/pipeline.js';
@@ -107,6 +107,9 @@ describe('scan: compression is sniffed from the bytes', () => {
       ['zip', Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.from(text)])],
       ['UTF-16 text', Buffer.from(`\ufeff${text}`, 'utf16le')],
       ['UTF-16 text', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()])],
+      // Without a byte order mark: `{` and `"` each followed (or preceded) by a NUL.
+      ['UTF-16 text', Buffer.from(text, 'utf16le')],
+      ['UTF-16 text', Buffer.from(text, 'utf16le').swap16()],
     ];
     for (const [format, bytes] of cases) {
       for (const input of [bytes, chunked(bytes, 1)]) {
@@ -114,6 +117,10 @@ describe('scan: compression is sniffed from the bytes', () => {
         expect(result.error).toEqual({ kind: 'content', line: 1, message: `${format} input is not supported: eqlambda reads NDJSON, plain or gzip (decompress or convert it first)` });
         expect(records).toEqual([]);
       }
+      // The same inside gzip: the decompressed bytes are sniffed too.
+      const { result, records } = await scanAll(gzipSync(bytes), { rules });
+      expect(result.error).toEqual({ kind: 'content', line: 1, message: `${format} input inside gzip is not supported: eqlambda reads NDJSON, plain or gzip (decompress or convert it first)` });
+      expect(records).toEqual([]);
     }
     // Text that merely starts like one of them is still read.
     const near = await scanAll(`BZh\n${text}`, { rules });
