@@ -53,6 +53,11 @@ export function readConfig(env: Record<string, string | undefined>): HandlerConf
     }
     config.indexByPrefix = Object.entries(parsed as Record<string, string>).sort((a, b) => b[0].length - a[0].length);
   }
+  // Read by Powertools' Logger, which takes any value: SILENT would drop the error logs too.
+  const level = env.LOG_LEVEL;
+  if (level !== undefined && level !== '' && !LOG_LEVELS.includes(level.toUpperCase())) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+  }
   const margin = env.SAFETY_MARGIN_MS;
   if (margin !== undefined && margin !== '') {
     if (!/^[0-9]+$/.test(margin)) throw new ConfigError(`SAFETY_MARGIN_MS must be a whole number of milliseconds, not "${margin}"`);
@@ -62,6 +67,9 @@ export function readConfig(env: Record<string, string | undefined>): HandlerConf
 }
 
 /** The index for an object: the longest matching key prefix, else the default. */
+/** The log levels the stack sets (infra/config.ts); Powertools' own CRITICAL and SILENT are not among them. */
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+
 export function indexForKey(config: HandlerConfig, key: string): string | undefined {
   for (const [prefix, index] of config.indexByPrefix) if (key.startsWith(prefix)) return index;
   return config.defaultIndex;

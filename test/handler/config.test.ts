@@ -98,4 +98,11 @@ describe('readConfig', () => {
   it('rejects a SAFETY_MARGIN_MS that is not whole milliseconds', () => {
     expect(configError({ ALERTS_TOPIC_ARN: TOPIC, SAFETY_MARGIN_MS: '15s' }).message).toBe('eqlambda configuration: SAFETY_MARGIN_MS must be a whole number of milliseconds, not "15s"');
   });
+
+  it('accepts the log levels the stack sets (any case) and rejects the rest, SILENT included', () => {
+    for (const level of ['TRACE', 'debug', 'Info', 'WARN', 'error']) expect(() => readConfig({ ALERTS_TOPIC_ARN: TOPIC, LOG_LEVEL: level })).not.toThrow();
+    for (const level of ['SILENT', 'VERBOSE', 'CRITICAL']) {
+      expect(configError({ ALERTS_TOPIC_ARN: TOPIC, LOG_LEVEL: level }).message).toBe(`eqlambda configuration: LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARN, ERROR, not "${level}"`);
+    }
+  });
 });
