@@ -46,11 +46,15 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
       result.rules.push(rule);
     } catch (err) {
       if (err instanceof RuleError) result.errors.push(err);
+      else if (err instanceof RuleSkipped) result.skipped.push(`${file} (${err.message})`);
       else throw err;
     }
   }
   return result;
 }
+
+/** A rule file that loads as nothing, on purpose (a deprecated rule). */
+class RuleSkipped extends Error {}
 
 /**
  * The rule files under `paths`: named files as they are, folders walked recursively in name
@@ -178,6 +182,9 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     const [line, col] = at(key);
     throw new RuleError(path, line, col, reason);
   };
+  // Elastic keeps deprecated rules in its repository (rules/_deprecated) but Kibana does not install them.
+  const metadata = doc.metadata as Record<string, unknown> | undefined;
+  if (metadata?.maturity === 'deprecated') throw new RuleSkipped('deprecated: Elastic no longer ships it');
   const rule = doc.rule;
   if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
     throw new RuleError(path, 1, 1, 'not a detection rule: no [rule] table');

@@ -165,6 +165,18 @@ describe('defaults', () => {
   });
 });
 
+describe('deprecated rules', () => {
+  it('are skipped, and named among the skipped entries, as Kibana does not install them; development rules load', () => {
+    const dir = tempDir();
+    const deprecated = writeRule(dir, 'old.toml', ruleLines('0a1b2c3d-0000-4000-8000-000000000041').map((l) => (l === 'maturity = "production"' ? 'maturity = "deprecated"' : l)));
+    const development = writeRule(dir, 'new.toml', ruleLines('0a1b2c3d-0000-4000-8000-000000000042').map((l) => (l === 'maturity = "production"' ? 'maturity = "development"' : l)));
+    const result = loadRules([deprecated, development]);
+    expect(result.errors).toEqual([]);
+    expect(result.rules.map((r) => r.id)).toEqual(['0a1b2c3d-0000-4000-8000-000000000042']);
+    expect(result.skipped).toEqual([`${deprecated} (deprecated: Elastic no longer ships it)`]);
+  });
+});
+
 describe('errors: event_category_override', () => {
   it('must name a field, of at most 64 dotted parts', () => {
     const dir = tempDir();
