@@ -89,6 +89,25 @@ export function unknownContextKeys(context: Record<string, unknown>): string[] {
   return Object.keys(context).filter((k) => !k.startsWith('@') && !k.includes(':') && !known.has(k));
 }
 
+/**
+ * The known key an unknown one is a slip for (case, or at most two letters off, as
+ * `alertEmail` for `alertEmails`), if any. Other unknown keys may be the CDK CLI's own
+ * (`acknowledged-issue-numbers`, `cli-telemetry`), and are only warned about.
+ */
+export function likelyTypoOf(key: string): string | undefined {
+  return [...CONTEXT_KEYS, ...APP_CONTEXT_KEYS].find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
 export class ConfigError extends Error {
   constructor(key: string, reason: string) {
     super(`context ${key}: ${reason}`);

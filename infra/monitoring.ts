@@ -109,15 +109,12 @@ export class Monitoring extends Construct {
         'An object could not be scanned to its end: damaged or truncated gzip, the decompressed-size cap, overwritten or deleted before it was read, or a failed attempt (see the function log; the lines before the damage were scanned).',
       metric: appMetric('ObjectErrors'),
     });
-    // An S3 event the function could not take, or that could not reach the dead-letter queue, is lost.
+    // An S3 event that failed every retry and could not reach the dead-letter queue is lost.
+    // (AsyncEventsDropped would count those sent to the queue too, which DeadLetterQueueNotEmpty covers.)
     alarm('EventsLost', {
       ...atLeastOne,
-      alarmDescription: 'An S3 event was dropped, or could not be sent to the dead-letter queue after its retries: its object was never scanned.',
-      metric: new cw.MathExpression({
-        expression: 'FILL(dropped, 0) + FILL(undelivered, 0)',
-        usingMetrics: { dropped: fn.metric('AsyncEventsDropped', { period: PERIOD, statistic: 'Sum' }), undelivered: fn.metric('DestinationDeliveryFailures', { period: PERIOD, statistic: 'Sum' }) },
-        period: PERIOD,
-      }),
+      alarmDescription: 'An S3 event failed every retry and could not be sent to the dead-letter queue: its object was never scanned, and eqlambda replay cannot recover it.',
+      metric: fn.metric('DestinationDeliveryFailures', { period: PERIOD, statistic: 'Sum' }),
     });
 
     const lambdaMetric = (metricName: string, statistic: string, label: string): cw.IMetric =>

@@ -66,10 +66,10 @@ export function readConfig(env: Record<string, string | undefined>): HandlerConf
   return config;
 }
 
-/** The index for an object: the longest matching key prefix, else the default. */
 /** The log levels the stack sets (infra/config.ts); Powertools' own CRITICAL and SILENT are not among them. */
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
 
+/** The index for an object: the longest matching key prefix, else the default. */
 export function indexForKey(config: HandlerConfig, key: string): string | undefined {
   for (const [prefix, index] of config.indexByPrefix) if (key.startsWith(prefix)) return index;
   return config.defaultIndex;

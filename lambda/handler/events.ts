@@ -115,8 +115,12 @@ export function taskFromBatch(task: BatchEvent['tasks'][number]): ObjectTask | s
   return out;
 }
 
-/** The bucket a bucket ARN names: `arn:aws:s3:::name`, or with a region and account (`arn:aws:s3:us-east-1:123456789012:name`). */
+/**
+ * The bucket a bucket ARN names: `arn:aws:s3:::name`, or with a region and account
+ * (`arn:aws:s3:us-east-1:123456789012:name`). The name is not checked (legacy buckets may
+ * hold capitals and underscores): S3 answers for it.
+ */
 function bucketOfArn(arn: string): string | undefined {
-  const m = /^arn:aws[a-z-]*:s3:(?:[a-z0-9-]*:[0-9]*)?:([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$/.exec(arn);
+  const m = /^arn:aws[a-z-]*:s3:(?:[a-z0-9-]*:[0-9]*)?:([^/:]+)$/.exec(arn);
   return m?.[1];
 }

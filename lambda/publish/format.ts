@@ -52,24 +52,27 @@ const clip = (s: string, max = MAX_FIELD_CHARS): string => wellFormed(s.length >
 const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
 /**
- * Event values printed on one line of a text (email, chat): line breaks and other control
- * characters shown as escapes, so a value cannot forge lines such as `Severity …`.
+ * Event values printed on one line of a text (email, chat): line breaks, other control
+ * characters and bidirectional overrides shown as escapes, so a value can neither forge
+ * lines such as `Severity …` nor reorder what is displayed.
  */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 export const oneLine = (s: string): string => s.replace(BREAKS, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? ' ' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 
 /**
- * Event values in chat markdown (Slack, Teams through AWS Chatbot): angle brackets (Slack's
- * links and mentions, `<!channel>`, `<https://…|click>`, parsed even in code spans), square
- * brackets (Teams' links), backticks (the end of a code span) and @ are replaced by
- * look-alikes, so a value can link nowhere, notify no one and not break out of its code span.
+ * Event values in chat markdown (Slack, Teams through AWS Chatbot) are always shown in code
+ * spans, where neither client styles text or turns a bare URL into a link. Besides, angle
+ * brackets (Slack's links and mentions, `<!channel>`, `<https://…|click>`, parsed even in
+ * code spans), square brackets (Teams' links), backticks (the end of a code span) and @ are
+ * replaced by look-alikes, so a value can link nowhere, notify no one and not break out.
  */
 const CHAT_LOOKALIKES: Record<string, string> = { '<': '‹', '>': '›', '[': '［', ']': '］', '`': 'ˋ', '@': '＠' };
 /** Markdown's active characters replaced by look-alikes (control characters are left to the caller). */
 export const chatLookalikes = (s: string): string => s.replace(/[<>[\]`@]/g, (c) => CHAT_LOOKALIKES[c]!);
-export const chatText = (s: string): string => chatLookalikes(oneLine(s));
-const chatCode = chatText;
+const chatCode = (s: string): string => chatLookalikes(oneLine(s));
+/** A value as a code span of its own. */
+const chatSpan = (s: string): string => `\`${chatCode(s)}\``;
 
 const first = (path: FieldPath, doc: object): string | undefined => {
   const v = path.values(doc)[0];
@@ -141,8 +144,8 @@ export function emailText(record: DetectionRecord): string {
 
 /** AWS Chatbot custom notification (renders in Slack and Microsoft Teams). */
 export function chatbotNotification(record: DetectionRecord): object {
-  // The subject's own cleaning turns control characters into spaces.
-  const title = subjectFor(record, chatLookalikes);
+  // The subject's own cleaning turns control characters into spaces; the host is a code span.
+  const title = subjectFor(record, (host) => `\`${chatLookalikes(host)}\``);
   if (record.kind === 'overflow') {
     return {
       version: '1.0',
@@ -150,7 +153,7 @@ export function chatbotNotification(record: DetectionRecord): object {
       content: {
         textType: 'client-markdown',
         title: `:warning: ${title}`,
-        description: `${record.count} further matches of *${record.rule.name}* in \`${chatCode(sourceText(record.source))}\` were suppressed after the rule's alert limit.`,
+        description: `${record.count} further matches of *${record.rule.name}* in ${chatSpan(sourceText(record.source))} were suppressed after the rule's alert limit.`,
         keywords: [record.rule.severity, 'overflow'],
       },
       metadata: {
@@ -163,7 +166,7 @@ export function chatbotNotification(record: DetectionRecord): object {
   }
   const doc = record.document;
   const host = first(HOST, doc) ?? 'unknown host';
-  const hostText = chatText(host);
+  const hostText = chatCode(host);
   const details = [
     ['Host', host],
     ['User', first(USER, doc)],
@@ -173,7 +176,7 @@ export function chatbotNotification(record: DetectionRecord): object {
     ['Source', sourceText(record.source)],
   ]
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `*${k}:* \`${chatCode(String(v).slice(0, 300))}\``);
+    .map(([k, v]) => `*${k}:* ${chatSpan(String(v).slice(0, 300))}`);
   return {
     version: '1.0',
     source: 'custom',
@@ -181,9 +184,9 @@ export function chatbotNotification(record: DetectionRecord): object {
     content: {
       textType: 'client-markdown',
       title: `:rotating_light: ${title}`,
-      description: `${chatText(clip(record.reason, 4 * MAX_FIELD_CHARS))}\n${details.join('\n')}`,
+      description: `${chatSpan(clip(record.reason, 4 * MAX_FIELD_CHARS))}\n${details.join('\n')}`,
       nextSteps: [
-        `Review the ${record.rule.name} triage guide and the process tree on ${hostText}`,
+        `Review the ${record.rule.name} triage guide and the process tree on ${chatSpan(host)}`,
         `Search for alert id ${record.id} to find duplicates of this alert`,
       ],
       keywords: [record.rule.severity, ...techniques(record).map((t) => t.replace(/.*\(([^)]+)\)$/, '$1'))].slice(0, 10),

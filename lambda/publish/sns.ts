@@ -94,7 +94,8 @@ export class SnsPublisher {
   }
 
   private giveUpOnTime(pending: Pending[]): void {
-    for (const p of pending) this.failed.push({ record: p.record, code: OUT_OF_TIME, message: 'the time budget ran out before SNS accepted this message' });
+    // A request abandoned in flight may still have been delivered: the retry may then duplicate it (same alert id).
+    for (const p of pending) this.failed.push({ record: p.record, code: OUT_OF_TIME, message: 'the time budget ran out before SNS confirmed this message' });
   }
 
   /** Queues records; resolves once they are queued or sent (waits while too many requests are in flight). */

@@ -64,6 +64,7 @@ class RuleSkipped extends Error {}
 function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipped'>): string[] {
   const files: string[] = [];
   const walked = new Set<string>();
+  const read = new Set<string>();
   const walk = (path: string, explicit: boolean): void => {
     let stat;
     try {
@@ -96,7 +97,13 @@ function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipp
       if (explicit) result.errors.push(new RuleError(path, 1, 1, 'not a regular file'));
       else result.skipped.push(`${path} (not a regular file)`);
     } else if (explicit || path.toLowerCase().endsWith('.toml')) {
-      files.push(path);
+      // The same file named twice (a folder and a file in it, or two links) is read once.
+      const id = `${stat.dev}:${stat.ino}`;
+      if (read.has(id)) result.skipped.push(`${path} (a file already read)`);
+      else {
+        read.add(id);
+        files.push(path);
+      }
     } else {
       result.skipped.push(`${path} (not *.toml)`);
     }

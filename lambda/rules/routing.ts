@@ -8,7 +8,7 @@
  * case-sensitive); a pattern starting with `-` excludes.
  */
 import { FieldPath, type Event } from '../engine/fields.js';
-import { compileWildcard } from '../engine/wildcard.js';
+import { compileGlob, STAR, type GlobToken } from '../engine/wildcard.js';
 import type { Rule } from './model.js';
 
 const DS_TYPE = FieldPath.of('data_stream.type');
@@ -54,9 +54,22 @@ export type IndexMatcher = (index: string) => boolean;
  */
 export function compileIndexPatterns(patterns: string[]): IndexMatcher {
   const { include, exclude } = parseIndexPatterns(patterns);
-  const includes = include.map((p) => compileWildcard(p, false));
-  const excludes = exclude.map((p) => compileWildcard(p, false));
+  const includes = include.map(indexPatternMatcher);
+  const excludes = exclude.map(indexPatternMatcher);
   return (index) => includes.some((m) => m(index)) && !excludes.some((m) => m(index));
+}
+
+/**
+ * An index pattern as Elasticsearch matches one (Regex.simpleMatch): `*` is the only
+ * wildcard; `?` and `\` are characters (which index names cannot hold, so they match nothing).
+ */
+function indexPatternMatcher(pattern: string): IndexMatcher {
+  const tokens: GlobToken[] = [];
+  pattern.split('*').forEach((text, i) => {
+    if (i > 0) tokens.push(STAR);
+    if (text !== '') tokens.push(text);
+  });
+  return compileGlob(tokens, false);
 }
 
 /**

@@ -107,6 +107,8 @@ describe('event kinds', () => {
     );
     // The form with a region and account, as some of AWS's examples write it.
     expect(taskFromBatch(task({ s3BucketArn: 'arn:aws:s3:us-east-1:0123456788:logs', s3Key: 'k' }))).toEqual({ bucket: 'logs', key: 'k' });
+    // A legacy us-east-1 bucket name, with capitals and an underscore.
+    expect(taskFromBatch(task({ s3BucketArn: 'arn:aws:s3:::Legacy_Bucket', s3Key: 'k' }))).toEqual({ bucket: 'Legacy_Bucket', key: 'k' });
   });
 });
 

@@ -35,8 +35,8 @@ describe('toSnsMessage', () => {
 
     const p = protocols(entry);
     const chat = JSON.parse(p.https) as ChatbotNotification;
-    expect(chat.content.title).toBe(`:rotating_light: [low] ${OPENSSL_RULE} on ${String(doc.host!.name)}`);
-    expect(chat.content.description.startsWith(alert.reason)).toBe(true);
+    expect(chat.content.title).toBe(`:rotating_light: [low] ${OPENSSL_RULE} on \`${String(doc.host!.name)}\``);
+    expect(chat.content.description.startsWith(`\`${alert.reason}\``)).toBe(true);
     expect(chat.metadata.threadId).toBe(`${alert.rule.id}:${String(doc.host!.name)}`);
     expect(chat.metadata.additionalContext).toEqual({ alert_id: alert.id, rule: OPENSSL_RULE, rule_id: alert.rule.id, host: doc.host!.name, severity: 'low' });
     expect(entry.subject).toBe(`[low] ${OPENSSL_RULE} on ${String(doc.host!.name)}`);
@@ -234,6 +234,14 @@ describe('event values cannot inject into the readable texts', () => {
     return doc;
   };
 
+  it('email and chat: bidirectional overrides in values are shown as escapes, not applied', () => {
+    const doc = c.openssl();
+    (doc.process as Record<string, unknown>).executable = '/tmp/a\u202eexe.txt';
+    const entry = entryFor(alertFor(doc));
+    expect(protocols(entry).email).toContain('Process    /tmp/a\\u202eexe.txt');
+    expect(protocols(entry).https).not.toContain('\u202e');
+  });
+
   it('email: a value stays on its own line (no forged Severity or Reason line)', () => {
     const email = protocols(entryFor(alertFor(hostile()))).email;
     expect(email.split('\n').filter((l) => l.startsWith('Severity'))).toEqual(['Severity   low (risk score 21)']);
@@ -251,6 +259,9 @@ describe('event values cannot inject into the readable texts', () => {
     const command = chat.content.description.split('\n').find((l) => l.startsWith('*Command:*'))!;
     expect(command.match(/`/g)).toHaveLength(2);
     expect(chat.content.description.split('\n').some((l) => l.startsWith('Severity'))).toBe(false);
-    expect(chat.content.title).toBe(':rotating_light: [low] Openssl Client or Server Activity on web-01 ‹!channel› ＠here ［Click］(https://evil.example)');
+    expect(chat.content.title).toBe(':rotating_light: [low] Openssl Client or Server Activity on `web-01 ‹!channel› ＠here ［Click］(https://evil.example)`');
+    // Values sit in code spans, where no client styles text or links a bare URL.
+    expect(chat.content.description.split('\n')[0]).toMatch(/^`process event with process openssl, .* on web-01 ‹!channel› ＠here ［Click］\(https:\/\/evil\.example\) created low alert Openssl Client or Server Activity\.`$/);
+    expect((chat.content as { nextSteps: string[] }).nextSteps[0]).toMatch(/ on `web-01 ‹!channel›.*`$/);
   });
 });

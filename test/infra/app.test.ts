@@ -24,10 +24,20 @@ function synth(context: Record<string, unknown>): { status: number | null; stder
 
 describe('infra/app.ts', () => {
   it('refuses a mistyped context key instead of deploying without the setting', () => {
-    const run = synth({ alertEmail: 'soc@example.com' });
-    expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/^eqlambda: context alertEmail: unknown context key \(known: logBucketName, .*alertEmails, /m);
-    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const typos: [string, string][] = [['alertEmail', 'alertEmails'], ['PREFIX', 'prefix'], ['memorysize', 'memorySize'], ['reservedConcurency', 'reservedConcurrency']];
+    for (const [typo, meant] of typos) {
+      const run = synth({ [typo]: '1' });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(`eqlambda: context ${typo}: unknown context key: did you mean ${meant}?`);
+      expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
+  it('only warns about other unknown keys, such as those the CDK CLI writes into cdk.context.json', () => {
+    const run = synth({ alertEmails: 'soc@example.com', 'acknowledged-issue-numbers': [34892], 'cli-telemetry': false });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('eqlambda: ignoring unknown context key "acknowledged-issue-numbers"');
+    expect(run.stderr).toContain('eqlambda: ignoring unknown context key "cli-telemetry"');
   });
 
   it('refuses a stack name CloudFormation would refuse, with a message', () => {

@@ -259,14 +259,7 @@ describe('default deployment (bucket created by the stack)', () => {
       Threshold: 1,
     });
     alarm({ Namespace: 'eqlambda', MetricName: 'ObjectErrors', Dimensions: [{ Name: 'service', Value: 'eqlambda' }], Statistic: 'Sum', Threshold: 1 });
-    alarm({
-      Threshold: 1,
-      Metrics: Match.arrayWith([
-        Match.objectLike({ Expression: 'FILL(dropped, 0) + FILL(undelivered, 0)' }),
-        Match.objectLike({ Id: 'dropped', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/Lambda', MetricName: 'AsyncEventsDropped' }) }) }),
-        Match.objectLike({ Id: 'undelivered', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/Lambda', MetricName: 'DestinationDeliveryFailures' }) }) }),
-      ]),
-    });
+    alarm({ Namespace: 'AWS/Lambda', MetricName: 'DestinationDeliveryFailures', Dimensions: fnDims, Statistic: 'Sum', Threshold: 1 });
   });
 
   it('reserves no concurrency unless asked (reservedConcurrency)', () => {

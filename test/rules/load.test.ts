@@ -165,6 +165,17 @@ describe('defaults', () => {
   });
 });
 
+describe('overlapping paths', () => {
+  it('read a file named twice once (a folder, and a file in it)', () => {
+    const dir = tempDir();
+    const file = writeRule(dir, 'one.toml', ruleLines('0a1b2c3d-0000-4000-8000-000000000051'));
+    const result = loadRules([dir, file]);
+    expect(result.errors).toEqual([]);
+    expect(result.rules).toHaveLength(1);
+    expect(result.skipped).toEqual([`${file} (a file already read)`]);
+  });
+});
+
 describe('deprecated rules', () => {
   it('are skipped, and named among the skipped entries, as Kibana does not install them; development rules load', () => {
     const dir = tempDir();

@@ -78,6 +78,15 @@ describe('eventIndex', () => {
 });
 
 describe('index patterns', () => {
+  it('have * as their only wildcard, as Elasticsearch (Regex.simpleMatch): ? and \\ are characters, and no pattern is too complex', () => {
+    expect(compileIndexPatterns(['logs-?'])('logs-a')).toBe(false);
+    expect(compileIndexPatterns(['logs-?'])('logs-?')).toBe(true);
+    expect(compileIndexPatterns(['logs-\\*'])('logs-\\x')).toBe(true);
+    // Would be over 10,000 automaton states as an EQL wildcard; as an index pattern it is plain.
+    const hostile = compileIndexPatterns([`logs-*a${'?'.repeat(20)}*`]);
+    expect(hostile('logs-endpoint.events.process-default')).toBe(false);
+  });
+
   const cases: { patterns: string[]; index: string; expected: boolean }[] = [
     { patterns: ['auditbeat-*'], index: 'auditbeat-8.11.1', expected: true },
     { patterns: ['auditbeat-*'], index: 'auditbeat-', expected: true },

@@ -6,7 +6,7 @@ import type { PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { expect } from 'vitest';
 import type { Alert, DetectionRecord, Overflow } from '../../lambda/alerts/document.js';
 import { FieldPath } from '../../lambda/engine/fields.js';
-import { chatLookalikes, oneLine } from '../../lambda/publish/format.js';
+import { chatLookalikes, cleanSubject, oneLine } from '../../lambda/publish/format.js';
 import { snsPayloadBytes, subjectProblem, type WireEntry } from './fake-sns.js';
 
 const firstHost = (doc: object): unknown => FieldPath.of('host.name').values(doc)[0];
@@ -101,10 +101,10 @@ export function expectWellFormed(entry: WireEntry): DetectionRecord {
   expect(chat.content.description).toEqual(expect.any(String));
   expect(chat.content.description.length).toBeGreaterThan(0);
   expect(chat.metadata.threadId).toEqual(expect.any(String));
-  // The chat title is the subject with the host's markdown made inert (chatLookalikes).
-  const host = record.kind === 'alert' ? String(firstHost(record.document) ?? '') : '';
-  if (host === '' || chatLookalikes(host) === host) expect(chat.metadata.summary).toBe(entry.subject);
-  else expect(chat.metadata.summary).not.toMatch(/[<>@`]/);
+  // The chat title is the subject with the host as a code span, its markdown made inert (chatLookalikes).
+  const host = record.kind === 'alert' ? firstHost(record.document) : undefined;
+  if (host === undefined) expect(chat.metadata.summary).toBe(entry.subject);
+  else expect(chat.metadata.summary).toBe(cleanSubject(`[${record.rule.severity}] ${record.rule.name} on \`${chatLookalikes(clipped(String(host)))}\``));
   expect(chat.metadata.eventType).toBe(record.kind === 'alert' ? 'eqlambda.alert' : 'eqlambda.overflow');
   expect(chat.metadata.additionalContext).toBeTypeOf('object');
   for (const v of Object.values(chat.metadata.additionalContext)) expect(v).toEqual(expect.any(String));
