@@ -5,7 +5,7 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { APP_CONTEXT_KEYS, ConfigError, CONTEXT_KEYS, likelyTypoOf, readConfig, unknownContextKeys } from './config.js';
+import { ConfigError, KNOWN_CONTEXT_KEYS, likelyTypoOf, readConfig, unknownContextKeys } from './config.js';
 import { RuleBuildError } from './rules-asset.js';
 import { EqlambdaStack } from './stack.js';
 
@@ -17,7 +17,7 @@ try {
   for (const key of unknownContextKeys(app.node.getAllContext() as Record<string, unknown>)) {
     const meant = likelyTypoOf(key);
     if (meant !== undefined) throw new ConfigError(key, `unknown context key: did you mean ${meant}?`);
-    console.warn(`eqlambda: ignoring unknown context key "${key}" (known: ${[...CONTEXT_KEYS, ...APP_CONTEXT_KEYS].join(', ')})`);
+    console.warn(`eqlambda: ignoring unknown context key "${key}" (known: ${KNOWN_CONTEXT_KEYS.join(', ')})`);
   }
   const stackName = String(app.node.tryGetContext('stackName') ?? 'Eqlambda');
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) throw new ConfigError('stackName', `"${stackName}" is not a CloudFormation stack name (a letter, then letters, digits and hyphens, at most 128)`);

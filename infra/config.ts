@@ -82,10 +82,11 @@ export const CONTEXT_KEYS = [
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 /** Read by infra/app.ts itself rather than readConfig. */
 export const APP_CONTEXT_KEYS = ['stackName'] as const;
+export const KNOWN_CONTEXT_KEYS: readonly string[] = [...CONTEXT_KEYS, ...APP_CONTEXT_KEYS];
 
 /** Context keys set that this app does not know (typos such as `alertEmail`); flags and CDK keys are skipped. */
 export function unknownContextKeys(context: Record<string, unknown>): string[] {
-  const known = new Set<string>([...CONTEXT_KEYS, ...APP_CONTEXT_KEYS]);
+  const known = new Set(KNOWN_CONTEXT_KEYS);
   return Object.keys(context).filter((k) => !k.startsWith('@') && !k.includes(':') && !known.has(k));
 }
 
@@ -95,7 +96,7 @@ export function unknownContextKeys(context: Record<string, unknown>): string[] {
  * (`acknowledged-issue-numbers`, `cli-telemetry`), and are only warned about.
  */
 export function likelyTypoOf(key: string): string | undefined {
-  return [...CONTEXT_KEYS, ...APP_CONTEXT_KEYS].find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+  return KNOWN_CONTEXT_KEYS.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
 }
 
 function editDistance(a: string, b: string): number {

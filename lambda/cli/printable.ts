@@ -4,8 +4,7 @@
  * overrides become visible escapes, so a hostile name can neither forge a line of the
  * summary nor send escape sequences to the terminal.
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+import { UNPRINTABLE } from '../publish/format.js';
 
 export function printable(text: string): string {
   return text.replace(UNPRINTABLE, (c) => {

@@ -86,15 +86,19 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
   // A stalled endpoint must not hang the command: S3 answers in well under these.
   const s3Client = (): S3Client => (s3 ??= createS3Client(process.env, S3_TIMEOUTS));
   let failed = false;
+  /** An input that could not be read: reported, counted, and the exit status is 1. */
+  const unreadable = (message: string): void => {
+    io.err(`eqlambda: ${message}`);
+    summary.unreadable();
+    failed = true;
+  };
 
   for (const arg of positionals) {
     let inputs: AsyncIterable<Input> | Iterable<Input>;
     try {
       inputs = expandInput(arg, s3Client);
     } catch (err) {
-      io.err(`eqlambda: ${arg}: ${(err as Error).message}`);
-      summary.unreadable();
-      failed = true;
+      unreadable(`${arg}: ${(err as Error).message}`);
       continue;
     }
     let found = 0;
@@ -106,9 +110,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
           opened = await input.open();
         } catch (err) {
           if (!(err instanceof SourceError || err instanceof ObjectMissingError)) throw err;
-          io.err(`eqlambda: ${err.message}`);
-          summary.unreadable();
-          failed = true;
+          unreadable(err.message);
           continue;
         }
         summary.beginObject(input.label, opened.size);
@@ -134,9 +136,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
       }
     } catch (err) {
       if (!(err instanceof SourceError)) throw err;
-      io.err(`eqlambda: ${err.message}`);
-      summary.unreadable();
-      failed = true;
+      unreadable(err.message);
       continue;
     }
     // Not an error (a prefix can be empty today), but not silence either: it may be a typo.

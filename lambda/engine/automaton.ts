@@ -450,8 +450,9 @@ const EAGER_DFA_STATES = 300;
  * of attacker-controlled text. The automaton checked is then dropped and built again on
  * first use: in a large rule set most patterns never run on a given stream (Windows
  * paths in Linux logs), and keeping them all would cost memory (Elastic's 823 rules:
- * 75 MB; the check costs about 0.6 s of their load). Past EAGER_DFA_STATES it
- * determinizes while matching. `build` must not throw.
+ * 75 MB; the check costs about 0.2 s of their load). Past EAGER_DFA_STATES it
+ * determinizes while matching. `build` may throw AutomatonTooComplexError itself (a
+ * regex's intersections determinize while building): it does so here, at compile time.
  */
 export function automatonMatcher(build: () => { nfa: Nfa; frag: Fragment }): (value: string) => boolean {
   const checked = build();

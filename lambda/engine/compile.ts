@@ -279,7 +279,7 @@ class Compiler {
         : call.name === 'endsWith'
           ? [STAR, ...parseLuceneWildcard(constant)]
           : [STAR, ...parseLuceneWildcard(constant), STAR];
-    const matcher = this.tooComplexAt(rest[0] as Literal, () => compileGlob(tokens, call.caseInsensitive));
+    const matcher = this.patternAt(rest[0] as Literal, () => compileGlob(tokens, call.caseInsensitive));
     const pred = (v: Scalar): boolean => matcher(typeof v === 'string' ? v : scalarText(v));
     const needs = allOf(literalRuns(tokens).map((t) => literalNeed(t, call.caseInsensitive)));
     return { kind: 'query', test: (e) => path.some(e, pred), needs };
@@ -295,11 +295,11 @@ class Compiler {
         continue;
       }
       if (op === 'regex') {
-        matchers.push(this.regex(p, caseInsensitive));
+        matchers.push(this.patternAt(p, () => compileRegex(p.value as string, caseInsensitive)));
       } else if (!hasWildcard(p.value)) {
         exact.add(caseInsensitive ? foldExact(p.value) : p.value);
       } else {
-        matchers.push(this.tooComplexAt(p, () => compileWildcard(p.value as string, caseInsensitive)));
+        matchers.push(this.patternAt(p, () => compileWildcard(p.value as string, caseInsensitive)));
       }
     }
     const norm = caseInsensitive ? foldExact : (s: string): string => s;
@@ -314,19 +314,10 @@ class Compiler {
     };
   }
 
-  /** A wildcard's automaton may be too complex, as a regex's may: the error then points at the pattern. */
-  private tooComplexAt(p: Literal, compile: () => StringMatcher): StringMatcher {
+  /** A regex or wildcard pattern compiled, its syntax errors and too-complex automata reported at the pattern. */
+  private patternAt(p: Literal, compile: () => StringMatcher): StringMatcher {
     try {
       return compile();
-    } catch (err) {
-      if (err instanceof AutomatonTooComplexError) this.fail(err.message, p.at);
-      throw err;
-    }
-  }
-
-  private regex(p: Literal, caseInsensitive: boolean): StringMatcher {
-    try {
-      return compileRegex(p.value as string, caseInsensitive);
     } catch (err) {
       if (err instanceof RegexSyntaxError || err instanceof AutomatonTooComplexError) this.fail(err.message, p.at);
       throw err;

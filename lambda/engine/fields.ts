@@ -45,7 +45,9 @@ const interned = new Map<string, FieldPath>();
  * limit on object depth in a mapping is 20.
  */
 export const MAX_FIELD_SEGMENTS = 64;
-export const fieldTooDeep = (name: string): string => `field name \`${name.slice(0, 80)}${name.length > 80 ? '…' : ''}\` has more than ${MAX_FIELD_SEGMENTS} dotted parts`;
+/** Why `name` is too deep a field name, or undefined if it is not. */
+export const fieldTooDeep = (name: string): string | undefined =>
+  name.split('.').length > MAX_FIELD_SEGMENTS ? `field name \`${name.slice(0, 80)}${name.length > 80 ? '…' : ''}\` has more than ${MAX_FIELD_SEGMENTS} dotted parts` : undefined;
 
 export class FieldPath {
   readonly name: string;
@@ -71,9 +73,10 @@ export class FieldPath {
 
   constructor(name: string) {
     this.name = name;
-    this.segments = name.split('.');
     // keys holds every run of segments: quadratic in their number.
-    if (this.segments.length > MAX_FIELD_SEGMENTS) throw new Error(fieldTooDeep(name));
+    const tooDeep = fieldTooDeep(name);
+    if (tooDeep !== undefined) throw new Error(tooDeep);
+    this.segments = name.split('.');
     this.keys = this.segments.map((_, i) => {
       const row: string[] = [];
       let key = '';

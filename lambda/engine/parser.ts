@@ -5,7 +5,7 @@
  */
 import type { ArithOp, CompareOp, Expr, Literal, Query } from './ast.js';
 import { EqlError, SourceMap } from './errors.js';
-import { fieldTooDeep, MAX_FIELD_SEGMENTS } from './fields.js';
+import { fieldTooDeep } from './fields.js';
 import { lookupFunction } from './functions.js';
 import { tokenize, type Token } from './lexer.js';
 
@@ -298,7 +298,8 @@ class Parser {
     if (name.startsWith('.') || name.endsWith('.') || name.includes('..')) {
       this.fail(`invalid field name \`${name}\``, at);
     }
-    if (name.split('.').length > MAX_FIELD_SEGMENTS) this.fail(fieldTooDeep(name), at);
+    const tooDeep = fieldTooDeep(name);
+    if (tooDeep !== undefined) this.fail(tooDeep, at);
     return { type: 'Field', name, optional, at: at.start };
   }
 

@@ -15,7 +15,6 @@ import {
   automatonMatcher,
   AutomatonTooComplexError,
   complement,
-  DfaMatcher,
   determinize,
   intersect,
   MAX_CODE_POINT,
@@ -57,55 +56,12 @@ export const MAX_REGEX_STATES = 10_000;
 
 export function compileRegex(pattern: string, caseInsensitive: boolean): (value: string) => boolean {
   const tree = new RegexParser(pattern, caseInsensitive).parse();
-  const automaton = (): { nfa: Nfa; frag: Fragment } => {
+  // automatonMatcher determinizes it once now, under Lucene's limit: a pattern too complex
+  // (a large bounded repeat, (.{0,1000}b){2}; an intersection) is refused at compile time.
+  return automatonMatcher(() => {
     const nfa = new Nfa();
     return { nfa, frag: build(nfa, tree, caseInsensitive) };
-  };
-  // Intersections and complements determinize while building and may be too complex:
-  // build those now, so the error comes at compile time; everything else on first use.
-  if (determinizesWhileBuilding(tree)) {
-    const built = automaton();
-    return automatonMatcher(() => built);
-  }
-  // A large bounded repeat can make the DFA explode ((.{0,1000}b){2}): every character would
-  // then cost a pass over thousands of states. Lucene refuses such a pattern as too complex
-  // to determinize; so do we, at compile time, by determinizing it once under the same limit.
-  if (hasLargeRepeat(tree)) {
-    const { nfa, frag } = automaton();
-    const matcher = new DfaMatcher(determinize(nfa, frag));
-    return (value) => matcher.matches(value);
-  }
-  return automatonMatcher(automaton);
-}
-
-/** Repeats from this count on are checked by determinizing at compile time. */
-const LARGE_REPEAT = 50;
-
-function hasLargeRepeat(node: Node): boolean {
-  switch (node.k) {
-    case 'repeat':
-      return node.min >= LARGE_REPEAT || (node.max !== Infinity && node.max >= LARGE_REPEAT) || hasLargeRepeat(node.a);
-    case 'concat':
-    case 'union':
-      return node.parts.some(hasLargeRepeat);
-    default:
-      return false;
-  }
-}
-
-function determinizesWhileBuilding(node: Node): boolean {
-  switch (node.k) {
-    case 'intersect':
-    case 'complement':
-      return true;
-    case 'concat':
-    case 'union':
-      return node.parts.some(determinizesWhileBuilding);
-    case 'repeat':
-      return determinizesWhileBuilding(node.a);
-    default:
-      return false;
-  }
+  });
 }
 
 /** Builds NFA states for a regex tree; repetition builds fresh copies of its operand. */

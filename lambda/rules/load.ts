@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
-import { fieldTooDeep, MAX_FIELD_SEGMENTS } from '../engine/fields.js';
+import { fieldTooDeep } from '../engine/fields.js';
 import { RuleError, type Rule, type RuleSpec, type Threat, type ThreatEntry } from './model.js';
 import { parseIndexPatterns } from './routing.js';
 
@@ -256,9 +256,9 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     }
   }
   const override = str('event_category_override', false);
-  if (override === '' || (override !== undefined && override.split('.').length > MAX_FIELD_SEGMENTS)) {
-    fail('event_category_override', override === '' ? 'rule.event_category_override must name a field' : `rule.event_category_override: ${fieldTooDeep(override)}`);
-  }
+  if (override === '') fail('event_category_override', 'rule.event_category_override must name a field');
+  const tooDeep = override === undefined ? undefined : fieldTooDeep(override);
+  if (tooDeep !== undefined) fail('event_category_override', `rule.event_category_override: ${tooDeep}`);
   if (override !== undefined) spec.event_category_override = override;
   const buildingBlock = str('building_block_type', false);
   if (buildingBlock !== undefined) spec.building_block_type = buildingBlock;

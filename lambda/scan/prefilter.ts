@@ -299,7 +299,7 @@ export class Prefilter {
     for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
     this.anchorBytes = searched.slice(this.escapeCount).map((n) => ({ bytes: searchedBytes(n), caseInsensitive: n.caseInsensitive }));
     this.finder = createNeedleFinder(searched, { ...options, leading: this.escapeCount });
-    this.needleCount = searched.length;
+    this.lineBudgetScale = Math.min(1, LINE_BUDGET_NEEDLES / searched.length);
   }
 
   /** The anchor needles searched per chunk, for reports and tests (`~` marks case-insensitive). */
@@ -360,8 +360,8 @@ export class Prefilter {
 
   /** Lines the last screen() passed over. */
   passedOver = 0;
-  /** Needles searched: escapes and anchors. */
-  private readonly needleCount: number;
+  /** LINE_HITS_BUDGET's share for this many needles (escapes and anchors): 1 up to LINE_BUDGET_NEEDLES. */
+  private readonly lineBudgetScale: number;
   /** Hits the line being searched may still have before it is let through (LINE_HITS_BUDGET). */
   private lineHitsLeft = 0;
 
@@ -430,7 +430,7 @@ export class Prefilter {
 
   private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     this.use(buf);
-    const budget = Math.max(LINE_HITS_BUDGET, (lineEnd - lineStart) >> 6) * Math.min(1, LINE_BUDGET_NEEDLES / this.needleCount);
+    const budget = Math.max(LINE_HITS_BUDGET, (lineEnd - lineStart) >> 6) * this.lineBudgetScale;
     this.lineHitsLeft = Math.max(HITS_PER_LINE_TO_REST, Math.floor(budget));
     // Needles that start in the line. (An anchor running past its end still triggers the
     // formula check, which then fails on the line alone; an escape cannot run past it.)
