@@ -12,7 +12,7 @@ import { loadRules } from '../rules/load.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
-import { openFileSource } from '../sources/file.js';
+import { openFileAgain, openFileSource } from '../sources/file.js';
 import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url } from '../sources/s3.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, SourceError } from '../scan/decode.js';
 import { parse, positiveInteger, UsageError, type Output } from './args.js';
@@ -43,7 +43,7 @@ export const S3_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 };
 
 interface Input {
   label: string;
-  open: () => Promise<{ stream: AsyncIterable<Buffer>; ref: SourceRef; size?: number }>;
+  open: () => Promise<{ stream: AsyncIterable<Buffer>; ref: SourceRef; size?: number; reopen?: () => Promise<AsyncIterable<Buffer>> }>;
 }
 
 export async function scanCommand(argv: string[], io: Output, isTty = false): Promise<number> {
@@ -124,6 +124,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
             maxAlertsPerRule,
             maxLineBytes,
             maxDecompressedBytes,
+            reopen: opened.reopen,
             onProgress: (stats: ScanStats) => summary.progress(stats),
           },
           async (records) => {
@@ -197,6 +198,7 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
       stream: await openFileSource(path),
       ref: { kind: 'file', file: path, identity: `file:${resolve(path)}?size=${stat.size}&mtime=${stat.mtimeMs}` },
       size: stat.size,
+      reopen: () => openFileAgain(path, stat),
     }),
   };
 }
@@ -212,7 +214,9 @@ function expandInput(arg: string, client: () => S3Client): AsyncIterable<Input> 
       if (o.versionId !== undefined) ref.versionId = o.versionId;
       if (o.etag !== undefined) ref.etag = o.etag;
       const size2 = o.size ?? size;
-      return size2 === undefined ? { stream: o.stream, ref } : { stream: o.stream, ref, size: size2 };
+      // The version or ETag just read, so a second read gets the same bytes or fails.
+      const reopen = async (): Promise<AsyncIterable<Buffer>> => (await openS3Object(client(), { bucket: url.bucket, key, versionId: o.versionId, etag: o.etag })).stream;
+      return size2 === undefined ? { stream: o.stream, ref, reopen } : { stream: o.stream, ref, size: size2, reopen };
     },
   });
   if (url.key !== '' && !url.key.endsWith('/')) return [objectInput(url.key)];

@@ -124,6 +124,15 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
           defaultIndex: indexForKey(config, task.key),
           maxAlertsPerRule: config.maxAlertsPerRule,
           maxDecompressedBytes: config.maxDecompressedBytes,
+          // The version or ETag just read, so a second read gets the same bytes or fails.
+          reopen: async () =>
+            (
+              await openS3Object(
+                s3,
+                { bucket: task.bucket, key: task.key, versionId: opened.versionId, etag: opened.etag },
+                { openTimeoutMs: Math.max(context.getRemainingTimeInMillis() - config.safetyMarginMs, MIN_OPEN_TIMEOUT_MS) },
+              )
+            ).stream,
           shouldStop: () => context.getRemainingTimeInMillis() < config.safetyMarginMs,
           now: deps.now,
           reclaimMemory: deps.reclaimMemory,

@@ -1,35 +1,28 @@
 /**
  * Decode stage: raw bytes in, decompressed bytes out. Compression is sniffed from the
  * first bytes (gzip magic 1f 8b; multi-member gzip included), never from a name.
- * Errors are classified so callers can decide what a retry could fix:
- * SourceError (the bytes could not be read) vs ContentError (the bytes are damaged).
+ * Errors are classified (errors.ts) so callers can decide what a retry could fix.
  */
 import type { Readable } from 'node:stream';
 import { constants, createGunzip } from 'node:zlib';
+import { ContentError, SourceError } from './errors.js';
+import { gunzipExactly } from './gzip-members.js';
 
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 ** 3;
 
-/** Reading the input failed (I/O, network, permissions): retrying may help. */
-export class SourceError extends Error {
-  constructor(message: string, cause: unknown) {
-    super(message, { cause });
-    this.name = 'SourceError';
-  }
-}
-
-/** The input itself is damaged or hostile (corrupt or truncated gzip, bomb): retrying cannot help. */
-export class ContentError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ContentError';
-  }
-}
+export { ContentError, SourceError };
 
 export interface DecodeOptions {
   /** Stop with a ContentError after this many decompressed bytes (gzip bomb guard). */
   maxDecompressedBytes?: number;
   /** zlib output chunk size. */
   chunkSize?: number;
+  /**
+   * Reads the same bytes again from the start (the same file, the same S3 version or ETag).
+   * Given, gzip damage is decoded again member by member (gzip-members.ts), to deliver
+   * the lines Node's gunzip dropped with the zlib call that failed.
+   */
+  reopen?: () => Promise<AsyncIterable<Buffer>>;
 }
 
 export interface DecodeStats {
@@ -176,10 +169,27 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   // Feed the compressed bytes in the background, honouring backpressure. The last 8 bytes
   // (the gzip trailer, whose CRC check may fail) are held back until everything before
   // them has been flushed out, so a bad trailer or a truncated stream loses no lines.
+  /**
+   * Node's gunzip ends quietly at a zero byte after a member (padding), leaving whatever
+   * follows unread: a member after the zeros would be lost without a word. So the feeder
+   * notes where the last non-zero byte of the input ends, and after such an end reads the
+   * rest of the input to find it.
+   */
+  let read = 0;
+  let nonZeroEnd = 0;
+  const noteNonZero = (chunk: Buffer): void => {
+    read += chunk.length;
+    let end = chunk.length;
+    while (end > 0 && chunk[end - 1] === 0) end--;
+    if (end > 0) nonZeroEnd = read - chunk.length + end;
+  };
+  /** Set when gunzip has ended before the input: the feeder then reads on without writing. */
+  let readRest = false;
   const feeding = (async () => {
     // Reads are gathered into large writes (see WRITE_BYTES).
     const pending: Buffer[] = [];
     let pendingBytes = 0;
+    let writing = true;
     /** Writes what is pending but its last 8 bytes, and returns those (undefined once zlib is gone). */
     const writeHoldingTrailer = async (): Promise<Buffer | undefined> => {
       const joined = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
@@ -190,31 +200,38 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     };
     try {
       for await (const chunk of rest) {
+        noteNonZero(chunk);
+        if (!writing) continue;
         pending.push(chunk);
         pendingBytes += chunk.length;
         if (pendingBytes < WRITE_BYTES + TRAILER_BYTES) continue;
         const trailer = await writeHoldingTrailer();
-        if (trailer === undefined) return;
+        if (trailer === undefined) {
+          if (!readRest) return;
+          writing = false;
+          continue;
+        }
         pending.push(Buffer.from(trailer)); // a copy: the rest of its buffer can go
         pendingBytes = trailer.length;
       }
+      if (!writing) return;
       const trailer = await writeHoldingTrailer();
       if (trailer === undefined) return;
       await flushed();
       if (!gunzip.destroyed) gunzip.end(trailer);
     } catch (err) {
       sourceFailure = err instanceof SourceError ? err : new SourceError(`read failed: ${(err as Error).message}`, err);
+      if (!writing) return;
       // Deliver what was read and decoded before reporting the read failure.
       if ((await writeHoldingTrailer()) !== undefined) await flushed();
       gunzip.destroy(sourceFailure);
     }
   })();
-  let finished = false;
   // The decompressed bytes are sniffed too: bzip2 or UTF-16 gzipped would otherwise be read
   // as lines of garbage, every one invalid JSON, and the object reported as scanned.
   let sniffed = false;
-  try {
-    for await (const chunk of readAll(gunzip)) {
+  async function* delivered(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of chunks) {
       if (!sniffed && chunk.length > 0) {
         sniffed = true;
         const inner = otherFormat(chunk);
@@ -224,12 +241,25 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       if (kept.length > 0) yield kept;
       if (kept.length < chunk.length) throw overLimit();
     }
+  }
+  /**
+   * Damage zlib found (the zlib call that failed dropped its output, which began at compressed
+   * offset `at`), or input gunzip left unread (`unread`: only an error if it is not gzip).
+   */
+  let damage: { error: ContentError; at: number; unread?: true } | undefined;
+  let finished = false;
+  try {
+    yield* delivered(readAll(gunzip));
     finished = true;
+    readRest = true;
   } catch (err) {
     finished = true;
     if (sourceFailure !== undefined) throw sourceFailure;
     if (err instanceof ContentError) throw err;
-    throw new ContentError(describeZlibError(err as NodeJS.ErrnoException));
+    const error = new ContentError(describeZlibError(err as NodeJS.ErrnoException));
+    // A truncated stream loses nothing (its end is flushed out first); other damage may have.
+    if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
+    damage = { error, at: gunzip.bytesWritten };
   } finally {
     gunzip.destroy();
     if (finished) {
@@ -241,6 +271,38 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       // source (closes the S3 response).
       void feeding.then(() => input.return?.(undefined)).catch(() => undefined);
     }
+  }
+  if (damage === undefined && readRest) {
+    if (sourceFailure !== undefined) throw sourceFailure;
+    if (nonZeroEnd > gunzip.bytesWritten) {
+      const error = new ContentError(`gzip stream is corrupt (the bytes after zero padding at byte ${gunzip.bytesWritten} were not read)`);
+      if (options.reopen === undefined) throw error;
+      damage = { error, at: gunzip.bytesWritten, unread: true };
+    }
+  }
+  if (damage !== undefined) yield* redecode(damage, options.reopen!);
+
+  /**
+   * Reads the input again and decodes it member by member, yielding what follows the bytes
+   * already delivered, in small zlib calls from where the damage was found; then the damage
+   * as that decoder reports it (a bad member after good ones: where the good ones end). Bytes
+   * gunzip left unread after zero padding are no damage if they decode. If the input cannot
+   * be read again, or reads differently, the first report stands.
+   */
+  async function* redecode(found: { error: ContentError; at: number; unread?: true }, reopen: () => Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
+    let again: AsyncIterable<Buffer>;
+    try {
+      again = await reopen();
+    } catch {
+      throw found.error;
+    }
+    try {
+      yield* delivered(gunzipExactly(again, { skipBytes: stats.bytesOut, fineFrom: found.unread === true ? Infinity : found.at, chunkSize: options.chunkSize }));
+    } catch (err) {
+      if (err instanceof ContentError) throw err;
+      throw found.error;
+    }
+    if (found.unread !== true) throw found.error;
   }
 }
 

@@ -27,6 +27,8 @@ export interface ScanOptions {
   maxAlertsPerRule?: number;
   maxLineBytes?: number;
   maxDecompressedBytes?: number;
+  /** Reads the same bytes again, to recover the lines before gzip damage (DecodeOptions.reopen). */
+  reopen?: () => Promise<AsyncIterable<Buffer>>;
   /** Set false to parse every line (for comparison and debugging). */
   prefilter?: boolean;
   /** Lines before this one are skipped (resuming a scan that stopped). */
@@ -279,7 +281,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
 
   const result: ScanResult = { stats };
   try {
-    const decoded = decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: DECODE_CHUNK_BYTES });
+    const decoded = decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: DECODE_CHUNK_BYTES, reopen: options.reopen });
     const chunks = withoutByteOrderMark(decoded)[Symbol.asyncIterator]();
     let ended = false;
     try {

@@ -1,5 +1,6 @@
 /** Source stage for local inputs: files and standard input as streams of Buffers. */
-import { fstatSync } from 'node:fs';
+import { fstatSync, type Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { SourceError } from '../scan/decode.js';
 
@@ -23,6 +24,15 @@ export async function openFileSource(path: string): Promise<AsyncGenerator<Buffe
     throw new SourceError(`cannot read ${path}: ${(err as Error).message}`, err);
   }
   return chunksOf(handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), path);
+}
+
+/** Opens a file again, if it still has the size and modification time it had (else the bytes may differ). */
+export async function openFileAgain(path: string, was: Pick<Stats, 'size' | 'mtimeMs'>): Promise<AsyncGenerator<Buffer>> {
+  const now = await stat(path).catch((err: Error) => {
+    throw new SourceError(`cannot read ${path} again: ${err.message}`, err);
+  });
+  if (now.size !== was.size || now.mtimeMs !== was.mtimeMs) throw new SourceError(`${path} changed while it was scanned`, undefined);
+  return openFileSource(path);
 }
 
 async function* chunksOf(stream: AsyncIterable<unknown>, name: string): AsyncGenerator<Buffer> {

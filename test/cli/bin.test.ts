@@ -133,6 +133,18 @@ describe('eqlambda (built binary)', () => {
     expect(lines(run.stdout)).toEqual(['{"event":{"category":"process"},"n":1}', '{"event":{"category":"process"},"n":3}']);
   });
 
+  it('reads a damaged gzip file again to report the alerts before the damage that gunzip dropped', () => {
+    const file = join(temp.dir, 'appended.ndjson.gz');
+    writeFileSync(file, Buffer.concat([gzip(ndjson([SSH_TP(), BENIGN(), OPENSSL_TP()])), Buffer.from('appended text\n')]));
+    const run = eqlambda(['scan', file]);
+    expect(run.status).toBe(1);
+    expect(alertKeys(records({ out: lines(run.stdout) })).map(([, l, rule]) => [l, rule])).toEqual([
+      [1, SSH_RULE_ID],
+      [3, OPENSSL_RULE_ID],
+    ]);
+    expect(run.stderr).toContain(`${file}:4: gzip stream is corrupt (the bytes after member 1 (from byte `);
+  });
+
   // Regression: a corrupt gzip file read in 1 MiB chunks made decode() wait forever for 'drain';
   // node then exited with code 13 (unsettled top-level await), without a summary and without
   // scanning the inputs after it.

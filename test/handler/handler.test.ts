@@ -288,6 +288,21 @@ describe('S3 event notifications', () => {
     expect(result).toEqual({ objects: 2, alerts: 4, skipped: 0 });
   });
 
+  // Regression test for a fixed bug (lambda/scan/decode.ts). It was: Node's gunzip starts
+  // the next member inside the zlib call that ended the previous one, and text appended
+  // after a member fails that call, so its output, the member's end, was dropped: the
+  // alert on the last line was lost. The handler now reads the object again (the same
+  // version or ETag) and decodes it member by member.
+  it('publishes the alert on the last line of a gzip member followed by text that is not gzip', async () => {
+    const docs = [c.openssl(), ...Array.from({ length: 300 }, () => c.benign()), c.sshBackdoor()];
+    s3.put('edr/appended.ndjson.gz', Buffer.concat([gzipSync(ndjson(docs)), Buffer.from('appended by mistake\n')]));
+    const result = await within(5_000, run(s3Event({ key: 'edr/appended.ndjson.gz' })));
+    expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual([1, 302]);
+    expect(result).toEqual({ objects: 1, alerts: 2, skipped: 0 });
+    const errors = logger.at('error').map((e) => String(e.attributes.error));
+    expect(errors.some((e) => e.startsWith('gzip stream is corrupt (the bytes after member 1'))).toBe(true);
+  });
+
   // Regression test for a fixed bug (lambda/scan/decode.ts). It was: when gunzip fails in the middle of its input (here: a
   // second gzip member with an invalid deflate block), decode() destroys gunzip while
   // its feeder is waiting for 'drain', which never comes; `await feeding` never settles,

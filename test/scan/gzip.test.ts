@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { constants, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionRecord } from '../../lambda/alerts/document.js';
+import { SourceError } from '../../lambda/scan/errors.js';
 import { PreparedRules, scan } from '../../lambda/scan/pipeline.js';
 import {
   alertLines,
@@ -471,5 +472,122 @@ describe('scan: output decoded before damage is never dropped', () => {
     expect(released).toBe(false); // released later, when the stalled read completes
     await new Promise((resolve) => setTimeout(resolve, 3200));
     expect(released).toBe(true);
+  });
+});
+
+describe('scan: bytes after a gzip member that are not gzip', () => {
+  // Node's gunzip starts the next member inside the zlib call that ended the previous one;
+  // when that fails, the call's output (the end of a good member) is dropped. Reading the
+  // input again (reopen) decodes it member by member and delivers all of it.
+  const text = corpusText(12, 3000, 0.01);
+  const lines = text.split('\n').length - 1;
+  const member = gzip(Buffer.concat([Buffer.from(text), Buffer.from(ndjson([OPENSSL_TP()]))]));
+  const reopenOf = (bytes: Buffer, calls: { n: number }) => async (): Promise<AsyncIterable<Buffer>> => {
+    calls.n++;
+    return chunked(bytes, 64 * 1024);
+  };
+
+  for (const tail of ['xy', 'some text appended by mistake\n', '\x1f\x8b\x08 but not a member']) {
+    it(`delivers every line of the member, its last alert too, then the damage at the next line: ${JSON.stringify(tail)}`, async () => {
+      const bytes = Buffer.concat([member, Buffer.from(tail, 'latin1')]);
+      const reference = await scanAll(member, { rules, prepared });
+      const calls = { n: 0 };
+      const { result, records } = await scanAll(chunked(bytes, 64 * 1024), { rules, prepared, reopen: reopenOf(bytes, calls) });
+      expect(calls.n).toBe(1);
+      expect(result.stats.lines).toBe(lines + 1);
+      expect(alertLines(records)).toEqual(alertLines(reference.records));
+      expect(alertLines(records).at(-1)).toEqual([OPENSSL_RULE_ID, lines + 1]);
+      expect(result.error).toEqual({ kind: 'content', message: expect.stringMatching(new RegExp(`^gzip stream is corrupt \\(the bytes after member 1 \\(from byte ${member.length}\\) are not a gzip member: .+\\)$`)), line: lines + 2 });
+    });
+  }
+
+  it('reads one byte after a member as a truncated next member, with every line delivered', async () => {
+    const { result } = await scanAll(Buffer.concat([member, Buffer.from('x')]), { rules, prepared });
+    expect(result.stats.lines).toBe(lines + 1);
+    expect(result.error).toEqual({ kind: 'content', message: 'gzip stream is truncated (unexpected end of file)', line: lines + 2 });
+  });
+
+  it('delivers a small file whole (Node drops all of it), and without reopen still reports the damage', async () => {
+    const small = Buffer.concat([gzip(ndjson([BENIGN(1), SSH_TP(), OPENSSL_TP()])), Buffer.from('trailing text\n')]);
+    const recovered = await scanAll(small, { rules, prepared, reopen: async () => source(small) });
+    expect(alertLines(recovered.records)).toEqual([
+      [SSH_RULE_ID, 2],
+      [OPENSSL_RULE_ID, 3],
+    ]);
+    expect(recovered.result.error).toMatchObject({ kind: 'content', line: 4 });
+    // Standard input cannot be read again: the damage is reported, at the line decoding stopped.
+    const unrecovered = await scanAll(small, { rules, prepared });
+    expect(unrecovered.result.error).toEqual({ kind: 'content', message: 'gzip stream is corrupt (incorrect header check)', line: 1 });
+  });
+
+  it('keeps the first report when the input cannot be read again, or reads differently', async () => {
+    const bytes = Buffer.concat([member, Buffer.from('junk')]);
+    const without = await scanAll(bytes, { rules, prepared });
+    const failing = await scanAll(bytes, {
+      rules,
+      prepared,
+      reopen: async () => {
+        throw new SourceError('gone', undefined);
+      },
+    });
+    expect(failing.result.error).toEqual(without.result.error);
+    expect(failing.result.stats.lines).toBe(without.result.stats.lines);
+    const changed = await scanAll(bytes, { rules, prepared, reopen: async () => source(gzip('{"other":1}\n')) });
+    expect(changed.result.error).toEqual(without.result.error);
+    expect(changed.result.stats.lines).toBe(without.result.stats.lines);
+  });
+
+  it('recovers the lines before corrupt deflate data that the failing zlib call dropped', async () => {
+    // Damage zlib notices at once (an invalid block type), mid-member, far from a read boundary.
+    const original = Buffer.from(text);
+    const good = gzip(original);
+    let damaged: Buffer | undefined;
+    let without: Scanned | undefined;
+    for (let at = 0.55; at < 0.95 && damaged === undefined; at += 0.01) {
+      const candidate = Buffer.from(good);
+      const from = Math.floor(candidate.length * at);
+      for (let i = from; i < from + 64; i++) candidate[i] = 0xff;
+      const scanned = await scanAll(chunked(candidate, 1 << 20), { rules, prepared });
+      if (completeLines(await readablePrefix(candidate)) - scanned.result.stats.lines > 100) [damaged, without] = [candidate, scanned];
+    }
+    expect(damaged, 'a damage that loses lines without reopen').toBeDefined();
+    const readable = completeLines(await readablePrefix(damaged!));
+    const { result } = await scanAll(chunked(damaged!, 1 << 20), { rules, prepared, reopen: async () => chunked(damaged!, 1 << 20) });
+    expect(result.stats.lines).toBeGreaterThan(without!.result.stats.lines + 100);
+    expect(result.stats.lines).toBeGreaterThanOrEqual(readable - 5);
+    expect(result.error).toMatchObject({ kind: 'content', message: expect.stringMatching(/^gzip stream is corrupt/) });
+  });
+});
+
+describe('scan: zero padding after a gzip member', () => {
+  const first = ndjson([BENIGN(1), OPENSSL_TP()]);
+  const second = ndjson([SSH_TP(), BENIGN(2)]);
+
+  it('reads trailing zeros as padding, without reading the input again', async () => {
+    const calls = { n: 0 };
+    for (const zeros of [1, 3, 8, 300_000]) {
+      const bytes = Buffer.concat([gzip(first), Buffer.alloc(zeros)]);
+      const reopen = async (): Promise<AsyncIterable<Buffer>> => {
+        calls.n++;
+        return source(bytes);
+      };
+      const { result, records } = await scanAll(chunked(bytes, 64 * 1024), { rules, prepared, reopen });
+      expect(result.error).toBeUndefined();
+      expect(alertLines(records)).toEqual([[OPENSSL_RULE_ID, 2]]);
+    }
+    expect(calls.n).toBe(0);
+  });
+
+  it('finds a member after zeros, where Node stops quietly; without reopen it reports what it could not read', async () => {
+    const bytes = Buffer.concat([gzip(first), Buffer.alloc(5), gzip(second), Buffer.alloc(2)]);
+    const recovered = await scanAll(chunked(bytes, 7), { rules, prepared, reopen: async () => source(bytes) });
+    expect(recovered.result.error).toBeUndefined();
+    expect(alertLines(recovered.records)).toEqual([
+      [OPENSSL_RULE_ID, 2],
+      [SSH_RULE_ID, 3],
+    ]);
+    const unrecovered = await scanAll(bytes, { rules, prepared });
+    expect(alertLines(unrecovered.records)).toEqual([[OPENSSL_RULE_ID, 2]]);
+    expect(unrecovered.result.error).toEqual({ kind: 'content', message: `gzip stream is corrupt (the bytes after zero padding at byte ${gzip(first).length} were not read)`, line: 3 });
   });
 });

@@ -1,0 +1,260 @@
+/**
+ * The exact gzip decoder: member by member, with raw inflate and our own header and
+ * trailer checks, so that it knows where each member ends. Node's gunzip does not: it
+ * starts the next member inside the zlib call that ended the previous one, and when the
+ * bytes there are not gzip, the call fails and its output (the end of a good member, up
+ * to a whole output chunk) is dropped. decode() keeps Node's gunzip for speed (zlib's CRC
+ * then runs on the thread pool) and reads the object again with this decoder when the
+ * gunzip reports damage, to deliver every line it could not.
+ */
+import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
+import { ContentError } from './errors.js';
+
+export interface ExactGunzipOptions {
+  /** Decompressed bytes already delivered: decoded again, but not yielded. */
+  skipBytes?: number;
+  /**
+   * Compressed offset from which input goes to zlib in FINE_WRITE_BYTES pieces: a zlib call
+   * that fails drops its output, so near known damage each call is kept small.
+   */
+  fineFrom?: number;
+  /** zlib output chunk size. */
+  chunkSize?: number;
+}
+
+/** Input per zlib write before `fineFrom`. */
+const WRITE_BYTES = 256 * 1024;
+/** Input per zlib write from `fineFrom` on: a failing call then drops a few KiB of output at most, typically (at most 4 KiB, a thousand calls, in the 256 KiB write that failed). */
+const FINE_WRITE_BYTES = 256;
+/** A gzip header longer than this (a file name or comment without end) is refused. */
+const MAX_HEADER_BYTES = 64 * 1024;
+const FTEXT_FHCRC = 0x02;
+const FEXTRA = 0x04;
+const FNAME = 0x08;
+const FCOMMENT = 0x10;
+const RESERVED_FLAGS = 0xe0;
+
+const corrupt = (what: string): ContentError => new ContentError(`gzip stream is corrupt (${what})`);
+const truncated = (): ContentError => new ContentError('gzip stream is truncated (unexpected end of file)');
+
+/** Compressed input with a put-back buffer, counting the offset of what has been taken. */
+class Input {
+  private readonly chunks: AsyncIterator<Buffer>;
+  private held: Buffer[] = [];
+  /** Compressed bytes taken (handed out and not put back). */
+  offset = 0;
+
+  constructor(source: AsyncIterable<Buffer>) {
+    this.chunks = source[Symbol.asyncIterator]();
+  }
+
+  /** The next bytes (at most `max`), or undefined at the end of the input. */
+  async take(max = Infinity): Promise<Buffer | undefined> {
+    let chunk = this.held.pop();
+    while (chunk === undefined || chunk.length === 0) {
+      if (chunk !== undefined) chunk = this.held.pop();
+      if (chunk !== undefined) continue;
+      const next = await this.chunks.next();
+      if (next.done === true) return undefined;
+      chunk = next.value;
+    }
+    if (chunk.length > max) {
+      this.held.push(chunk.subarray(max));
+      chunk = chunk.subarray(0, max);
+    }
+    this.offset += chunk.length;
+    return chunk;
+  }
+
+  putBack(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.held.push(bytes);
+    this.offset -= bytes.length;
+  }
+
+  /** Exactly `n` bytes, or fewer if the input ends first. */
+  async takeExactly(n: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let have = 0;
+    while (have < n) {
+      const chunk = await this.take(n - have);
+      if (chunk === undefined) break;
+      parts.push(chunk);
+      have += chunk.length;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
+  }
+
+  async close(): Promise<void> {
+    await this.chunks.return?.(undefined);
+  }
+}
+
+/**
+ * The length of the gzip header at the start of `bytes`, 'more' if it does not hold the whole
+ * header yet, or the damage found (in zlib's words, where zlib has some).
+ */
+export function gzipHeaderLength(bytes: Buffer): number | 'more' | ContentError {
+  if (bytes.length < 10) return bytes.length >= 1 && bytes[0] !== 0x1f ? corrupt('incorrect header check') : 'more';
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return corrupt('incorrect header check');
+  if (bytes[2] !== 8) return corrupt('unknown compression method');
+  const flags = bytes[3]!;
+  if ((flags & RESERVED_FLAGS) !== 0) return corrupt('unknown header flags set');
+  let at = 10;
+  if (flags & FEXTRA) {
+    if (bytes.length < at + 2) return 'more';
+    at += 2 + bytes.readUInt16LE(at);
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if ((flags & flag) === 0) continue;
+    const end = bytes.indexOf(0, at);
+    if (end < 0) return 'more';
+    at = end + 1;
+  }
+  if (flags & FTEXT_FHCRC) {
+    at += 2;
+    if (bytes.length >= at && (crc32(bytes.subarray(0, at - 2)) & 0xffff) !== bytes.readUInt16LE(at - 2)) return corrupt('header crc mismatch');
+  }
+  return bytes.length >= at ? at : 'more';
+}
+
+/**
+ * Yields the decompressed bytes of gzip input, member by member. Empty input is no members;
+ * zero bytes after a member are padding, as Node's gunzip takes them. Anything else after a
+ * member is reported as damage after every byte of the members before it has been yielded.
+ */
+export async function* gunzipExactly(source: AsyncIterable<Buffer>, options: ExactGunzipOptions = {}): AsyncGenerator<Buffer> {
+  const input = new Input(source);
+  let skip = options.skipBytes ?? 0;
+  const fineFrom = options.fineFrom ?? Infinity;
+  try {
+    for (let member = 1; ; member++) {
+      if (member > 1) {
+        // Between members: padding zeros, then a member or the end.
+        let next = await input.take();
+        while (next !== undefined) {
+          let zeros = 0;
+          while (zeros < next.length && next[zeros] === 0) zeros++;
+          if (zeros < next.length) break;
+          next = await input.take();
+        }
+        if (next === undefined) return;
+        let zeros = 0;
+        while (next[zeros] === 0) zeros++;
+        input.putBack(next.subarray(zeros));
+      }
+      const headerStart = input.offset;
+      await readHeader(input, member, headerStart);
+      for await (const out of inflateMember(input, fineFrom, options.chunkSize)) {
+        if (skip >= out.length) {
+          skip -= out.length;
+          continue;
+        }
+        const rest = skip > 0 ? out.subarray(skip) : out;
+        skip = 0;
+        yield rest;
+      }
+    }
+  } finally {
+    await input.close();
+  }
+}
+
+async function readHeader(input: Input, member: number, headerStart: number): Promise<void> {
+  let header = Buffer.alloc(0);
+  for (;;) {
+    const parsed = gzipHeaderLength(header);
+    if (typeof parsed === 'number') {
+      input.putBack(header.subarray(parsed));
+      return;
+    }
+    if (parsed instanceof ContentError) {
+      if (member === 1) throw parsed;
+      throw corrupt(`the bytes after member ${member - 1} (from byte ${headerStart}) are not a gzip member: ${parsed.message.replace(/^gzip stream is corrupt \((.*)\)$/, '$1')}`);
+    }
+    if (header.length >= MAX_HEADER_BYTES) throw corrupt(`gzip header of member ${member} is longer than ${MAX_HEADER_BYTES} bytes`);
+    const more = await input.take(MAX_HEADER_BYTES - header.length);
+    if (more === undefined) throw truncated();
+    header = Buffer.concat([header, more]);
+  }
+}
+
+/**
+ * One member's deflate data, then its trailer, checked. The raw inflater stops at the end of
+ * the deflate data and leaves the rest of its input untaken; that is put back for the
+ * trailer and what follows.
+ */
+async function* inflateMember(input: Input, fineFrom: number, chunkSize: number | undefined): AsyncGenerator<Buffer> {
+  const inflater = createInflateRaw(chunkSize === undefined ? {} : { chunkSize });
+  let crc = 0;
+  let size = 0;
+  try {
+    for (;;) {
+      const room = input.offset >= fineFrom ? FINE_WRITE_BYTES : Math.min(WRITE_BYTES, fineFrom - input.offset);
+      const piece = await input.take(room);
+      // The input ended inside the deflate data (all that could be decoded has been delivered).
+      if (piece === undefined) throw truncated();
+      const before = inflater.bytesWritten;
+      for await (const out of pump(inflater, piece)) {
+        crc = crc32(out, crc);
+        size = (size + out.length) >>> 0;
+        yield out;
+      }
+      const taken = inflater.bytesWritten - before;
+      if (taken < piece.length) {
+        input.putBack(piece.subarray(taken));
+        break;
+      }
+    }
+    const trailer = await input.takeExactly(8);
+    if (trailer.length < 8) throw truncated();
+    if (trailer.readUInt32LE(0) !== crc >>> 0) throw corrupt('incorrect data check');
+    if (trailer.readUInt32LE(4) !== size) throw corrupt('incorrect length check');
+  } finally {
+    inflater.destroy();
+  }
+}
+
+/** Writes `piece` and yields the output until zlib is done with it. */
+async function* pump(inflater: InflateRaw, piece: Buffer): AsyncGenerator<Buffer> {
+  let written = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onError = (error: unknown): void => {
+    failure = { error };
+    notify();
+  };
+  inflater.on('readable', notify);
+  inflater.on('error', onError);
+  // Called once zlib has taken what it will of the piece: all of it, or up to the member's end.
+  inflater.write(piece, () => {
+    written = true;
+    notify();
+  });
+  try {
+    for (;;) {
+      const out = inflater.read() as Buffer | null;
+      if (out !== null) {
+        yield out;
+        continue;
+      }
+      if (failure !== undefined) throw describe(failure.error as NodeJS.ErrnoException);
+      if (written) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    inflater.off('readable', notify);
+    inflater.off('error', onError);
+  }
+}
+
+function describe(err: NodeJS.ErrnoException): ContentError {
+  if (err.code === 'Z_BUF_ERROR') return truncated();
+  if (err.code === 'Z_DATA_ERROR') return corrupt(err.message);
+  return new ContentError(`gzip stream could not be decoded (${err.message})`);
+}
