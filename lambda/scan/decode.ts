@@ -155,8 +155,11 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     r?.();
   };
   gunzip.once('close', wake);
+  /** The largest write: a zlib call that fails had at most this much input. */
+  let largestWrite = 0;
   const write = async (bytes: Buffer): Promise<boolean> => {
     if (bytes.length === 0 || gunzip.destroyed) return !gunzip.destroyed;
+    largestWrite = Math.max(largestWrite, bytes.length);
     queued += bytes.length;
     // The callback also runs (with an error) for writes still queued when the stream is destroyed.
     gunzip.write(bytes, () => {
@@ -285,9 +288,10 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   /**
    * Reads the input again and decodes it member by member, yielding what follows the bytes
    * already delivered, in small zlib calls from where the damage was found; then the damage
-   * as that decoder reports it (a bad member after good ones: where the good ones end). Bytes
-   * gunzip left unread after zero padding are no damage if they decode. If the input cannot
-   * be read again, or reads differently, the first report stands.
+   * as that decoder reports it (a bad member after good ones: where the good ones end). If it
+   * finds none, there is none: gunzip also fails on valid input, when it has stopped at zero
+   * padding and is given the bytes after it. If the input cannot be read again, or reads
+   * differently (decodes to less than was delivered), the first report stands.
    */
   async function* redecode(found: { error: ContentError; at: number; unread?: true }, reopen: () => Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
     let again: AsyncIterable<Buffer>;
@@ -297,12 +301,17 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       throw found.error;
     }
     try {
-      yield* delivered(gunzipExactly(again, { skipBytes: stats.bytesOut, fineFrom: found.unread === true ? Infinity : found.at, chunkSize: options.chunkSize }));
+      yield* delivered(gunzipExactly(again, {
+          skipBytes: stats.bytesOut,
+          fineFrom: found.unread === true ? Infinity : found.at,
+          fineUntil: found.at + largestWrite + TRAILER_BYTES,
+          chunkSize: options.chunkSize,
+        }),
+      );
     } catch (err) {
       if (err instanceof ContentError) throw err;
       throw found.error;
     }
-    if (found.unread !== true) throw found.error;
   }
 }
 

@@ -18,13 +18,15 @@ export interface ExactGunzipOptions {
    * that fails drops its output, so near known damage each call is kept small.
    */
   fineFrom?: number;
+  /** Compressed offset where the small writes end (the end of the input the failing call had). */
+  fineUntil?: number;
   /** zlib output chunk size. */
   chunkSize?: number;
 }
 
 /** Input per zlib write before `fineFrom`. */
 const WRITE_BYTES = 256 * 1024;
-/** Input per zlib write from `fineFrom` on: a failing call then drops a few KiB of output at most, typically (at most 4 KiB, a thousand calls, in the 256 KiB write that failed). */
+/** Input per zlib write from `fineFrom` to `fineUntil`: a failing call then drops a few KiB of output at most, typically (a thousand calls per 256 KiB). */
 const FINE_WRITE_BYTES = 256;
 /** A gzip header longer than this (a file name or comment without end) is refused. */
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -36,6 +38,14 @@ const RESERVED_FLAGS = 0xe0;
 
 const corrupt = (what: string): ContentError => new ContentError(`gzip stream is corrupt (${what})`);
 const truncated = (): ContentError => new ContentError('gzip stream is truncated (unexpected end of file)');
+
+/** The input decoded to fewer bytes than were to be skipped: it is not the input read before. */
+export class ShorterThanSkipped extends Error {
+  constructor() {
+    super('the input decodes to fewer bytes than were delivered from it before');
+    this.name = 'ShorterThanSkipped';
+  }
+}
 
 /** Compressed input with a put-back buffer, counting the offset of what has been taken. */
 class Input {
@@ -126,7 +136,7 @@ export function gzipHeaderLength(bytes: Buffer): number | 'more' | ContentError 
 export async function* gunzipExactly(source: AsyncIterable<Buffer>, options: ExactGunzipOptions = {}): AsyncGenerator<Buffer> {
   const input = new Input(source);
   let skip = options.skipBytes ?? 0;
-  const fineFrom = options.fineFrom ?? Infinity;
+  const fine = { from: options.fineFrom ?? Infinity, until: options.fineUntil ?? Infinity };
   try {
     for (let member = 1; ; member++) {
       if (member > 1) {
@@ -138,14 +148,17 @@ export async function* gunzipExactly(source: AsyncIterable<Buffer>, options: Exa
           if (zeros < next.length) break;
           next = await input.take();
         }
-        if (next === undefined) return;
+        if (next === undefined) {
+          if (skip > 0) throw new ShorterThanSkipped();
+          return;
+        }
         let zeros = 0;
         while (next[zeros] === 0) zeros++;
         input.putBack(next.subarray(zeros));
       }
       const headerStart = input.offset;
       await readHeader(input, member, headerStart);
-      for await (const out of inflateMember(input, fineFrom, options.chunkSize)) {
+      for await (const out of inflateMember(input, fine, options.chunkSize)) {
         if (skip >= out.length) {
           skip -= out.length;
           continue;
@@ -184,13 +197,14 @@ async function readHeader(input: Input, member: number, headerStart: number): Pr
  * the deflate data and leaves the rest of its input untaken; that is put back for the
  * trailer and what follows.
  */
-async function* inflateMember(input: Input, fineFrom: number, chunkSize: number | undefined): AsyncGenerator<Buffer> {
+async function* inflateMember(input: Input, fine: { from: number; until: number }, chunkSize: number | undefined): AsyncGenerator<Buffer> {
   const inflater = createInflateRaw(chunkSize === undefined ? {} : { chunkSize });
   let crc = 0;
   let size = 0;
   try {
     for (;;) {
-      const room = input.offset >= fineFrom ? FINE_WRITE_BYTES : Math.min(WRITE_BYTES, fineFrom - input.offset);
+      const at = input.offset;
+      const room = at >= fine.from && at < fine.until ? FINE_WRITE_BYTES : Math.min(WRITE_BYTES, at < fine.from ? fine.from - at : WRITE_BYTES);
       const piece = await input.take(room);
       // The input ended inside the deflate data (all that could be decoded has been delivered).
       if (piece === undefined) throw truncated();

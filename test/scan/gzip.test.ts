@@ -578,6 +578,22 @@ describe('scan: zero padding after a gzip member', () => {
     expect(calls.n).toBe(0);
   });
 
+  // Regression: with a slow sink, gunzip, stopped at the padding, is handed the bytes after it
+  // and fails on them ("incorrect header check"); the second read decoded every member, yet
+  // the scan reported the first error. A clean second read now means no damage.
+  it('reports no damage for a member after zeros when gunzip fails on it behind a slow sink', async () => {
+    const many = (n: number): string => ndjson(Array.from({ length: n }, (_, i) => (i % 500 === 0 ? OPENSSL_TP() : BENIGN(i))));
+    const bytes = Buffer.concat([gzip(many(3000)), Buffer.alloc(3), gzip(many(30000))]);
+    const batches: DetectionRecord[][] = [];
+    const result = await scan(chunked(bytes, 65536), fileRef('padded.ndjson.gz'), { rules, prepared, now: fixedNow, reopen: async () => chunked(bytes, 65536) }, async (records) => {
+      batches.push(records);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.stats.lines).toBe(33000);
+    expect(alertLines(batches.flat())).toHaveLength(66);
+  });
+
   it('finds a member after zeros, where Node stops quietly; without reopen it reports what it could not read', async () => {
     const bytes = Buffer.concat([gzip(first), Buffer.alloc(5), gzip(second), Buffer.alloc(2)]);
     const recovered = await scanAll(chunked(bytes, 7), { rules, prepared, reopen: async () => source(bytes) });
