@@ -198,7 +198,8 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
       stream: await openFileSource(path),
       ref: { kind: 'file', file: path, identity: `file:${resolve(path)}?size=${stat.size}&mtime=${stat.mtimeMs}` },
       size: stat.size,
-      reopen: () => openFileAgain(path, stat),
+      // A pipe (`<(zcat …)`) cannot be read again; a regular file can.
+      ...(stat.isFile() ? { reopen: () => openFileAgain(path, stat) } : {}),
     }),
   };
 }

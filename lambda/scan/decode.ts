@@ -260,8 +260,8 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     if (sourceFailure !== undefined) throw sourceFailure;
     if (err instanceof ContentError) throw err;
     const error = new ContentError(describeZlibError(err as NodeJS.ErrnoException));
-    // A truncated stream loses nothing (its end is flushed out first); other damage may have.
-    if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
+    // Even a truncated stream, flushed out before its last 8 bytes, loses what those decode to.
+    if (options.reopen === undefined) throw error;
     damage = { error, at: gunzip.bytesWritten };
   } finally {
     gunzip.destroy();

@@ -28,8 +28,8 @@ export interface ExactGunzipOptions {
 const WRITE_BYTES = 256 * 1024;
 /** Input per zlib write from `fineFrom` to `fineUntil`: a failing call then drops a few KiB of output at most, typically (a thousand calls per 256 KiB). */
 const FINE_WRITE_BYTES = 256;
-/** A gzip header longer than this (a file name or comment without end) is refused. */
-const MAX_HEADER_BYTES = 64 * 1024;
+/** A gzip header longer than this (a file name or comment without end) is refused; a full extra field is 64 KiB. */
+const MAX_HEADER_BYTES = 1024 * 1024;
 const FTEXT_FHCRC = 0x02;
 const FEXTRA = 0x04;
 const FNAME = 0x08;
@@ -74,6 +74,21 @@ class Input {
     }
     this.offset += chunk.length;
     return chunk;
+  }
+
+  /** Up to `max` bytes, gathered from small reads (each zlib write is a thread-pool round trip), or undefined at the end. */
+  async gather(max: number): Promise<Buffer | undefined> {
+    const first = await this.take(max);
+    if (first === undefined || first.length >= max) return first;
+    const parts = [first];
+    let have = first.length;
+    while (have < max) {
+      const more = await this.take(max - have);
+      if (more === undefined) break;
+      parts.push(more);
+      have += more.length;
+    }
+    return Buffer.concat(parts, have);
   }
 
   putBack(bytes: Buffer): void {
@@ -205,7 +220,7 @@ async function* inflateMember(input: Input, fine: { from: number; until: number 
     for (;;) {
       const at = input.offset;
       const room = at >= fine.from && at < fine.until ? FINE_WRITE_BYTES : Math.min(WRITE_BYTES, at < fine.from ? fine.from - at : WRITE_BYTES);
-      const piece = await input.take(room);
+      const piece = await input.gather(room);
       // The input ended inside the deflate data (all that could be decoded has been delivered).
       if (piece === undefined) throw truncated();
       const before = inflater.bytesWritten;

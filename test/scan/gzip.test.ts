@@ -10,6 +10,7 @@ import { constants, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionRecord } from '../../lambda/alerts/document.js';
 import { SourceError } from '../../lambda/scan/errors.js';
+import { gunzipExactly } from '../../lambda/scan/gzip-members.js';
 import { PreparedRules, scan } from '../../lambda/scan/pipeline.js';
 import {
   alertLines,
@@ -518,6 +519,21 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
     // Standard input cannot be read again: the damage is reported, at the line decoding stopped.
     const unrecovered = await scanAll(small, { rules, prepared });
     expect(unrecovered.result.error).toEqual({ kind: 'content', message: 'gzip stream is corrupt (incorrect header check)', line: 1 });
+  });
+
+  it('delivers, from a truncated stream read again, all that inflate can decode of it', async () => {
+    for (const at of [0.3, 0.77, 0.999]) {
+      const cut = member.subarray(0, Math.floor(member.length * at));
+      let decodable = 0;
+      try {
+        for await (const out of gunzipExactly(source(cut))) decodable += out.length;
+      } catch {
+        // the truncation
+      }
+      const { result } = await scanAll(chunked(cut, 64 * 1024), { rules, prepared, reopen: async () => chunked(cut, 64 * 1024) });
+      expect(result.stats.decode.bytesOut).toBe(decodable);
+      expect(result.error).toMatchObject({ kind: 'content', message: 'gzip stream is truncated (unexpected end of file)' });
+    }
   });
 
   it('keeps the first report when the input cannot be read again, or reads differently', async () => {
