@@ -260,8 +260,9 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     if (sourceFailure !== undefined) throw sourceFailure;
     if (err instanceof ContentError) throw err;
     const error = new ContentError(describeZlibError(err as NodeJS.ErrnoException));
-    // Even a truncated stream, flushed out before its last 8 bytes, loses what those decode to.
-    if (options.reopen === undefined) throw error;
+    // A truncated stream loses nothing (all but its last 8 bytes are flushed out first, and
+    // those decode to nothing more); other damage may have.
+    if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
     damage = { error, at: gunzip.bytesWritten };
   } finally {
     gunzip.destroy();
@@ -279,7 +280,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     if (sourceFailure !== undefined) throw sourceFailure;
     if (nonZeroEnd > gunzip.bytesWritten) {
       const error = new ContentError(`gzip stream is corrupt (the bytes after zero padding at byte ${gunzip.bytesWritten} were not read)`);
-      if (options.reopen === undefined) throw error;
+      if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
       damage = { error, at: gunzip.bytesWritten, unread: true };
     }
   }

@@ -521,19 +521,21 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
     expect(unrecovered.result.error).toEqual({ kind: 'content', message: 'gzip stream is corrupt (incorrect header check)', line: 1 });
   });
 
-  it('delivers, from a truncated stream read again, all that inflate can decode of it', async () => {
-    for (const at of [0.3, 0.77, 0.999]) {
-      const cut = member.subarray(0, Math.floor(member.length * at));
+  it('delivers all that inflate can decode of a truncated stream, without reading it again', async () => {
+    const calls = { n: 0 };
+    for (let k = 1; k < 20; k++) {
+      const cut = member.subarray(0, Math.floor((member.length * k) / 20));
       let decodable = 0;
       try {
         for await (const out of gunzipExactly(source(cut))) decodable += out.length;
       } catch {
         // the truncation
       }
-      const { result } = await scanAll(chunked(cut, 64 * 1024), { rules, prepared, reopen: async () => chunked(cut, 64 * 1024) });
+      const { result } = await scanAll(chunked(cut, 64 * 1024), { rules, prepared, reopen: reopenOf(cut, calls) });
       expect(result.stats.decode.bytesOut).toBe(decodable);
       expect(result.error).toMatchObject({ kind: 'content', message: 'gzip stream is truncated (unexpected end of file)' });
     }
+    expect(calls.n).toBe(0);
   });
 
   it('keeps the first report when the input cannot be read again, or reads differently', async () => {
