@@ -280,7 +280,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     if (sourceFailure !== undefined) throw sourceFailure;
     if (nonZeroEnd > gunzip.bytesWritten) {
       const error = new ContentError(`gzip stream is corrupt (the bytes after zero padding at byte ${gunzip.bytesWritten} were not read)`);
-      if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
+      if (options.reopen === undefined) throw error;
       damage = { error, at: gunzip.bytesWritten, unread: true };
     }
   }
