@@ -4,7 +4,7 @@
  * Errors are classified (errors.ts) so callers can decide what a retry could fix.
  */
 import type { Readable } from 'node:stream';
-import { constants, createGunzip } from 'node:zlib';
+import { constants, crc32, createGunzip } from 'node:zlib';
 import { ContentError, SourceError } from './errors.js';
 import { gunzipExactly } from './gzip-members.js';
 
@@ -155,6 +155,9 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     r?.();
   };
   gunzip.once('close', wake);
+  /** Bytes of completed writes, and where gunzip stopped taking them (zero padding). */
+  let taken = 0;
+  let stoppedAt: number | undefined;
   /** The largest write: a zlib call that fails had at most this much input. */
   let largestWrite = 0;
   const write = async (bytes: Buffer): Promise<boolean> => {
@@ -162,9 +165,14 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     largestWrite = Math.max(largestWrite, bytes.length);
     queued += bytes.length;
     // The callback also runs (with an error) for writes still queued when the stream is destroyed.
-    gunzip.write(bytes, () => {
+    gunzip.write(bytes, (err) => {
       queued -= bytes.length;
       if (queued <= MAX_QUEUED_BYTES / 2) wake();
+      if (err !== null && err !== undefined) return;
+      // zlib took less than it was given: gunzip stopped at zero padding (later writes it
+      // may still be handed start mid-member, and fail: that is not damage).
+      taken += bytes.length;
+      if (gunzip.bytesWritten < taken) stoppedAt ??= gunzip.bytesWritten;
     });
     if (queued > MAX_QUEUED_BYTES && !gunzip.destroyed) await new Promise<void>((r) => (resume = r));
     return !gunzip.destroyed;
@@ -180,7 +188,16 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
    */
   let read = 0;
   let nonZeroEnd = 0;
+  /**
+   * CRC32 of the input read so far, at every chunk boundary: a second read must match it up
+   * to where the damage was, or its bytes are not these (a file rewritten in place with the
+   * same size and time), and splicing them in would be silently wrong.
+   */
+  let readCrc = 0;
+  const checkpoints: { offset: number; crc: number }[] = [];
   const noteNonZero = (chunk: Buffer): void => {
+    readCrc = crc32(chunk, readCrc);
+    checkpoints.push({ offset: read + chunk.length, crc: readCrc });
     read += chunk.length;
     let end = chunk.length;
     while (end > 0 && chunk[end - 1] === 0) end--;
@@ -259,11 +276,18 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     finished = true;
     if (sourceFailure !== undefined) throw sourceFailure;
     if (err instanceof ContentError) throw err;
-    const error = new ContentError(describeZlibError(err as NodeJS.ErrnoException));
-    // A truncated stream loses nothing (all but its last 8 bytes are flushed out first, and
-    // those decode to nothing more); other damage may have.
-    if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
-    damage = { error, at: gunzip.bytesWritten };
+    if (stoppedAt !== undefined) {
+      // Handed the bytes after zero padding, gunzip fails on them: the unread case below.
+      const error = notRead(stoppedAt);
+      if (options.reopen === undefined) throw error;
+      damage = { error, at: stoppedAt, unread: true };
+    } else {
+      const error = new ContentError(describeZlibError(err as NodeJS.ErrnoException));
+      // A truncated stream loses nothing (all but its last 8 bytes are flushed out first, and
+      // those decode to nothing more); other damage may have.
+      if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
+      damage = { error, at: gunzip.bytesWritten };
+    }
   } finally {
     gunzip.destroy();
     if (finished) {
@@ -279,7 +303,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   if (damage === undefined && readRest) {
     if (sourceFailure !== undefined) throw sourceFailure;
     if (nonZeroEnd > gunzip.bytesWritten) {
-      const error = new ContentError(`gzip stream is corrupt (the bytes after zero padding at byte ${gunzip.bytesWritten} were not read)`);
+      const error = notRead(gunzip.bytesWritten);
       if (options.reopen === undefined) throw error;
       damage = { error, at: gunzip.bytesWritten, unread: true };
     }
@@ -294,6 +318,28 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
    * padding and is given the bytes after it. If the input cannot be read again, or reads
    * differently (decodes to less than was delivered), the first report stands.
    */
+  /**
+   * The chunks of a second read, checked against the first read's CRC at its last chunk
+   * boundary before `at`. Nothing past `at` is decoded into output before the check is made
+   * (the bytes before it only decode to what was delivered already).
+   */
+  async function* sameAsRead(again: AsyncIterable<Buffer>, at: number): AsyncGenerator<Buffer> {
+    const check = checkpoints.findLast((c) => c.offset <= at) ?? { offset: 0, crc: 0 };
+    let offset = 0;
+    let crc = 0;
+    for await (const raw of again) {
+      const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
+      if (offset < check.offset) {
+        const part = chunk.subarray(0, check.offset - offset);
+        crc = crc32(part, crc);
+        if (offset + part.length === check.offset && crc !== check.crc) throw new ReadDifferently();
+      }
+      offset += chunk.length;
+      yield chunk;
+    }
+    if (offset < check.offset) throw new ReadDifferently();
+  }
+
   async function* redecode(found: { error: ContentError; at: number; unread?: true }, reopen: () => Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
     let again: AsyncIterable<Buffer>;
     try {
@@ -302,11 +348,12 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       throw found.error;
     }
     try {
-      yield* delivered(gunzipExactly(again, {
+      yield* delivered(
+        gunzipExactly(sameAsRead(again, found.at), {
           skipBytes: stats.bytesOut,
           fineFrom: found.unread === true ? Infinity : found.at,
           fineUntil: found.at + largestWrite + TRAILER_BYTES,
-          chunkSize: options.chunkSize,
+          chunkSize: EXACT_CHUNK_BYTES,
         }),
       );
     } catch (err) {
@@ -315,6 +362,17 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     }
   }
 }
+
+/** The second read of an input is not the bytes the first read gave. */
+class ReadDifferently extends Error {
+  constructor() {
+    super('the input reads differently the second time');
+    this.name = 'ReadDifferently';
+  }
+}
+
+/** zlib output chunk of the exact decoder: a raw inflater is made per member, and members can be small. */
+const EXACT_CHUNK_BYTES = 64 * 1024;
 
 /**
  * The chunks of a readable stream, like its async iterator, except that output already
@@ -373,6 +431,8 @@ const WRITE_BYTES = 256 * 1024;
 const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 /** A gzip member ends with CRC32 and ISIZE. */
 const TRAILER_BYTES = 8;
+
+const notRead = (at: number): ContentError => new ContentError(`gzip stream is corrupt (the bytes after zero padding at byte ${at} were not read)`);
 
 function describeZlibError(err: NodeJS.ErrnoException): string {
   if (err.code === 'Z_BUF_ERROR') return 'gzip stream is truncated (unexpected end of file)';

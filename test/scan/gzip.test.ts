@@ -555,6 +555,19 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
     expect(changed.result.stats.lines).toBe(without.result.stats.lines);
   });
 
+  // Regression: a file rewritten in place with the same size and time passes openFileAgain's
+  // check; its lines were spliced in after the first read's, and with no error.
+  it('keeps the first report when the second read has other bytes of the same length', async () => {
+    const bytes = Buffer.concat([member, Buffer.from('junk')]);
+    const other = Buffer.from(bytes);
+    for (let i = 100; i < 200; i++) other[i] = other[i]! ^ 0x01; // same length, other content
+    const without = await scanAll(chunked(bytes, 65536), { rules, prepared });
+    const { result, records } = await scanAll(chunked(bytes, 65536), { rules, prepared, reopen: async () => chunked(other, 4096) });
+    expect(result.error).toEqual(without.result.error);
+    expect(result.stats.lines).toBe(without.result.stats.lines);
+    expect(alertLines(records)).toEqual(alertLines(without.records));
+  });
+
   it('recovers the lines before corrupt deflate data that the failing zlib call dropped', async () => {
     // Damage zlib notices at once (an invalid block type), mid-member, far from a read boundary.
     const original = Buffer.from(text);
@@ -610,6 +623,11 @@ describe('scan: zero padding after a gzip member', () => {
     expect(result.error).toBeUndefined();
     expect(result.stats.lines).toBe(33000);
     expect(alertLines(batches.flat())).toHaveLength(66);
+    // Without a second read (standard input): what was not read is said, not zlib's complaint.
+    const unread = await scan(chunked(bytes, 65536), fileRef('padded.ndjson.gz'), { rules, prepared, now: fixedNow }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    });
+    expect(unread.error).toEqual({ kind: 'content', message: `gzip stream is corrupt (the bytes after zero padding at byte ${gzip(many(3000)).length} were not read)`, line: 3001 });
   });
 
   it('finds a member after zeros, where Node stops quietly; without reopen it reports what it could not read', async () => {
