@@ -177,9 +177,6 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     if (queued > MAX_QUEUED_BYTES && !gunzip.destroyed) await new Promise<void>((r) => (resume = r));
     return !gunzip.destroyed;
   };
-  // Feed the compressed bytes in the background, honouring backpressure. The last 8 bytes
-  // (the gzip trailer, whose CRC check may fail) are held back until everything before
-  // them has been flushed out, so a bad trailer or a truncated stream loses no lines.
   /**
    * Node's gunzip ends quietly at a zero byte after a member (padding), leaving whatever
    * follows unread: a member after the zeros would be lost without a word. So the feeder
@@ -196,8 +193,10 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   let readCrc = 0;
   const checkpoints: { offset: number; crc: number }[] = [];
   const noteNonZero = (chunk: Buffer): void => {
-    readCrc = crc32(chunk, readCrc);
-    checkpoints.push({ offset: read + chunk.length, crc: readCrc });
+    if (options.reopen !== undefined) {
+      readCrc = crc32(chunk, readCrc);
+      checkpoints.push({ offset: read + chunk.length, crc: readCrc });
+    }
     read += chunk.length;
     let end = chunk.length;
     while (end > 0 && chunk[end - 1] === 0) end--;
@@ -205,6 +204,9 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   };
   /** Set when gunzip has ended before the input: the feeder then reads on without writing. */
   let readRest = false;
+  // Feed the compressed bytes in the background, honouring backpressure. The last 8 bytes
+  // (the gzip trailer, whose CRC check may fail) are held back until everything before
+  // them has been flushed out, so a bad trailer or a truncated stream loses no lines.
   const feeding = (async () => {
     // Reads are gathered into large writes (see WRITE_BYTES).
     const pending: Buffer[] = [];
@@ -311,14 +313,6 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   if (damage !== undefined) yield* redecode(damage, options.reopen!);
 
   /**
-   * Reads the input again and decodes it member by member, yielding what follows the bytes
-   * already delivered, in small zlib calls from where the damage was found; then the damage
-   * as that decoder reports it (a bad member after good ones: where the good ones end). If it
-   * finds none, there is none: gunzip also fails on valid input, when it has stopped at zero
-   * padding and is given the bytes after it. If the input cannot be read again, or reads
-   * differently (decodes to less than was delivered), the first report stands.
-   */
-  /**
    * The chunks of a second read, checked against the first read's CRC at its last chunk
    * boundary before `at`. Nothing past `at` is decoded into output before the check is made
    * (the bytes before it only decode to what was delivered already).
@@ -340,6 +334,14 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     if (offset < check.offset) throw new ReadDifferently();
   }
 
+  /**
+   * Reads the input again and decodes it member by member, yielding what follows the bytes
+   * already delivered, in small zlib calls from where the damage was found; then the damage
+   * as that decoder reports it (a bad member after good ones: where the good ones end). If it
+   * finds none, there is none: gunzip also fails on valid input, when it has stopped at zero
+   * padding and is given the bytes after it. If the input cannot be read again, or reads
+   * differently (sameAsRead), the first report stands.
+   */
   async function* redecode(found: { error: ContentError; at: number; unread?: true }, reopen: () => Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
     let again: AsyncIterable<Buffer>;
     try {
