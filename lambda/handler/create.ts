@@ -87,6 +87,9 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
     const outOfTime = new AbortController();
     const deadline = setTimeout(() => outOfTime.abort(), Math.max(context.getRemainingTimeInMillis() - Math.floor(config.safetyMarginMs / 3), MIN_DELIVERY_MS));
     const publisher = new SnsPublisher(sns, config.topicArn, { ...deps.publisher, signal: outOfTime.signal });
+    // A GetObject that never answers must not run the function into its timeout.
+    const open = (ref: S3ObjectRef): ReturnType<typeof openS3Object> =>
+      openS3Object(s3, ref, { openTimeoutMs: Math.max(context.getRemainingTimeInMillis() - config.safetyMarginMs, MIN_OPEN_TIMEOUT_MS) });
     try {
       let opened;
       try {
@@ -94,8 +97,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
         const ref: S3ObjectRef = { bucket: task.bucket, key: task.key };
         if (task.versionId !== undefined) ref.versionId = task.versionId;
         if (task.etag !== undefined) ref.etag = task.etag;
-        // A GetObject that never answers must not run the function into its timeout.
-        opened = await openS3Object(s3, ref, { openTimeoutMs: Math.max(context.getRemainingTimeInMillis() - config.safetyMarginMs, MIN_OPEN_TIMEOUT_MS) });
+        opened = await open(ref);
       } catch (err) {
         if (err instanceof ObjectMissingError) {
           logger.warn('object is gone; nothing to scan', { error: err.message });
@@ -125,14 +127,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
           maxAlertsPerRule: config.maxAlertsPerRule,
           maxDecompressedBytes: config.maxDecompressedBytes,
           // The version or ETag just read, so a second read gets the same bytes or fails.
-          reopen: async () =>
-            (
-              await openS3Object(
-                s3,
-                { bucket: task.bucket, key: task.key, versionId: opened.versionId, etag: opened.etag },
-                { openTimeoutMs: Math.max(context.getRemainingTimeInMillis() - config.safetyMarginMs, MIN_OPEN_TIMEOUT_MS) },
-              )
-            ).stream,
+          reopen: async () => (await open({ bucket: task.bucket, key: task.key, versionId: opened.versionId, etag: opened.etag })).stream,
           shouldStop: () => context.getRemainingTimeInMillis() < config.safetyMarginMs,
           now: deps.now,
           reclaimMemory: deps.reclaimMemory,

@@ -3,10 +3,10 @@
  * first bytes (gzip magic 1f 8b; multi-member gzip included), never from a name.
  * Errors are classified (errors.ts) so callers can decide what a retry could fix.
  */
-import type { Readable } from 'node:stream';
 import { constants, crc32, createGunzip } from 'node:zlib';
-import { ContentError, SourceError } from './errors.js';
+import { asBuffer, ContentError, gzipCorrupt, SourceError, zlibError } from './errors.js';
 import { gunzipExactly } from './gzip-members.js';
+import { readAll } from './readable.js';
 
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 ** 3;
 
@@ -192,7 +192,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
    */
   let readCrc = 0;
   const checkpoints: { offset: number; crc: number }[] = [];
-  const noteNonZero = (chunk: Buffer): void => {
+  const noteRead = (chunk: Buffer): void => {
     if (options.reopen !== undefined) {
       readCrc = crc32(chunk, readCrc);
       checkpoints.push({ offset: read + chunk.length, crc: readCrc });
@@ -222,7 +222,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     };
     try {
       for await (const chunk of rest) {
-        noteNonZero(chunk);
+        noteRead(chunk);
         if (!writing) continue;
         pending.push(chunk);
         pendingBytes += chunk.length;
@@ -284,7 +284,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       if (options.reopen === undefined) throw error;
       damage = { error, at: stoppedAt, unread: true };
     } else {
-      const error = new ContentError(describeZlibError(err as NodeJS.ErrnoException));
+      const error = zlibError(err as NodeJS.ErrnoException);
       // A truncated stream loses nothing (all but its last 8 bytes are flushed out first, and
       // those decode to nothing more); other damage may have.
       if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
@@ -322,7 +322,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     let offset = 0;
     let crc = 0;
     for await (const raw of again) {
-      const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
+      const chunk = asBuffer(raw);
       if (offset < check.offset) {
         const part = chunk.subarray(0, check.offset - offset);
         crc = crc32(part, crc);
@@ -377,52 +377,6 @@ class ReadDifferently extends Error {
 const EXACT_CHUNK_BYTES = 64 * 1024;
 
 /**
- * The chunks of a readable stream, like its async iterator, except that output already
- * decoded when the stream fails (a damaged member after good ones, a bad trailer) is
- * still delivered before the error: the iterator drops what the stream had buffered.
- * Reading with read() also keeps zlib's next call starting as each chunk is taken.
- */
-async function* readAll(stream: Readable): AsyncGenerator<Buffer> {
-  let failure: { error: unknown } | undefined;
-  let ended = false;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const onEnd = (): void => {
-    ended = true;
-    notify();
-  };
-  const onError = (error: unknown): void => {
-    failure = { error };
-    notify();
-  };
-  stream.on('readable', notify);
-  stream.on('end', onEnd);
-  stream.on('close', onEnd);
-  stream.on('error', onError);
-  try {
-    for (;;) {
-      const chunk = stream.read() as Buffer | null;
-      if (chunk !== null) {
-        yield chunk;
-        continue;
-      }
-      if (failure !== undefined) throw failure.error;
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    stream.off('readable', notify);
-    stream.off('end', onEnd);
-    stream.off('close', onEnd);
-    stream.off('error', onError);
-  }
-}
-
-/**
  * Compressed bytes gathered per zlib write. Every write is at least one round trip to
  * the thread pool, and the thread pool idles until the main thread, busy with the
  * previous chunk, takes the result: small writes (a socket's 16 KiB reads) leave zlib
@@ -434,18 +388,12 @@ const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 /** A gzip member ends with CRC32 and ISIZE. */
 const TRAILER_BYTES = 8;
 
-const notRead = (at: number): ContentError => new ContentError(`gzip stream is corrupt (the bytes after zero padding at byte ${at} were not read)`);
-
-function describeZlibError(err: NodeJS.ErrnoException): string {
-  if (err.code === 'Z_BUF_ERROR') return 'gzip stream is truncated (unexpected end of file)';
-  if (err.code === 'Z_DATA_ERROR') return `gzip stream is corrupt (${err.message})`;
-  return `gzip stream could not be decoded (${err.message})`;
-}
+const notRead = (at: number): ContentError => gzipCorrupt(`the bytes after zero padding at byte ${at} were not read`);
 
 async function* counted(source: AsyncIterable<Buffer>, stats: DecodeStats): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of source) {
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      const buf = asBuffer(chunk);
       stats.bytesIn += buf.length;
       yield buf;
     }

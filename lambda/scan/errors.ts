@@ -18,3 +18,17 @@ export class ContentError extends Error {
     this.name = 'ContentError';
   }
 }
+
+/** gzip damage, in zlib's words where zlib has some. */
+export const gzipCorrupt = (what: string): ContentError => new ContentError(`gzip stream is corrupt (${what})`);
+export const gzipTruncated = (): ContentError => new ContentError('gzip stream is truncated (unexpected end of file)');
+
+/** A zlib stream's error as the content damage it reports. */
+export function zlibError(err: NodeJS.ErrnoException): ContentError {
+  if (err.code === 'Z_BUF_ERROR') return gzipTruncated();
+  if (err.code === 'Z_DATA_ERROR') return gzipCorrupt(err.message);
+  return new ContentError(`gzip stream could not be decoded (${err.message})`);
+}
+
+/** A chunk as a Buffer: sources may yield plain Uint8Arrays (copied, as a source may reuse their memory). */
+export const asBuffer = (chunk: Uint8Array): Buffer => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));

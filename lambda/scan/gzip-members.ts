@@ -8,7 +8,8 @@
  * gunzip reports damage, to deliver every line it could not.
  */
 import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
-import { ContentError } from './errors.js';
+import { ContentError, gzipCorrupt as corrupt, gzipTruncated as truncated, zlibError } from './errors.js';
+import { readAll } from './readable.js';
 
 export interface ExactGunzipOptions {
   /** Decompressed bytes already delivered: decoded again, but not yielded. */
@@ -36,8 +37,6 @@ const FNAME = 0x08;
 const FCOMMENT = 0x10;
 const RESERVED_FLAGS = 0xe0;
 
-const corrupt = (what: string): ContentError => new ContentError(`gzip stream is corrupt (${what})`);
-const truncated = (): ContentError => new ContentError('gzip stream is truncated (unexpected end of file)');
 
 /** The input decoded to fewer bytes than were to be skipped: it is not the input read before. */
 export class ShorterThanSkipped extends Error {
@@ -76,7 +75,7 @@ class Input {
     return chunk;
   }
 
-  /** Up to `max` bytes, gathered from small reads (each zlib write is a thread-pool round trip), or undefined at the end. */
+  /** `max` bytes, gathered from small reads (fewer if the input ends first), or undefined at the end. */
   async gather(max: number): Promise<Buffer | undefined> {
     const first = await this.take(max);
     if (first === undefined || first.length >= max) return first;
@@ -95,19 +94,6 @@ class Input {
     if (bytes.length === 0) return;
     this.held.push(bytes);
     this.offset -= bytes.length;
-  }
-
-  /** Exactly `n` bytes, or fewer if the input ends first. */
-  async takeExactly(n: number): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    let have = 0;
-    while (have < n) {
-      const chunk = await this.take(n - have);
-      if (chunk === undefined) break;
-      parts.push(chunk);
-      have += chunk.length;
-    }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
   }
 
   async close(): Promise<void> {
@@ -156,20 +142,19 @@ export async function* gunzipExactly(source: AsyncIterable<Buffer>, options: Exa
     for (let member = 1; ; member++) {
       if (member > 1) {
         // Between members: padding zeros, then a member or the end.
-        let next = await input.take();
-        while (next !== undefined) {
+        for (;;) {
+          const next = await input.take();
+          if (next === undefined) {
+            if (skip > 0) throw new ShorterThanSkipped();
+            return;
+          }
           let zeros = 0;
           while (zeros < next.length && next[zeros] === 0) zeros++;
-          if (zeros < next.length) break;
-          next = await input.take();
+          if (zeros < next.length) {
+            input.putBack(next.subarray(zeros));
+            break;
+          }
         }
-        if (next === undefined) {
-          if (skip > 0) throw new ShorterThanSkipped();
-          return;
-        }
-        let zeros = 0;
-        while (next[zeros] === 0) zeros++;
-        input.putBack(next.subarray(zeros));
       }
       const headerStart = input.offset;
       await readHeader(input, member, headerStart);
@@ -235,8 +220,8 @@ async function* inflateMember(input: Input, fine: { from: number; until: number 
         break;
       }
     }
-    const trailer = await input.takeExactly(8);
-    if (trailer.length < 8) throw truncated();
+    const trailer = await input.gather(8);
+    if (trailer === undefined || trailer.length < 8) throw truncated();
     if (trailer.readUInt32LE(0) !== crc >>> 0) throw corrupt('incorrect data check');
     if (trailer.readUInt32LE(4) !== size) throw corrupt('incorrect length check');
   } finally {
@@ -246,44 +231,11 @@ async function* inflateMember(input: Input, fine: { from: number; until: number 
 
 /** Writes `piece` and yields the output until zlib is done with it. */
 async function* pump(inflater: InflateRaw, piece: Buffer): AsyncGenerator<Buffer> {
-  let written = false;
-  let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const onError = (error: unknown): void => {
-    failure = { error };
-    notify();
-  };
-  inflater.on('readable', notify);
-  inflater.on('error', onError);
-  // Called once zlib has taken what it will of the piece: all of it, or up to the member's end.
-  inflater.write(piece, () => {
-    written = true;
-    notify();
-  });
+  // The callback comes once zlib has taken what it will of the piece: all of it, or up to the member's end.
+  const written = new Promise<void>((resolve) => inflater.write(piece, () => resolve()));
   try {
-    for (;;) {
-      const out = inflater.read() as Buffer | null;
-      if (out !== null) {
-        yield out;
-        continue;
-      }
-      if (failure !== undefined) throw describe(failure.error as NodeJS.ErrnoException);
-      if (written) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    inflater.off('readable', notify);
-    inflater.off('error', onError);
+    yield* readAll(inflater, written);
+  } catch (err) {
+    throw zlibError(err as NodeJS.ErrnoException);
   }
-}
-
-function describe(err: NodeJS.ErrnoException): ContentError {
-  if (err.code === 'Z_BUF_ERROR') return truncated();
-  if (err.code === 'Z_DATA_ERROR') return corrupt(err.message);
-  return new ContentError(`gzip stream could not be decoded (${err.message})`);
 }
