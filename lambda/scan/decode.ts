@@ -3,8 +3,8 @@
  * first bytes (gzip magic 1f 8b; multi-member gzip included), never from a name.
  * Errors are classified (errors.ts) so callers can decide what a retry could fix.
  */
-import { constants, crc32, createGunzip } from 'node:zlib';
-import { asBuffer, ContentError, gzipCorrupt, SourceError, zlibError } from './errors.js';
+import { constants, createGunzip } from 'node:zlib';
+import { asBuffer, ContentError, crc32After, gzipCorrupt, SourceError, zlibError } from './errors.js';
 import { gunzipExactly } from './gzip-members.js';
 import { readAll } from './readable.js';
 
@@ -194,7 +194,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   const checkpoints: { offset: number; crc: number }[] = [];
   const noteRead = (chunk: Buffer): void => {
     if (options.reopen !== undefined) {
-      readCrc = crc32(chunk, readCrc);
+      readCrc = crc32After(chunk, readCrc);
       checkpoints.push({ offset: read + chunk.length, crc: readCrc });
     }
     read += chunk.length;
@@ -325,7 +325,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       const chunk = asBuffer(raw);
       if (offset < check.offset) {
         const part = chunk.subarray(0, check.offset - offset);
-        crc = crc32(part, crc);
+        crc = crc32After(part, crc);
         if (offset + part.length === check.offset && crc !== check.crc) throw new ReadDifferently();
       }
       offset += chunk.length;

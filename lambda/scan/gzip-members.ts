@@ -8,7 +8,7 @@
  * gunzip reports damage, to deliver every line it could not.
  */
 import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
-import { ContentError, gzipCorrupt as corrupt, gzipTruncated as truncated, zlibError } from './errors.js';
+import { ContentError, crc32After, gzipCorrupt as corrupt, gzipTruncated as truncated, zlibError } from './errors.js';
 import { readAll } from './readable.js';
 
 export interface ExactGunzipOptions {
@@ -210,7 +210,7 @@ async function* inflateMember(input: Input, fine: { from: number; until: number 
       if (piece === undefined) throw truncated();
       const before = inflater.bytesWritten;
       for await (const out of pump(inflater, piece)) {
-        crc = crc32(out, crc);
+        crc = crc32After(out, crc);
         size = (size + out.length) >>> 0;
         yield out;
       }

@@ -555,6 +555,22 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
     expect(changed.result.stats.lines).toBe(without.result.stats.lines);
   });
 
+  // Regression: Node's zlib.crc32 returns 0 for an empty subarray instead of the running
+  // value, so a second read with an empty chunk (S3 and stream sources yield them) failed
+  // its check against the first read, and the lines before the damage stayed lost.
+  it('recovers when the second read has empty chunks', async () => {
+    const bytes = Buffer.concat([member, Buffer.from('junk after the member')]);
+    async function* withEmptyChunks(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < bytes.length; i += 4096) {
+        yield Buffer.alloc(0);
+        yield bytes.subarray(i, i + 4096);
+      }
+    }
+    const { result } = await scanAll(withEmptyChunks(), { rules, prepared, reopen: async () => withEmptyChunks() });
+    expect(result.stats.lines).toBe(lines + 1);
+    expect(result.error).toMatchObject({ kind: 'content', line: lines + 2 });
+  });
+
   // Regression: a file rewritten in place with the same size and time passes openFileAgain's
   // check; its lines were spliced in after the first read's, and with no error.
   it('keeps the first report when the second read has other bytes of the same length', async () => {
