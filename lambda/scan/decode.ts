@@ -23,6 +23,12 @@ export interface DecodeOptions {
    * the lines Node's gunzip dropped with the zlib call that failed.
    */
   reopen?: () => Promise<AsyncIterable<Buffer>>;
+  /**
+   * Aborted by a reader that has stopped (out of time): reading the rest of the input and
+   * reading it again end at the next chunk. An abandoned generator only sees its return()
+   * at its next yield, and those reads yield nothing for a long while.
+   */
+  signal?: AbortSignal;
 }
 
 export interface DecodeStats {
@@ -155,6 +161,10 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     r?.();
   };
   gunzip.once('close', wake);
+  const abandon = (): void => {
+    gunzip.destroy();
+  };
+  options.signal?.addEventListener('abort', abandon, { once: true });
   /** Bytes of completed writes, and where gunzip stopped taking them (zero padding). */
   let taken = 0;
   let stoppedAt: number | undefined;
@@ -222,6 +232,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     };
     try {
       for await (const chunk of rest) {
+        if (options.signal?.aborted === true) return;
         noteRead(chunk);
         if (!writing) continue;
         pending.push(chunk);
@@ -292,6 +303,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     }
   } finally {
     gunzip.destroy();
+    options.signal?.removeEventListener('abort', abandon);
     if (finished) {
       await feeding;
       await input.return?.(undefined);
@@ -302,6 +314,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       void feeding.then(() => input.return?.(undefined)).catch(() => undefined);
     }
   }
+  options.signal?.throwIfAborted();
   if (damage === undefined && readRest) {
     if (sourceFailure !== undefined) throw sourceFailure;
     if (nonZeroEnd > gunzip.bytesWritten) {
@@ -322,6 +335,8 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     let offset = 0;
     let crc = 0;
     for await (const raw of again) {
+      // Stopped: the for-await releases the second read (closes the file, the S3 response).
+      options.signal?.throwIfAborted();
       const chunk = asBuffer(raw);
       if (offset < check.offset) {
         const part = chunk.subarray(0, check.offset - offset);
@@ -344,6 +359,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
    */
   async function* redecode(found: { error: ContentError; at: number; unread?: true }, reopen: () => Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
     let again: AsyncIterable<Buffer>;
+    options.signal?.throwIfAborted();
     try {
       again = await reopen();
     } catch {
@@ -359,6 +375,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
         }),
       );
     } catch (err) {
+      options.signal?.throwIfAborted();
       if (err instanceof ContentError) throw err;
       throw found.error;
     }

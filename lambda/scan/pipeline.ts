@@ -280,8 +280,10 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
   let sinceReclaim = 0;
 
   const result: ScanResult = { stats };
+  /** Aborted when the scan stops reading before the end: the decode's reads then stop too. */
+  const abandoned = new AbortController();
   try {
-    const decoded = decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: DECODE_CHUNK_BYTES, reopen: options.reopen });
+    const decoded = decode(source, stats.decode, { maxDecompressedBytes: options.maxDecompressedBytes, chunkSize: DECODE_CHUNK_BYTES, reopen: options.reopen, signal: abandoned.signal });
     const chunks = withoutByteOrderMark(decoded)[Symbol.asyncIterator]();
     let ended = false;
     try {
@@ -325,7 +327,10 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     } finally {
       // Stopped, or the sink failed: release the source (S3 response, file) without waiting
       // on it (a stalled read finishes the release later).
-      if (!ended) void chunks.return?.(undefined).catch(() => {});
+      if (!ended) {
+        abandoned.abort();
+        void chunks.return?.(undefined).catch(() => {});
+      }
     }
     if (result.stoppedAtLine === undefined) splitter.end();
   } catch (err) {

@@ -659,3 +659,62 @@ describe('scan: zero padding after a gzip member', () => {
     expect(unrecovered.result.error).toEqual({ kind: 'content', message: `gzip stream is corrupt (the bytes after zero padding at byte ${gzip(first).length} were not read)`, line: 3 });
   });
 });
+
+describe('scan: stopped while the input is read again', () => {
+  // A scan stopped by its time budget returns at once; the decode it abandons must not go on
+  // reading in the background (in the Lambda: a GetObject running on into a later invocation).
+  const text = corpusText(21, 20_000, 0.001);
+  const damaged = Buffer.concat([gzip(text), Buffer.from('appended text\n')]);
+
+  /** A slow source that counts its reads and notes when it is released. */
+  function slowSource(bytes: Buffer, log: { reads: number; released?: number }): AsyncIterable<Buffer> {
+    return (async function* () {
+      try {
+        for (let at = 0; at < bytes.length; at += 4096) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          log.reads++;
+          yield bytes.subarray(at, at + 4096);
+        }
+      } finally {
+        log.released = performance.now();
+      }
+    })();
+  }
+
+  it('releases the second read within a chunk of the stop, and reads no further', async () => {
+    const second = { reads: 0 } as { reads: number; released?: number };
+    let reopened = false;
+    const reopen = async (): Promise<AsyncIterable<Buffer>> => {
+      reopened = true;
+      return slowSource(damaged, second);
+    };
+    const result = await scan(chunked(damaged, 65536), fileRef('stopped.ndjson.gz'), { rules, prepared, reopen, shouldStop: () => reopened && second.reads >= 10 }, () => {});
+    const returned = performance.now();
+    const readsAtReturn = second.reads;
+    expect(result.stoppedAtLine).toBeDefined();
+    expect(readsAtReturn).toBeLessThan(damaged.length / 4096 / 2);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(second.reads - readsAtReturn).toBeLessThanOrEqual(1);
+    expect(second.released).toBeDefined();
+    expect(second.released! - returned).toBeLessThan(100);
+  });
+
+  it('does not read the input again once stopped', async () => {
+    // Stopped while the feeder reads on after zero padding (looking for another member).
+    const padded = Buffer.concat([gzip(ndjson([OPENSSL_TP()])), Buffer.alloc(2), randomBytes(400 * 1024)]);
+    const first = { reads: 0 } as { reads: number; released?: number };
+    let reopened = 0;
+    const reopen = async (): Promise<AsyncIterable<Buffer>> => {
+      reopened++;
+      return source(padded);
+    };
+    const result = await scan(slowSource(padded, first), fileRef('padded.ndjson.gz'), { rules, prepared, reopen, shouldStop: () => first.reads >= 10 }, () => {});
+    const returned = performance.now();
+    const readsAtReturn = first.reads;
+    expect(result.stoppedAtLine).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(first.reads - readsAtReturn).toBeLessThanOrEqual(1);
+    expect(first.released! - returned).toBeLessThan(100);
+    expect(reopened).toBe(0);
+  });
+});
