@@ -327,11 +327,11 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
 
   /**
    * The chunks of a second read, checked against the first read's CRC at its last chunk
-   * boundary before `at`. Nothing past `at` is decoded into output before the check is made
-   * (the bytes before it only decode to what was delivered already).
+   * boundary before `at`; `checked.same` is set once they have matched up to there.
    */
-  async function* sameAsRead(again: AsyncIterable<Buffer>, at: number): AsyncGenerator<Buffer> {
+  async function* sameAsRead(again: AsyncIterable<Buffer>, at: number, checked: { same: boolean }): AsyncGenerator<Buffer> {
     const check = checkpoints.findLast((c) => c.offset <= at) ?? { offset: 0, crc: 0 };
+    checked.same = check.offset === 0;
     let offset = 0;
     let crc = 0;
     for await (const raw of again) {
@@ -341,7 +341,10 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       if (offset < check.offset) {
         const part = chunk.subarray(0, check.offset - offset);
         crc = crc32After(part, crc);
-        if (offset + part.length === check.offset && crc !== check.crc) throw new ReadDifferently();
+        if (offset + part.length === check.offset) {
+          if (crc !== check.crc) throw new ReadDifferently();
+          checked.same = true;
+        }
       }
       offset += chunk.length;
       yield chunk;
@@ -355,7 +358,11 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
    * as that decoder reports it (a bad member after good ones: where the good ones end). If it
    * finds none, there is none: gunzip also fails on valid input, when it has stopped at zero
    * padding and is given the bytes after it. If the input cannot be read again, or reads
-   * differently (sameAsRead), the first report stands.
+   * differently, the first report stands.
+   *
+   * Reading differently is only known at the check (sameAsRead), and the decoder runs ahead
+   * of it: so nothing it finds before the check counts. The same bytes decode to nothing new
+   * there (everything before `at` was delivered), and their damage was found by gunzip.
    */
   async function* redecode(found: { error: ContentError; at: number; unread?: true }, reopen: () => Promise<AsyncIterable<Buffer>>): AsyncGenerator<Buffer> {
     let again: AsyncIterable<Buffer>;
@@ -365,18 +372,24 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     } catch {
       throw found.error;
     }
+    const checked = { same: false };
+    const decoded = gunzipExactly(sameAsRead(again, found.at, checked), {
+      skipBytes: stats.bytesOut,
+      fineFrom: found.unread === true ? Infinity : found.at,
+      fineUntil: found.at + largestWrite + TRAILER_BYTES,
+      chunkSize: EXACT_CHUNK_BYTES,
+    });
+    async function* checkedFirst(): AsyncGenerator<Buffer> {
+      for await (const chunk of decoded) {
+        if (!checked.same) throw new ReadDifferently();
+        yield chunk;
+      }
+    }
     try {
-      yield* delivered(
-        gunzipExactly(sameAsRead(again, found.at), {
-          skipBytes: stats.bytesOut,
-          fineFrom: found.unread === true ? Infinity : found.at,
-          fineUntil: found.at + largestWrite + TRAILER_BYTES,
-          chunkSize: EXACT_CHUNK_BYTES,
-        }),
-      );
+      yield* delivered(checkedFirst());
     } catch (err) {
       options.signal?.throwIfAborted();
-      if (err instanceof ContentError) throw err;
+      if (err instanceof ContentError && checked.same) throw err;
       throw found.error;
     }
   }

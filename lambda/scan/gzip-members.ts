@@ -7,7 +7,7 @@
  * then runs on the thread pool) and reads the object again with this decoder when the
  * gunzip reports damage, to deliver every line it could not.
  */
-import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
+import { crc32, createInflateRaw, inflateRawSync, type InflateRaw } from 'node:zlib';
 import { ContentError, crc32After, gzipCorrupt as corrupt, gzipTruncated as truncated, zlibError } from './errors.js';
 import { readAll } from './readable.js';
 
@@ -36,7 +36,8 @@ const FEXTRA = 0x04;
 const FNAME = 0x08;
 const FCOMMENT = 0x10;
 const RESERVED_FLAGS = 0xe0;
-
+/** Output of a member inflated at once at most (it runs on the main thread); larger members stream. */
+const WHOLE_OUTPUT_BYTES = 1024 * 1024;
 
 /** The input decoded to fewer bytes than were to be skipped: it is not the input read before. */
 export class ShorterThanSkipped extends Error {
@@ -188,7 +189,7 @@ async function readHeader(input: Input, member: number, headerStart: number): Pr
     if (header.length >= MAX_HEADER_BYTES) throw corrupt(`gzip header of member ${member} is longer than ${MAX_HEADER_BYTES} bytes`);
     const more = await input.take(MAX_HEADER_BYTES - header.length);
     if (more === undefined) throw truncated();
-    header = Buffer.concat([header, more]);
+    header = header.length === 0 ? more : Buffer.concat([header, more]);
   }
 }
 
@@ -198,34 +199,71 @@ async function readHeader(input: Input, member: number, headerStart: number): Pr
  * trailer and what follows.
  */
 async function* inflateMember(input: Input, fine: { from: number; until: number }, chunkSize: number | undefined): AsyncGenerator<Buffer> {
-  const inflater = createInflateRaw(chunkSize === undefined ? {} : { chunkSize });
   let crc = 0;
   let size = 0;
-  try {
-    for (;;) {
-      const at = input.offset;
-      const room = at >= fine.from && at < fine.until ? FINE_WRITE_BYTES : Math.min(WRITE_BYTES, at < fine.from ? fine.from - at : WRITE_BYTES);
-      const piece = await input.gather(room);
-      // The input ended inside the deflate data (all that could be decoded has been delivered).
-      if (piece === undefined) throw truncated();
-      const before = inflater.bytesWritten;
-      for await (const out of pump(inflater, piece)) {
-        crc = crc32After(out, crc);
-        size = (size + out.length) >>> 0;
-        yield out;
-      }
-      const taken = inflater.bytesWritten - before;
-      if (taken < piece.length) {
-        input.putBack(piece.subarray(taken));
-        break;
-      }
+  const output = (out: Buffer): Buffer => {
+    crc = crc32After(out, crc);
+    size = (size + out.length) >>> 0;
+    return out;
+  };
+  // The input ended inside the deflate data (all that could be decoded has been delivered).
+  const room = roomAt(input.offset, fine);
+  let first = await input.take(room);
+  if (first === undefined) throw truncated();
+  let whole = inflateWhole(first);
+  if (whole === undefined && first.length < room) {
+    // The read may have ended inside a small member: once more with a full piece.
+    const more = await input.gather(room - first.length);
+    if (more !== undefined) {
+      first = Buffer.concat([first, more]);
+      whole = inflateWhole(first);
     }
-    const trailer = await input.gather(8);
-    if (trailer === undefined || trailer.length < 8) throw truncated();
-    if (trailer.readUInt32LE(0) !== crc >>> 0) throw corrupt('incorrect data check');
-    if (trailer.readUInt32LE(4) !== size) throw corrupt('incorrect length check');
-  } finally {
-    inflater.destroy();
+  }
+  if (whole !== undefined) {
+    input.putBack(first.subarray(whole.taken));
+    if (whole.output.length > 0) yield output(whole.output);
+  } else {
+    const inflater = createInflateRaw(chunkSize === undefined ? {} : { chunkSize });
+    try {
+      for (let piece: Buffer | undefined = first; ; piece = await input.gather(roomAt(input.offset, fine))) {
+        if (piece === undefined) throw truncated();
+        const before = inflater.bytesWritten;
+        for await (const out of pump(inflater, piece)) yield output(out);
+        const taken = inflater.bytesWritten - before;
+        if (taken < piece.length) {
+          input.putBack(piece.subarray(taken));
+          break;
+        }
+      }
+    } finally {
+      inflater.destroy();
+    }
+  }
+  const trailer = await input.gather(8);
+  if (trailer === undefined || trailer.length < 8) throw truncated();
+  if (trailer.readUInt32LE(0) !== crc >>> 0) throw corrupt('incorrect data check');
+  if (trailer.readUInt32LE(4) !== size) throw corrupt('incorrect length check');
+}
+
+/** Compressed bytes to write to zlib next, from offset `at`: small pieces near the damage. */
+function roomAt(at: number, fine: { from: number; until: number }): number {
+  if (at >= fine.from && at < fine.until) return FINE_WRITE_BYTES;
+  return at < fine.from ? Math.min(WRITE_BYTES, fine.from - at) : WRITE_BYTES;
+}
+
+/**
+ * A whole small member, inflated at once when its deflate data ends within `piece`: an
+ * inflater stream per member costs some 200 µs in round trips to the thread pool, and
+ * shippers that gzip each batch make objects of thousands of members. Anything else (the
+ * data goes on past the piece, more output than WHOLE_OUTPUT_BYTES, damage) is left to the
+ * stream, which decodes it in pieces and so loses no output to a call that fails.
+ */
+function inflateWhole(piece: Buffer): { output: Buffer; taken: number } | undefined {
+  try {
+    const { buffer, engine } = inflateRawSync(piece, { info: true, maxOutputLength: WHOLE_OUTPUT_BYTES }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    return { output: buffer, taken: engine.bytesWritten };
+  } catch {
+    return undefined;
   }
 }
 

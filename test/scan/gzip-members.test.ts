@@ -71,6 +71,23 @@ describe('gunzipExactly: valid input', () => {
     }
   });
 
+  it('decodes thousands of small members (inflated at once) among large ones (inflated in pieces), however chunked', async () => {
+    const random = seededRandom(9);
+    const texts: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      if (i % 1000 === 500) texts.push(text(8000, i)); // more compressed bytes than a piece
+      else if (i % 1000 === 700) texts.push(Buffer.alloc(3 << 20, '{"same":"line"}\n')); // more output than is inflated at once
+      else texts.push(Buffer.from(`{"i":${i},"r":"${random().toString(36)}"}\n`));
+    }
+    const input = Buffer.concat(texts.map((t) => gzipSync(t)));
+    const expected = Buffer.concat(texts);
+    for (const size of [1, 100, 65536, 1 << 30]) {
+      const { out, error } = await decodeAll(chunked(input, size));
+      expect(error, `chunks of ${size}`).toBeUndefined();
+      expect(out.equals(expected), `chunks of ${size}`).toBe(true);
+    }
+  });
+
   it('reads every optional header field (extra, name, comment, header CRC)', async () => {
     const body = text(100);
     const input = Buffer.concat([
@@ -161,6 +178,23 @@ describe('gunzipExactly: damage', () => {
     while (same < out.length && out[same] === good[same]) same++;
     const before = gunzipSync(goodGz.subarray(0, at), { finishFlush: 2 /* Z_SYNC_FLUSH */ }).length;
     expect(same).toBeGreaterThanOrEqual(before - 4096);
+  });
+
+  it('finds damage in a small member among many after delivering every member before it', async () => {
+    const texts = Array.from({ length: 2000 }, (_, i) => Buffer.from(`{"i":${i}}\n`));
+    const members = texts.map((t) => gzipSync(t));
+    const badCrc = Buffer.from(members[1500]!);
+    badCrc[badCrc.length - 8] = badCrc[badCrc.length - 8]! ^ 1;
+    const badBlock = Buffer.from(members[1500]!);
+    badBlock[10] = 0x07; // a final block of the reserved type 3
+    const cases: [Buffer, string, Buffer][] = [
+      [badCrc, 'gzip stream is corrupt (incorrect data check)', Buffer.concat(texts.slice(0, 1501))],
+      [badBlock, 'gzip stream is corrupt (invalid block type)', Buffer.concat(texts.slice(0, 1500))],
+    ];
+    for (const [bad, message, before] of cases) {
+      const input = Buffer.concat([...members.slice(0, 1500), bad, ...members.slice(1501)]);
+      for (const size of [5, 65536]) expect(await decodeAll(chunked(input, size))).toEqual({ out: before, error: message });
+    }
   });
 
   it('the header parser needs more bytes, or names the damage', () => {

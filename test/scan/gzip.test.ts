@@ -584,6 +584,25 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
     expect(alertLines(records)).toEqual(alertLines(without.records));
   });
 
+  // Regression: the exact decoder runs ahead of the second read's check, so a rewritten file that
+  // decodes to more before the check had its lines delivered (and a damage of its own reported).
+  it('delivers nothing from a second read that differs before its check, however it decodes', async () => {
+    const noise = Array.from({ length: 3500 }, (_, i) => JSON.stringify({ i, noise: randomBytes(40).toString('hex') })).join('\n') + '\n';
+    const bytes = Buffer.concat([gzip(noise), Buffer.from('junk')]);
+    expect(bytes.length).toBeGreaterThan(2 * 65536);
+    // Compresses far better: past what was delivered long before the first read's last checkpoint.
+    const rewritten = gzip(ndjson(Array.from({ length: 40_000 }, (_, i) => (i % 1000 === 999 ? OPENSSL_TP() : BENIGN(1)))));
+    const corrupt = Buffer.from(bytes);
+    corrupt[2000] = corrupt[2000]! ^ 0xff; // damage the second read finds before the check
+    const without = await scanAll(chunked(bytes, 65536), { rules, prepared });
+    for (const other of [rewritten, corrupt]) {
+      const { result, records } = await scanAll(chunked(bytes, 65536), { rules, prepared, reopen: async () => chunked(other, 4096) });
+      expect(result.error).toEqual(without.result.error);
+      expect(result.stats.lines).toBe(without.result.stats.lines);
+      expect(alertLines(records)).toEqual(alertLines(without.records));
+    }
+  });
+
   it('recovers the lines before corrupt deflate data that the failing zlib call dropped', async () => {
     // Damage zlib notices at once (an invalid block type), mid-member, far from a read boundary.
     const original = Buffer.from(text);
