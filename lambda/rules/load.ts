@@ -20,7 +20,7 @@ export interface LoadOptions {
 export interface LoadResult {
   rules: Rule[];
   errors: RuleError[];
-  /** Files read, in order. */
+  /** Rule files read or found unreadable (a broken link named `*.toml`), in order. */
   files: string[];
   /** Entries of the folders walked that are not read: hidden, not `*.toml`, not a regular file, or a folder seen already. */
   skipped: string[];
@@ -33,9 +33,10 @@ const MAX_RULE_FILE_BYTES = 4 * 1024 * 1024;
 export function loadRules(paths: string[], options: LoadOptions = {}): LoadResult {
   const result: LoadResult = { rules: [], errors: [], files: [], skipped: [] };
   const seen = new Map<string, string>();
-  for (const file of expandPaths(paths, result)) {
+  for (const { file, unreadable } of expandPaths(paths, result)) {
     result.files.push(file);
     try {
+      if (unreadable !== undefined) throw new RuleError(file, 1, 1, unreadable);
       const rule = loadRuleFile(file, options);
       const previous = seen.get(rule.id);
       if (previous !== undefined) {
@@ -53,6 +54,8 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
   return result;
 }
 
+const isRuleFileName = (path: string): boolean => path.toLowerCase().endsWith('.toml');
+
 /** A rule file that loads as nothing, on purpose (a deprecated rule). */
 class RuleSkipped extends Error {}
 
@@ -61,8 +64,8 @@ class RuleSkipped extends Error {}
  * order for `*.toml` regular files. Each folder is walked once, so symlink loops end;
  * nothing blocks (a FIFO named `*.toml` is skipped, not opened).
  */
-function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipped'>): string[] {
-  const files: string[] = [];
+function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipped'>): { file: string; unreadable?: string }[] {
+  const files: { file: string; unreadable?: string }[] = [];
   const walked = new Set<string>();
   const read = new Set<string>();
   const walk = (path: string, explicit: boolean): void => {
@@ -72,7 +75,10 @@ function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipp
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const reason = code === 'ENOENT' ? 'no such file or folder' : code === 'ELOOP' ? 'symbolic link loop' : `cannot read: ${(err as Error).message}`;
-      result.errors.push(new RuleError(path, 1, 1, reason));
+      // A broken link in a folder is a rule file that failed if it is named like one, else not ours.
+      if (explicit) result.errors.push(new RuleError(path, 1, 1, reason));
+      else if (isRuleFileName(path)) files.push({ file: path, unreadable: reason });
+      else result.skipped.push(`${path} (${reason})`);
       return;
     }
     if (stat.isDirectory()) {
@@ -96,13 +102,13 @@ function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipp
     } else if (!stat.isFile()) {
       if (explicit) result.errors.push(new RuleError(path, 1, 1, 'not a regular file'));
       else result.skipped.push(`${path} (not a regular file)`);
-    } else if (explicit || path.toLowerCase().endsWith('.toml')) {
+    } else if (explicit || isRuleFileName(path)) {
       // The same file named twice (a folder and a file in it, or two links) is read once.
       const id = `${stat.dev}:${stat.ino}`;
       if (read.has(id)) result.skipped.push(`${path} (a file already read)`);
       else {
         read.add(id);
-        files.push(path);
+        files.push({ file: path });
       }
     } else {
       result.skipped.push(`${path} (not *.toml)`);

@@ -175,7 +175,7 @@ export async function* gunzipExactly(source: AsyncIterable<Buffer>, options: Exa
 }
 
 async function readHeader(input: Input, member: number, headerStart: number): Promise<void> {
-  let header = Buffer.alloc(0);
+  let header: Buffer = Buffer.alloc(0);
   for (;;) {
     const parsed = gzipHeaderLength(header);
     if (typeof parsed === 'number') {
