@@ -26,6 +26,11 @@ const APPLICATION_LOG_LEVEL: Record<LogLevel, lambda.ApplicationLogLevel> = {
   ERROR: lambda.ApplicationLogLevel.ERROR,
 };
 
+/** Settings of every function log group in the stack (the detector's, and CDK's bucket-notifications handler's). */
+export function functionLogGroupProps(config: EqlambdaConfig): logs.LogGroupProps {
+  return { retention: config.logRetentionDays };
+}
+
 export interface DetectorProps {
   config: EqlambdaConfig;
   projectRoot: string;
@@ -46,7 +51,7 @@ export class Detector extends Construct {
     const rules = buildRuleBundle(resolve(projectRoot, config.rulesDir), projectRoot);
     this.ruleCount = rules.ruleCount;
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logRetentionDays });
+    this.logGroup = new logs.LogGroup(this, 'Logs', functionLogGroupProps(config));
     // Own role instead of AWSLambdaBasicExecutionRole: log writes scoped to this log group, not `*`.
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

@@ -1,7 +1,9 @@
 /**
  * Alarms that notify the ops topic, and the operations dashboard. Custom metrics are
  * the EMF metrics the handler emits through Powertools (namespace eqlambda, dimension
- * service=eqlambda; per-rule and per-reason series carry one more dimension).
+ * service=eqlambda; per-rule and per-reason series carry one more dimension). The `rule`
+ * dimension is the rule's name made valid for CloudWatch, with a short rule id appended only
+ * when names collide (lambda/handler/metrics.ts), so "Alerts per rule" is labelled by name.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';

@@ -24,7 +24,7 @@ function flattenLikeNag(value: unknown): string {
 }
 
 /** Construct id CDK gives the singleton handler behind bucket notifications. */
-const NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
+export const NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
 
 export function acknowledgeFindings(stack: EqlambdaStack, config: EqlambdaConfig): void {
   const objects = (key: string): string => `AwsSolutions-IAM5[Resource::${flattenLikeNag(stack.resolve(stack.bucket.arnForObjects(key)))}]`;

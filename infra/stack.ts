@@ -2,19 +2,20 @@
  * eqlambda: S3 log bucket → detector function → SNS alerts, with a dead-letter queue
  * for replay, an S3 Batch Operations role for backfills, alarms and a dashboard.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { Alerting } from './alerting.js';
-import { BATCH_REPORT_PREFIX, type EqlambdaConfig } from './config.js';
-import { Detector } from './detector.js';
+import { BATCH_REPORT_PREFIX, ConfigError, type EqlambdaConfig } from './config.js';
+import { Detector, functionLogGroupProps } from './detector.js';
 import { Monitoring } from './monitoring.js';
-import { acknowledgeFindings } from './nag.js';
+import { acknowledgeFindings, NOTIFICATIONS_HANDLER_ID } from './nag.js';
 
 /** Repository root: lambda/, rules/ and package-lock.json live here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -36,10 +37,13 @@ export class EqlambdaStack extends Stack {
   readonly deadLetterQueue: sqs.Queue;
   readonly batchRole: iam.Role;
   readonly monitoring: Monitoring;
+  /** Log group of CDK's bucket-notifications handler, which would otherwise keep its logs forever. */
+  readonly notificationsHandlerLogGroup?: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: EqlambdaStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.checkBucketKeyRegion(config);
 
     this.bucket = config.logBucketName === undefined ? this.createLogBucket(config) : s3.Bucket.fromBucketName(this, 'LogBucket', config.logBucketName);
     this.alerting = new Alerting(this, 'Alerting', config);
@@ -101,6 +105,7 @@ export class EqlambdaStack extends Stack {
     };
     const filters = filter.prefix === undefined && filter.suffix === undefined ? [] : [filter];
     this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), ...filters);
+    this.notificationsHandlerLogGroup = this.createNotificationsHandlerLogGroup(config);
 
     this.batchRole = this.createBatchOperationsRole(config);
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -155,6 +160,20 @@ export class EqlambdaStack extends Stack {
     return bucket;
   }
 
+  /**
+   * CDK's singleton function behind Custom::S3BucketNotifications has no log group of its own:
+   * Lambda would create /aws/lambda/<name> on its first run and keep its logs forever. It logs to
+   * this one instead (LoggingConfig), with the detector's log settings. A group Lambda created
+   * for it before is left alone, so a stack deployed earlier updates without a manual step.
+   */
+  private createNotificationsHandlerLogGroup(config: EqlambdaConfig): logs.LogGroup | undefined {
+    const handler = this.node.tryFindChild(NOTIFICATIONS_HANDLER_ID)?.node.tryFindChild('Resource');
+    if (!(handler instanceof CfnResource)) return undefined;
+    const logGroup = new logs.LogGroup(this, 'BucketNotificationsHandlerLogs', functionLogGroupProps(config));
+    handler.addPropertyOverride('LoggingConfig', { LogGroup: logGroup.logGroupName });
+    return logGroup;
+  }
+
   /** S3 Batch Operations assumes this role to invoke the function on each manifest object (backfill). */
   private createBatchOperationsRole(config: EqlambdaConfig): iam.Role {
     const role = new iam.Role(this, 'BatchOperationsRole', {
@@ -179,6 +198,21 @@ export class EqlambdaStack extends Stack {
       role.addToPrincipalPolicy(this.bucketKeyStatement(config.logBucketKeyArn, ['kms:Decrypt', 'kms:GenerateDataKey']));
     }
     return role;
+  }
+
+  /**
+   * An SSE-KMS bucket's key is in the bucket's region, and S3 notifies only functions in its own
+   * region: a key from another region than the stack's cannot be the right one. Checked only when
+   * the stack's region is known (an env-agnostic stack has a token; the CLI always sets one).
+   */
+  private checkBucketKeyRegion(config: EqlambdaConfig): void {
+    if (config.logBucketKeyArn === undefined || Token.isUnresolved(this.region)) return;
+    const keyRegion = Arn.split(config.logBucketKeyArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    if (keyRegion === undefined || keyRegion === this.region) return;
+    throw new ConfigError(
+      'logBucketKeyArn',
+      `the key is in ${keyRegion} but the stack deploys to ${this.region}: an SSE-KMS bucket's key is in the bucket's region, and the function reads the bucket in the stack's region (S3 notifies functions in its own region only). Deploy to ${keyRegion} (AWS_REGION or your profile's region), or give the bucket's own key`,
+    );
   }
 
   /** An existing SSE-KMS bucket's key, usable only through S3. */

@@ -24,6 +24,7 @@ import { createS3Client, ObjectChangedError, ObjectMissingError, openS3Object, t
 import { SourceError } from '../scan/decode.js';
 import { SnsPublisher, type PublisherOptions, type PublishReport } from '../publish/sns.js';
 import { indexForKey, type HandlerConfig } from './config.js';
+import { ruleDimensionValues } from './metrics.js';
 import {
   describeEvent,
   isBatchEvent,
@@ -76,6 +77,8 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
   // waiting out the function's time; the publisher's deadline bounds the whole delivery.
   const sns = deps.sns ?? new SNSClient({ requestHandler: { connectionTimeout: SNS_CONNECT_TIMEOUT_MS, socketTimeout: SNS_IDLE_TIMEOUT_MS } });
   const prepared = new PreparedRules(deps.rules);
+  // Per-rule series: the rule's name made valid for CloudWatch, told apart by id when names collide.
+  const ruleDimension = ruleDimensionValues(deps.rules);
   const { config } = deps;
 
   const objectUrl = (t: ObjectTask): string => `s3://${t.bucket}/${t.key}${t.versionId ? `?versionId=${t.versionId}` : ''}`;
@@ -191,7 +194,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
       const delivered = c.alerts - (undelivered.get(id) ?? 0);
       if (delivered <= 0) continue;
       const m = metrics.singleMetric();
-      m.addDimension('rule', c.rule.name);
+      m.addDimension('rule', ruleDimension.get(id) ?? ruleDimensionValues([c.rule]).get(id)!);
       m.addMetric('AlertsPublished', MetricUnit.Count, delivered);
     }
     if (suppressed > 0) metrics.addMetric('OverflowSuppressed', MetricUnit.Count, suppressed);

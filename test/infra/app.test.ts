@@ -12,12 +12,13 @@ import { REPO_ROOT } from '../scan/helpers.js';
 const outdir = mkdtempSync(join(tmpdir(), 'eqlambda-app-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-function synth(context: Record<string, unknown>): { status: number | null; stderr: string } {
+/** `env` as the CDK CLI sets it (CDK_DEFAULT_REGION and CDK_DEFAULT_ACCOUNT), over this process's. */
+function synth(context: Record<string, unknown>, env: Record<string, string> = {}): { status: number | null; stderr: string } {
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/app.ts'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 120_000,
-    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], ...context }) },
+    env: { ...process.env, ...env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], ...context }) },
   });
   return { status: run.status, stderr: run.stderr };
 }
@@ -52,5 +53,14 @@ describe('infra/app.ts', () => {
     expect(run.status).toBe(0);
     expect(run.stderr).toContain('eqlambda: warning: no alertEmails and no Slack channel');
     expect(synth({ alertEmails: 'soc@example.com' }).stderr).not.toContain('warning: no alertEmails');
+  });
+
+  it('refuses the KMS key of an existing bucket in another region than the one the CLI deploys to, with a message', () => {
+    const existing = { logBucketName: 'corp-endpoint-logs', logBucketKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' };
+    const run = synth(existing, { CDK_DEFAULT_REGION: 'us-east-1' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('eqlambda: context logBucketKeyArn: the key is in eu-west-1 but the stack deploys to us-east-1');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(synth(existing, { CDK_DEFAULT_REGION: 'eu-west-1' }).status).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 /** The synthesized template, resource by resource (bundling skipped: see bundle.test.ts). */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../infra/config.js';
 import { build, joinToText, logicalId, resource } from './helpers.js';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -438,5 +439,48 @@ describe('alert subscriptions without a minimum severity, and no expiry', () => 
     t.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: { Rules: [Match.objectLike({ Id: 'AbortIncompleteUploads' })] }, // and no ExpireLogs
     });
+  });
+});
+
+describe('the KMS key of an existing bucket (logBucketKeyArn) against the stack region', () => {
+  const existing = { logBucketName: 'corp-endpoint-logs', logBucketKeyArn: KEY_ARN }; // key in eu-west-1
+
+  it('refuses a key in another region than the stack, at synth, naming both regions', () => {
+    const run = () => build(existing, { env: { account: '123456789012', region: 'us-east-1' } });
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(
+      "context logBucketKeyArn: the key is in eu-west-1 but the stack deploys to us-east-1: an SSE-KMS bucket's key is in the bucket's region, and the function reads the bucket in the stack's region (S3 notifies functions in its own region only). Deploy to eu-west-1 (AWS_REGION or your profile's region), or give the bucket's own key",
+    );
+  });
+
+  it('accepts a key in the stack region, and leaves an env-agnostic stack (unresolved region) alone', () => {
+    expect(() => build(existing, { env: { region: 'eu-west-1' } })).not.toThrow();
+    expect(() => build(existing)).not.toThrow();
+    expect(() => build(existing, { env: { account: '123456789012' } })).not.toThrow();
+  });
+});
+
+describe('logs of the S3 notifications custom resource handler (CDK singleton)', () => {
+  const HANDLER = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
+
+  it.each([
+    ['bucket created by the stack', {}, 30],
+    ['existing bucket', FULL, 90],
+    ['existing bucket, one day', { logBucketName: 'corp-endpoint-logs', logRetentionDays: '1' }, 1],
+  ])('%s: it logs to a log group of the stack, with the stack retention', (_name, context, days) => {
+    const { template: t } = build(context);
+    const handlerId = logicalId(t, 'AWS::Lambda::Function', HANDLER);
+    const handler = t.toJSON().Resources[handlerId] as { Properties: { LoggingConfig?: { LogGroup?: unknown } } };
+    const groupRef = handler.Properties.LoggingConfig?.LogGroup as { Ref: string } | undefined;
+    expect(groupRef).toEqual({ Ref: expect.any(String) });
+    const group = t.toJSON().Resources[groupRef!.Ref] as { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+    expect(group.Type).toBe('AWS::Logs::LogGroup');
+    // Same settings as the detector's own log group: retention, no CMK, kept on stack deletion.
+    const own = resource(t, 'AWS::Logs::LogGroup', 'DetectorLogs');
+    expect(group.Properties).toEqual(own.Properties);
+    expect(group.Properties.RetentionInDays).toBe(days);
+    expect(group.DeletionPolicy).toBe(t.toJSON().Resources[own.id].DeletionPolicy);
+    // A name of its own: a group Lambda made for the handler before (/aws/lambda/<name>) must not clash on update.
+    expect(group.Properties.LogGroupName).toBeUndefined();
   });
 });
