@@ -4,8 +4,8 @@
  * including query errors, which are mapped from the query text back into the file.
  */
 import { isUtf8 } from 'node:buffer';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
 import { fieldTooDeep } from '../engine/fields.js';
@@ -56,6 +56,20 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
 
 const isRuleFileName = (path: string): boolean => path.toLowerCase().endsWith('.toml');
 
+/**
+ * Whether an entry that cannot be read may have been rules: named (or, for a link, pointing
+ * to a name) like a rule file or without an extension, as folders are.
+ */
+function mayHoldRules(path: string): boolean {
+  let target = path;
+  try {
+    target = readlinkSync(path);
+  } catch {
+    // Not a link: its own name decides.
+  }
+  return [path, target].some((p) => isRuleFileName(p) || extname(basename(p.replace(/[/\\]+$/, ''))) === '');
+}
+
 /** A rule file that loads as nothing, on purpose (a deprecated rule). */
 class RuleSkipped extends Error {}
 
@@ -75,9 +89,12 @@ function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipp
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const reason = code === 'ENOENT' ? 'no such file or folder' : code === 'ELOOP' ? 'symbolic link loop' : `cannot read: ${(err as Error).message}`;
-      // A broken link in a folder is a rule file that failed if it is named like one, else not ours.
+      // A broken link in a folder is a rule file that failed if it is named like one; one that
+      // may have been a folder of rules is an error, not a silent loss; one named, and pointing
+      // to, another kind of file (notes.md) is not ours.
       if (explicit) result.errors.push(new RuleError(path, 1, 1, reason));
       else if (isRuleFileName(path)) files.push({ file: path, unreadable: reason });
+      else if (mayHoldRules(path)) result.errors.push(new RuleError(path, 1, 1, reason));
       else result.skipped.push(`${path} (${reason})`);
       return;
     }

@@ -165,6 +165,8 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     gunzip.destroy();
   };
   options.signal?.addEventListener('abort', abandon, { once: true });
+  // Stopped while the first bytes were awaited: the listener came too late to hear it.
+  if (options.signal?.aborted === true) abandon();
   /** Bytes of completed writes, and where gunzip stopped taking them (zero padding). */
   let taken = 0;
   let stoppedAt: number | undefined;

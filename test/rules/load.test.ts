@@ -483,16 +483,22 @@ describe('folders: what is read, skipped and refused', () => {
     expect(result.errors.map((e) => e.message)).toEqual([`${join(dir, 'self.toml')}:1:1: symbolic link loop`]);
   });
 
-  it('counts a broken link named *.toml as a rule file that failed; other broken links are skipped', () => {
+  it('counts a broken link named *.toml as a rule file that failed; one that may have been a folder is an error; others are skipped', () => {
     const dir = tempDir();
     writeRule(dir, 'a.toml', ruleLines('id-a'));
     symlinkSync(join(dir, 'gone.toml'), join(dir, 'b.toml'));
     symlinkSync(join(dir, 'gone.md'), join(dir, 'c.md'));
     writeRule(dir, 'd.toml', ruleLines('id-d'));
+    symlinkSync(join(dir, 'missing-folder'), join(dir, 'vendor')); // a folder of rules, gone
+    symlinkSync(join(dir, 'missing-folder/'), join(dir, 'e.md')); // named like notes, pointing to a folder
     const result = loadRules([dir]);
     expect(result.rules.map((r) => r.id)).toEqual(['id-a', 'id-d']);
     expect(result.files).toEqual([join(dir, 'a.toml'), join(dir, 'b.toml'), join(dir, 'd.toml')]);
-    expect(result.errors.map((e) => e.message)).toEqual([`${join(dir, 'b.toml')}:1:1: no such file or folder`]);
+    expect(result.errors.map((e) => e.message)).toEqual([
+      `${join(dir, 'e.md')}:1:1: no such file or folder`,
+      `${join(dir, 'vendor')}:1:1: no such file or folder`,
+      `${join(dir, 'b.toml')}:1:1: no such file or folder`,
+    ]);
     expect(result.skipped).toEqual([`${join(dir, 'c.md')} (no such file or folder)`]);
   });
 

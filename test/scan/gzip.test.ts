@@ -587,10 +587,13 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
   // Regression: the exact decoder runs ahead of the second read's check, so a rewritten file that
   // decodes to more before the check had its lines delivered (and a damage of its own reported).
   it('delivers nothing from a second read that differs before its check, however it decodes', async () => {
-    const noise = Array.from({ length: 3500 }, (_, i) => JSON.stringify({ i, noise: randomBytes(40).toString('hex') })).join('\n') + '\n';
+    // Over 1 MiB of compressed input before the damage: the exact decoder reads its first
+    // 256 KiB piece and decodes it before the second read reaches the checkpoint (at the
+    // first read's last 64 KiB chunk boundary before the damage).
+    const noise = Array.from({ length: 30_000 }, (_, i) => JSON.stringify({ i, noise: randomBytes(40).toString('hex') })).join('\n') + '\n';
     const bytes = Buffer.concat([gzip(noise), Buffer.from('junk')]);
-    expect(bytes.length).toBeGreaterThan(2 * 65536);
-    // Compresses far better: past what was delivered long before the first read's last checkpoint.
+    expect(bytes.length).toBeGreaterThan(4 * 256 * 1024);
+    // Compresses far better: its first piece decodes past what was delivered, long before the check.
     const rewritten = gzip(ndjson(Array.from({ length: 40_000 }, (_, i) => (i % 1000 === 999 ? OPENSSL_TP() : BENIGN(1)))));
     const corrupt = Buffer.from(bytes);
     corrupt[2000] = corrupt[2000]! ^ 0xff; // damage the second read finds before the check
@@ -716,6 +719,30 @@ describe('scan: stopped while the input is read again', () => {
     expect(second.reads - readsAtReturn).toBeLessThanOrEqual(1);
     expect(second.released).toBeDefined();
     expect(second.released! - returned).toBeLessThan(100);
+  });
+
+  it('releases a gzip source whose first read outlasts the budget', async () => {
+    // Stopped before decode had its first bytes: the abort came before decode listened for it.
+    const compressed = gzip(text);
+    const log = { reads: 0 } as { reads: number; released?: number };
+    async function* stalling(): AsyncGenerator<Buffer> {
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        for (let at = 0; at < compressed.length; at += 4096) {
+          log.reads++;
+          yield compressed.subarray(at, at + 4096);
+        }
+      } finally {
+        log.released = performance.now();
+      }
+    }
+    let stop = false;
+    setTimeout(() => (stop = true), 50);
+    const result = await scan(stalling(), fileRef('stalled.ndjson.gz'), { rules, prepared, shouldStop: () => stop }, () => {});
+    expect(result.stoppedAtLine).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(log.released).toBeDefined();
+    expect(log.reads).toBeLessThanOrEqual(1);
   });
 
   it('does not read the input again once stopped', async () => {
