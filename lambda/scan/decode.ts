@@ -198,17 +198,13 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   let read = 0;
   let nonZeroEnd = 0;
   /**
-   * CRC32 of the input read so far, at every chunk boundary: a second read must match it up
-   * to where the damage was, or its bytes are not these (a file rewritten in place with the
-   * same size and time), and splicing them in would be silently wrong.
+   * A second read must match the first up to where the damage was, or its bytes are not these
+   * (a file rewritten in place with the same size and time), and splicing them in would be
+   * silently wrong.
    */
-  let readCrc = 0;
-  const checkpoints: { offset: number; crc: number }[] = [];
+  const checkpoints = new ReadCheckpoints();
   const noteRead = (chunk: Buffer): void => {
-    if (options.reopen !== undefined) {
-      readCrc = crc32After(chunk, readCrc);
-      checkpoints.push({ offset: read + chunk.length, crc: readCrc });
-    }
+    if (options.reopen !== undefined) checkpoints.add(chunk);
     read += chunk.length;
     let end = chunk.length;
     while (end > 0 && chunk[end - 1] === 0) end--;
@@ -328,11 +324,11 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   if (damage !== undefined) yield* redecode(damage, options.reopen!);
 
   /**
-   * The chunks of a second read, checked against the first read's CRC at its last chunk
-   * boundary before `at`; `checked.same` is set once they have matched up to there.
+   * The chunks of a second read, checked against the first read's CRC at its last checkpoint
+   * at or before `at`; `checked.same` is set once they have matched up to there.
    */
   async function* sameAsRead(again: AsyncIterable<Buffer>, at: number, checked: { same: boolean }): AsyncGenerator<Buffer> {
-    const check = checkpoints.findLast((c) => c.offset <= at) ?? { offset: 0, crc: 0 };
+    const check = checkpoints.atOrBefore(at);
     checked.same = check.offset === 0;
     let offset = 0;
     let crc = 0;
@@ -396,6 +392,56 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     }
   }
 }
+
+/**
+ * The CRC32 of the input read so far at evenly spaced offsets, for checking a second read.
+ * They start 4 KiB apart, so damage early in a large first chunk still has one before it;
+ * when there are too many, every other one goes and the spacing doubles, so their memory is
+ * bounded however long the input (one per 16 KiB socket read would be millions at 64 GiB).
+ */
+export class ReadCheckpoints {
+  private read = 0;
+  private crc = 0;
+  private spacing = FIRST_CHECKPOINT_SPACING;
+  private offsets: number[] = [];
+  private crcs: number[] = [];
+
+  add(chunk: Buffer): void {
+    for (let at = 0; at < chunk.length; ) {
+      const mark = (Math.floor(this.read / this.spacing) + 1) * this.spacing;
+      const take = Math.min(chunk.length - at, mark - this.read);
+      this.crc = crc32After(chunk.subarray(at, at + take), this.crc);
+      this.read += take;
+      at += take;
+      if (this.read === mark) {
+        this.offsets.push(mark);
+        this.crcs.push(this.crc);
+        if (this.offsets.length > MAX_CHECKPOINTS) this.thin();
+      }
+    }
+  }
+
+  /** The last checkpoint at or before `offset` (the start of the input if none). */
+  atOrBefore(offset: number): { offset: number; crc: number } {
+    for (let i = this.offsets.length - 1; i >= 0; i--) if (this.offsets[i]! <= offset) return { offset: this.offsets[i]!, crc: this.crcs[i]! };
+    return { offset: 0, crc: 0 };
+  }
+
+  /** How many are kept (for tests). */
+  get size(): number {
+    return this.offsets.length;
+  }
+
+  private thin(): void {
+    this.spacing *= 2;
+    const keep = this.offsets.map((o, i) => (o % this.spacing === 0 ? i : -1)).filter((i) => i >= 0);
+    this.offsets = keep.map((i) => this.offsets[i]!);
+    this.crcs = keep.map((i) => this.crcs[i]!);
+  }
+}
+
+const FIRST_CHECKPOINT_SPACING = 4096;
+const MAX_CHECKPOINTS = 512;
 
 /** The second read of an input is not the bytes the first read gave. */
 class ReadDifferently extends Error {

@@ -588,8 +588,9 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
   // decodes to more before the check had its lines delivered (and a damage of its own reported).
   it('delivers nothing from a second read that differs before its check, however it decodes', async () => {
     // Over 1 MiB of compressed input before the damage: the exact decoder reads its first
-    // 256 KiB piece and decodes it before the second read reaches the checkpoint (at the
-    // first read's last 64 KiB chunk boundary before the damage).
+    // 256 KiB piece and decodes it before the second read reaches the checkpoint (the first
+    // read's last one before the damage). Read in 64 KiB chunks, and in one chunk holding
+    // the damage (where a checkpoint per chunk boundary left nothing to check against).
     const noise = Array.from({ length: 30_000 }, (_, i) => JSON.stringify({ i, noise: randomBytes(40).toString('hex') })).join('\n') + '\n';
     const bytes = Buffer.concat([gzip(noise), Buffer.from('junk')]);
     expect(bytes.length).toBeGreaterThan(4 * 256 * 1024);
@@ -597,12 +598,14 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
     const rewritten = gzip(ndjson(Array.from({ length: 40_000 }, (_, i) => (i % 1000 === 999 ? OPENSSL_TP() : BENIGN(1)))));
     const corrupt = Buffer.from(bytes);
     corrupt[2000] = corrupt[2000]! ^ 0xff; // damage the second read finds before the check
-    const without = await scanAll(chunked(bytes, 65536), { rules, prepared });
-    for (const other of [rewritten, corrupt]) {
-      const { result, records } = await scanAll(chunked(bytes, 65536), { rules, prepared, reopen: async () => chunked(other, 4096) });
-      expect(result.error).toEqual(without.result.error);
-      expect(result.stats.lines).toBe(without.result.stats.lines);
-      expect(alertLines(records)).toEqual(alertLines(without.records));
+    for (const readSize of [65536, bytes.length]) {
+      const without = await scanAll(chunked(bytes, readSize), { rules, prepared });
+      for (const other of [rewritten, corrupt]) {
+        const { result, records } = await scanAll(chunked(bytes, readSize), { rules, prepared, reopen: async () => chunked(other, 4096) });
+        expect(result.error).toEqual(without.result.error);
+        expect(result.stats.lines).toBe(without.result.stats.lines);
+        expect(alertLines(records)).toEqual(alertLines(without.records));
+      }
     }
   });
 

@@ -1,0 +1,60 @@
+/** The first read's CRC checkpoints, against which a second read of damaged input is checked. */
+import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { ReadCheckpoints } from '../../lambda/scan/decode.js';
+import { seededRandom } from './helpers.js';
+
+describe('ReadCheckpoints', () => {
+  const input = randomBytes(3 * 1024 * 1024 + 777);
+
+  /** Feeds `input` in chunks of random sizes up to `largest`. */
+  function feed(largest: number, seed: number): ReadCheckpoints {
+    const random = seededRandom(seed);
+    const checkpoints = new ReadCheckpoints();
+    for (let at = 0; at < input.length; ) {
+      const size = 1 + Math.floor(random() * largest);
+      checkpoints.add(input.subarray(at, at + size));
+      at += size;
+    }
+    return checkpoints;
+  }
+
+  it('gives the CRC of the input up to a checkpoint at or before any offset, whatever the chunking', () => {
+    for (const [largest, seed] of [[1, 1], [100, 2], [16 * 1024, 3], [1 << 20, 4], [input.length, 5]] as const) {
+      const checkpoints = largest === 1 ? feedBytewise() : feed(largest, seed);
+      for (const offset of [0, 4095, 4096, 70_000, 1 << 20, 2_500_001, input.length]) {
+        const check = checkpoints.atOrBefore(offset);
+        expect(check.offset).toBeLessThanOrEqual(offset);
+        expect(check.crc).toBe(check.offset === 0 ? 0 : crc32(input.subarray(0, check.offset)));
+      }
+    }
+  });
+
+  it('has one 4 KiB into a first chunk of 1 MiB (a file read), and one within a fraction of the input read before any offset', () => {
+    const first = new ReadCheckpoints();
+    first.add(input.subarray(0, 1 << 20));
+    expect(first.atOrBefore(5000).offset).toBe(4096);
+    // Damage is found within a few MiB of where reading got to: its checkpoint is near it.
+    const checkpoints = feed(input.length, 6);
+    for (const offset of [20_000, 1 << 20, input.length]) expect(offset - checkpoints.atOrBefore(offset).offset).toBeLessThanOrEqual(input.length / 256);
+  });
+
+  it('keeps at most 512, however long the input', () => {
+    const checkpoints = new ReadCheckpoints();
+    const chunk = Buffer.alloc(16 * 1024, 7);
+    let read = 0;
+    for (let i = 0; i < 64 * 1024; i++, read += chunk.length) checkpoints.add(chunk); // 1 GiB
+    expect(checkpoints.size).toBeLessThanOrEqual(512);
+    expect(checkpoints.size).toBeGreaterThanOrEqual(256);
+    expect(read - checkpoints.atOrBefore(read).offset).toBeLessThanOrEqual(read / 256);
+  });
+
+  function feedBytewise(): ReadCheckpoints {
+    const checkpoints = new ReadCheckpoints();
+    const part = input.subarray(0, 300_000);
+    for (let i = 0; i < part.length; i++) checkpoints.add(part.subarray(i, i + 1));
+    checkpoints.add(input.subarray(part.length));
+    return checkpoints;
+  }
+});
