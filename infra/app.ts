@@ -5,7 +5,7 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, KNOWN_CONTEXT_KEYS, likelyTypoOf, readConfig, unknownContextKeys } from './config.js';
+import { ConfigError, KNOWN_CONTEXT_KEYS, likelyTypoOf, looksLikeOurs, readConfig, unknownContextKeys } from './config.js';
 import { RuleBuildError } from './rules-asset.js';
 import { EqlambdaStack } from './stack.js';
 
@@ -17,6 +17,8 @@ try {
   for (const key of unknownContextKeys(app.node.getAllContext() as Record<string, unknown>)) {
     const meant = likelyTypoOf(key);
     if (meant !== undefined) throw new ConfigError(key, `unknown context key: did you mean ${meant}?`);
+    // Named as ours are (alertMinSev): refused. The CDK CLI's own keys are kebab-case.
+    if (looksLikeOurs(key)) throw new ConfigError(key, `unknown context key (known: ${KNOWN_CONTEXT_KEYS.join(', ')})`);
     console.warn(`eqlambda: ignoring unknown context key "${key}" (known: ${KNOWN_CONTEXT_KEYS.join(', ')})`);
   }
   const stackName = String(app.node.tryGetContext('stackName') ?? 'Eqlambda');

@@ -99,6 +99,15 @@ export function likelyTypoOf(key: string): string | undefined {
   return KNOWN_CONTEXT_KEYS.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
 }
 
+/**
+ * Whether an unknown key is named as this app's keys are (camelCase letters and digits):
+ * a setting it does not have, refused like a slip. The CDK CLI's own keys are kebab-case
+ * (`acknowledged-issue-numbers`) or hold `:` or `@`.
+ */
+export function looksLikeOurs(key: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9]*$/.test(key);
+}
+
 function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {

@@ -15,8 +15,9 @@ export const QUERY_USAGE = `usage: eqlambda query [--category-field FIELD] [--in
   Prints each event matching the EQL query as one JSON line, in input order.
   FILE: NDJSON, plain or gzip (detected from the bytes), or - for standard input.
   --category-field  field that \`<category> where\` tests (default event.category)
-  --index           only events whose index (data_stream or agent.type-agent.version)
-                    matches one of the patterns; events with no index are kept`;
+  --index           only events whose index matches one of the patterns: from data_stream,
+                    logs-<event.dataset>-default for Elastic Defend, or agent.type-agent.version
+                    (README, "Adding or updating a rule"); events with no index are kept`;
 
 export async function queryCommand(argv: string[], io: Output): Promise<number> {
   const { values, positionals } = parse(argv, {

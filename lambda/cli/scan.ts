@@ -13,10 +13,11 @@ import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
 import { openFileAgain, openFileSource } from '../sources/file.js';
-import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url } from '../sources/s3.js';
+import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url, type OpenedObject, type S3ObjectRef } from '../sources/s3.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, SourceError } from '../scan/decode.js';
 import { parse, positiveInteger, UsageError, type Output } from './args.js';
 import { Summary } from './summary.js';
+import { noRulesFound } from './rules-check.js';
 
 export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
   Scans NDJSON logs (plain or gzip, detected from the bytes) with detection rules and
@@ -40,6 +41,14 @@ damaged (the others are still scanned), 2 on usage errors.`;
 const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 /** How long the CLI waits on S3 before reporting the input as unreadable. */
 export const S3_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 };
+
+/**
+ * Opens an object for the CLI: no response for `idleMs` fails it, over all the SDK's
+ * attempts (its socket timeout alone is per attempt: three of them, three minutes).
+ */
+export function openS3Input(client: S3Client, ref: S3ObjectRef, timeouts: { idleMs: number } = S3_TIMEOUTS): Promise<OpenedObject> {
+  return openS3Object(client, ref, { openTimeoutMs: timeouts.idleMs });
+}
 
 interface Input {
   label: string;
@@ -76,7 +85,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
     return 2;
   }
   // A scan without rules could never alert: a mistyped folder would pass for a clean scan.
-  if (loaded.rules.length === 0) throw new UsageError(`no rules found in ${rulePaths.join(', ')} (rule files end in .toml)`);
+  if (loaded.rules.length === 0) throw new UsageError(noRulesFound(rulePaths, loaded.skipped));
   const prepared = new PreparedRules(loaded.rules, values['no-prefilter'] !== true);
   // --quiet drops the summary and progress, never the errors.
   const summary = new Summary(values.quiet === true ? () => {} : io.err, isTty && values.quiet !== true, io.err);
@@ -210,18 +219,18 @@ function expandInput(arg: string, client: () => S3Client): AsyncIterable<Input> 
   const objectInput = (key: string, size?: number): Input => ({
     label: `s3://${url.bucket}/${key}`,
     open: async () => {
-      const o = await openS3Object(client(), { bucket: url.bucket, key });
+      const o = await openS3Input(client(), { bucket: url.bucket, key });
       const ref: SourceRef = { kind: 's3', bucket: url.bucket, key };
       if (o.versionId !== undefined) ref.versionId = o.versionId;
       if (o.etag !== undefined) ref.etag = o.etag;
       const size2 = o.size ?? size;
       // The version or ETag just read, so a second read gets the same bytes or fails.
-      const reopen = async (): Promise<AsyncIterable<Buffer>> => (await openS3Object(client(), { bucket: url.bucket, key, versionId: o.versionId, etag: o.etag })).stream;
+      const reopen = async (): Promise<AsyncIterable<Buffer>> => (await openS3Input(client(), { bucket: url.bucket, key, versionId: o.versionId, etag: o.etag })).stream;
       return size2 === undefined ? { stream: o.stream, ref, reopen } : { stream: o.stream, ref, size: size2, reopen };
     },
   });
   if (url.key !== '' && !url.key.endsWith('/')) return [objectInput(url.key)];
   return (async function* () {
-    for await (const { key, size } of listS3Keys(client(), url.bucket, url.key)) yield objectInput(key, size);
+    for await (const { key, size } of listS3Keys(client(), url.bucket, url.key, { pageTimeoutMs: S3_TIMEOUTS.idleMs })) yield objectInput(key, size);
   })();
 }

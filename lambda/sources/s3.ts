@@ -107,13 +107,16 @@ export async function openS3Object(client: S3Client, ref: S3ObjectRef, options: 
 }
 
 /** Every key under a prefix, in S3's (lexicographic) order, folder markers skipped. */
-export async function* listS3Keys(client: S3Client, bucket: string, prefix: string): AsyncGenerator<{ key: string; size: number }> {
+export async function* listS3Keys(client: S3Client, bucket: string, prefix: string, options: { pageTimeoutMs?: number } = {}): AsyncGenerator<{ key: string; size: number }> {
   let token: string | undefined;
   do {
     let page;
+    // Bounds each page's wait over all the SDK's attempts (its socket timeout is per attempt).
+    const signal = options.pageTimeoutMs === undefined ? undefined : AbortSignal.timeout(options.pageTimeoutMs);
     try {
-      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), signal === undefined ? {} : { abortSignal: signal });
     } catch (err) {
+      if (signal?.aborted === true) throw new SourceError(`cannot list s3://${bucket}/${prefix}: no response within ${options.pageTimeoutMs} ms`, err);
       throw new SourceError(`cannot list s3://${bucket}/${prefix}: ${describe(err)}`, err);
     }
     for (const o of page.Contents ?? []) {

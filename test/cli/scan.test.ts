@@ -388,7 +388,33 @@ describe('eqlambda scan: usage errors exit 2', () => {
     writeFileSync(join(dir, 'README.md'), '# rules\n');
     const run = await runCli(['rules', 'check', dir]);
     expect(run.code).toBe(0);
-    expect(run.err).toEqual([`1 file(s): 1 rule(s) OK, 0 with errors; skipped 1 other entry: ${join(dir, 'README.md')} (not *.toml)`]);
+    expect(run.err).toEqual([`skipped ${join(dir, 'README.md')} (not *.toml)`, '1 file(s): 1 rule(s) OK, 0 with errors; skipped 1 other entry']);
+  });
+
+  it('rules check names every entry it skipped, however many', async () => {
+    const { dir, cleanup } = tempDir();
+    onTestFinished(cleanup);
+    writeFileSync(join(dir, 'openssl.toml'), readFileSync(join(RULES_DIR, readdirSync(RULES_DIR).find((n) => n.includes('openssl'))!)));
+    const notes = Array.from({ length: 7 }, (_, i) => `notes-${i}.md`);
+    for (const name of notes) writeFileSync(join(dir, name), '# notes\n');
+    const run = await runCli(['rules', 'check', dir]);
+    expect(run.code).toBe(0);
+    expect(run.err).toEqual([...notes.map((name) => `skipped ${join(dir, name)} (not *.toml)`), '1 file(s): 1 rule(s) OK, 0 with errors; skipped 7 other entries']);
+  });
+
+  it('rules check exits 1 when no rule is found, as scan and the deploy refuse such a rule set', async () => {
+    const { dir, cleanup } = tempDir();
+    onTestFinished(cleanup);
+    const empty = await runCli(['rules', 'check', dir]);
+    expect(empty.code).toBe(1);
+    expect(empty.err).toEqual(['0 file(s): 0 rule(s) OK, 0 with errors', `eqlambda: no rules found in ${dir} (rule files end in .toml)`]);
+    // Only a deprecated rule: the message says why, in check and in scan alike.
+    const deprecated = join(dir, 'old.toml');
+    writeFileSync(deprecated, readFileSync(join(RULES_DIR, readdirSync(RULES_DIR).find((n) => n.includes('openssl'))!), 'utf8').replace('maturity = "production"', 'maturity = "deprecated"'));
+    const check = await runCli(['rules', 'check', dir]);
+    expect(check.code).toBe(1);
+    expect(check.err.at(-1)).toBe(`eqlambda: no rules found in ${dir}; skipped ${deprecated} (deprecated: Elastic no longer ships it)`);
+    await usage(['--rules', dir, EXAMPLES_DIR], `no rules found in ${dir}; skipped ${deprecated} (deprecated: Elastic no longer ships it)`);
   });
 
   it('for unknown commands', async () => {

@@ -6,9 +6,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SourceError } from '../../lambda/scan/decode.js';
-import { createS3Client, ObjectChangedError, ObjectMissingError, openS3Object } from '../../lambda/sources/s3.js';
+import { openS3Input } from '../../lambda/cli/scan.js';
+import { createS3Client, listS3Keys, ObjectChangedError, ObjectMissingError, openS3Object } from '../../lambda/sources/s3.js';
 
 const CURRENT_ETAG = '"9b2cf535f27731c974343645a3985328"';
 const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
@@ -23,7 +24,7 @@ beforeAll(async () => {
       res.write('{"a":1}\n'); // then nothing more
       return;
     }
-    if (req.url?.startsWith('/logs/stalled')) return; // never answers
+    if (req.url?.startsWith('/logs/stalled') || req.url?.startsWith('/stalled-list')) return; // never answers
     if (req.url?.startsWith('/no-such-bucket/')) {
       res.writeHead(404, { 'content-type': 'application/xml' });
       res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
@@ -111,4 +112,47 @@ it('with an idle timeout (as the CLI sets), fails an object whose body stops com
     timed.destroy();
     vi.unstubAllEnvs();
   }
+});
+
+describe('the CLI, with the SDK retrying as it does by default', () => {
+  // The SDK's socket timeout is per attempt: three attempts of a GetObject that never answers
+  // took three times the CLI's documented wait before it reported the input.
+  const idle = { connectMs: 1_000, idleMs: 1_000 };
+  const retrying = (): S3Client => {
+    const { port } = server.address() as AddressInfo;
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', `http://127.0.0.1:${port}`);
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'k');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 's');
+    vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
+    return createS3Client({ AWS_S3_FORCE_PATH_STYLE: 'true' }, idle);
+  };
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('gives up on an object that never answers after its idle time, over all attempts', async () => {
+    const timed = retrying();
+    try {
+      const started = performance.now();
+      const failure = await openS3Input(timed, { bucket: 'logs', key: 'stalled-open.ndjson' }, idle).catch((err: unknown) => err);
+      expect((failure as Error).message).toBe('cannot read s3://logs/stalled-open.ndjson: no response within 1000 ms');
+      expect(performance.now() - started).toBeLessThan(2_500);
+    } finally {
+      timed.destroy();
+    }
+  });
+
+  it('gives up on a listing page that never comes after its idle time, over all attempts', async () => {
+    const timed = retrying();
+    try {
+      const started = performance.now();
+      const failure = await (async () => {
+        for await (const entry of listS3Keys(timed, 'stalled-list', 'edr/', { pageTimeoutMs: idle.idleMs })) return entry;
+      })().catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(SourceError);
+      expect((failure as Error).message).toBe('cannot list s3://stalled-list/edr/: no response within 1000 ms');
+      expect(performance.now() - started).toBeLessThan(2_500);
+    } finally {
+      timed.destroy();
+    }
+  });
 });

@@ -34,7 +34,17 @@ describe('infra/app.ts', () => {
     }
   });
 
-  it('only warns about other unknown keys, such as those the CDK CLI writes into cdk.context.json', () => {
+  it('refuses any other unknown key named as the stack\'s keys are, with the known keys', () => {
+    for (const key of ['alertMinSev', 'foo', 'retention2']) {
+      const run = synth({ alertEmails: 'soc@example.com', [key]: 'high' });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(`eqlambda: context ${key}: unknown context key (known: `);
+      expect(run.stderr).toContain('alertMinSeverity');
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('only warns about unknown kebab-case keys, such as those the CDK CLI writes into cdk.context.json', () => {
     const run = synth({ alertEmails: 'soc@example.com', 'acknowledged-issue-numbers': [34892], 'cli-telemetry': false });
     expect(run.status).toBe(0);
     expect(run.stderr).toContain('eqlambda: ignoring unknown context key "acknowledged-issue-numbers"');
