@@ -96,16 +96,18 @@ export function unknownContextKeys(context: Record<string, unknown>): string[] {
  * (`acknowledged-issue-numbers`, `cli-telemetry`), and are only warned about.
  */
 export function likelyTypoOf(key: string): string | undefined {
-  return KNOWN_CONTEXT_KEYS.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+  // Spelled with separators (log-retention-days, log_retention_days) or in another case.
+  const plain = (k: string): string => k.replace(/[-_.\s]/g, '').toLowerCase();
+  return KNOWN_CONTEXT_KEYS.find((k) => plain(k) === plain(key) || editDistance(k, key) <= 2);
 }
 
 /**
- * Whether an unknown key is named as this app's keys are (camelCase letters and digits):
- * a setting it does not have, refused like a slip. The CDK CLI's own keys are kebab-case
- * (`acknowledged-issue-numbers`) or hold `:` or `@`.
+ * Whether an unknown key could be meant for this app (alertMinSev, log_retention_days): a
+ * setting it does not have, refused like a slip. Every key the CDK CLI and library set holds
+ * `:`, `@` or `-` (feature flags, lookups, `acknowledged-issue-numbers`, `cli-telemetry`).
  */
 export function looksLikeOurs(key: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9]*$/.test(key);
+  return !/[:@-]/.test(key);
 }
 
 function editDistance(a: string, b: string): number {

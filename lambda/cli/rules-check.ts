@@ -28,5 +28,10 @@ export function rulesCheckCommand(argv: string[], io: Output): number {
 /** Why no rule loaded from `paths` (no error either): what was skipped, or where rules go. */
 export function noRulesFound(paths: string[], skipped: string[]): string {
   const where = `no rules found in ${paths.join(', ')}`;
-  return skipped.length === 0 ? `${where} (rule files end in .toml)` : `${where}; skipped ${skipped.join(', ')}`;
+  if (skipped.length === 0) return `${where} (rule files end in .toml)`;
+  const named = skipped.slice(0, NAMED_IN_MESSAGE).join(', ');
+  const more = skipped.length - NAMED_IN_MESSAGE;
+  return `${where}; skipped ${named}${more > 0 ? ` and ${more} more ('eqlambda rules check' names them all)` : ''}`;
 }
+
+const NAMED_IN_MESSAGE = 3;

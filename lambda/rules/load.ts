@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { extname, join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
 import { fieldTooDeep } from '../engine/fields.js';
@@ -57,8 +57,9 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
 const isRuleFileName = (path: string): boolean => path.toLowerCase().endsWith('.toml');
 
 /**
- * Whether an entry that cannot be read may have been rules: named (or, for a link, pointing
- * to a name) like a rule file or without an extension, as folders are.
+ * Whether an entry that cannot be read may have been rules: anything but a link named, and
+ * pointing to, a kind of file that is not (notes.md). Folder names can hold dots
+ * (detection-rules-8.14, windows.d), so any other name may have been a folder of rules.
  */
 function mayHoldRules(path: string): boolean {
   let target = path;
@@ -67,8 +68,11 @@ function mayHoldRules(path: string): boolean {
   } catch {
     // Not a link: its own name decides.
   }
-  return [path, target].some((p) => isRuleFileName(p) || extname(basename(p.replace(/[/\\]+$/, ''))) === '');
+  return ![path, target].every((p) => NOT_RULES_EXTENSIONS.has(extname(p.replace(/[/\\]+$/, '')).toLowerCase()));
 }
+
+/** Kinds of file that sit beside rules and are not rules: documents, data, scripts, editor leftovers. */
+const NOT_RULES_EXTENSIONS = new Set(['.md', '.txt', '.rst', '.adoc', '.html', '.json', '.ndjson', '.yml', '.yaml', '.csv', '.py', '.sh', '.js', '.ts', '.log', '.gz', '.zip', '.lock', '.bak', '.orig', '.swp', '.tmp']);
 
 /** A rule file that loads as nothing, on purpose (a deprecated rule). */
 class RuleSkipped extends Error {}

@@ -394,54 +394,71 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
 }
 
 /**
- * The CRC32 of the input read so far at evenly spaced offsets, for checking a second read.
- * They start 4 KiB apart, so damage early in a large first chunk still has one before it;
- * when there are too many, every other one goes and the spacing doubles, so their memory is
+ * The CRC32 of the input read so far at offsets a second read is checked at. Damage is found
+ * near where reading has got to (zlib runs at most a few MiB behind the reads), so the last
+ * 4 MiB keep a checkpoint every 4 KiB; the first 4 KiB are kept as bytes, so damage there
+ * (NDJSON compresses 16:1, so zlib's first output chunk takes under 4 KiB of it) is checked at
+ * its exact offset; older ones are thinned, every other one going past 512, so memory is
  * bounded however long the input (one per 16 KiB socket read would be millions at 64 GiB).
  */
 export class ReadCheckpoints {
   private read = 0;
   private crc = 0;
-  private spacing = FIRST_CHECKPOINT_SPACING;
-  private offsets: number[] = [];
-  private crcs: number[] = [];
+  private readonly head = Buffer.alloc(CHECKPOINT_SPACING);
+  private recent: number[] = [];
+  private recentCrcs: number[] = [];
+  private coarseSpacing = CHECKPOINT_SPACING;
+  private coarse: number[] = [];
+  private coarseCrcs: number[] = [];
 
   add(chunk: Buffer): void {
+    if (this.read < this.head.length) chunk.copy(this.head, this.read, 0, Math.min(chunk.length, this.head.length - this.read));
     for (let at = 0; at < chunk.length; ) {
-      const mark = (Math.floor(this.read / this.spacing) + 1) * this.spacing;
+      const mark = (Math.floor(this.read / CHECKPOINT_SPACING) + 1) * CHECKPOINT_SPACING;
       const take = Math.min(chunk.length - at, mark - this.read);
       this.crc = crc32After(chunk.subarray(at, at + take), this.crc);
       this.read += take;
       at += take;
-      if (this.read === mark) {
-        this.offsets.push(mark);
-        this.crcs.push(this.crc);
-        if (this.offsets.length > MAX_CHECKPOINTS) this.thin();
-      }
+      if (this.read === mark) this.mark();
     }
   }
 
-  /** The last checkpoint at or before `offset` (the start of the input if none). */
+  /** The last checkpoint at or before `offset`: exactly there within the first 4 KiB. */
   atOrBefore(offset: number): { offset: number; crc: number } {
-    for (let i = this.offsets.length - 1; i >= 0; i--) if (this.offsets[i]! <= offset) return { offset: this.offsets[i]!, crc: this.crcs[i]! };
+    if (offset <= Math.min(this.read, this.head.length)) return { offset, crc: crc32After(this.head.subarray(0, offset), 0) };
+    for (const [offsets, crcs] of [[this.recent, this.recentCrcs], [this.coarse, this.coarseCrcs]] as const) {
+      for (let i = offsets.length - 1; i >= 0; i--) if (offsets[i]! <= offset) return { offset: offsets[i]!, crc: crcs[i]! };
+    }
     return { offset: 0, crc: 0 };
   }
 
   /** How many are kept (for tests). */
   get size(): number {
-    return this.offsets.length;
+    return this.recent.length + this.coarse.length;
   }
 
-  private thin(): void {
-    this.spacing *= 2;
-    const keep = this.offsets.map((o, i) => (o % this.spacing === 0 ? i : -1)).filter((i) => i >= 0);
-    this.offsets = keep.map((i) => this.offsets[i]!);
-    this.crcs = keep.map((i) => this.crcs[i]!);
+  private mark(): void {
+    this.recent.push(this.read);
+    this.recentCrcs.push(this.crc);
+    if (this.recent.length > 2 * RECENT_CHECKPOINTS) {
+      this.recent = this.recent.slice(-RECENT_CHECKPOINTS);
+      this.recentCrcs = this.recentCrcs.slice(-RECENT_CHECKPOINTS);
+    }
+    if (this.read % this.coarseSpacing !== 0) return;
+    this.coarse.push(this.read);
+    this.coarseCrcs.push(this.crc);
+    if (this.coarse.length <= MAX_COARSE_CHECKPOINTS) return;
+    this.coarseSpacing *= 2;
+    const keep = this.coarse.map((o, i) => (o % this.coarseSpacing === 0 ? i : -1)).filter((i) => i >= 0);
+    this.coarse = keep.map((i) => this.coarse[i]!);
+    this.coarseCrcs = keep.map((i) => this.coarseCrcs[i]!);
   }
 }
 
-const FIRST_CHECKPOINT_SPACING = 4096;
-const MAX_CHECKPOINTS = 512;
+const CHECKPOINT_SPACING = 4096;
+/** 4 MiB of fine checkpoints (at most twice as many between trims). */
+const RECENT_CHECKPOINTS = 1024;
+const MAX_COARSE_CHECKPOINTS = 512;
 
 /** The second read of an input is not the bytes the first read gave. */
 class ReadDifferently extends Error {

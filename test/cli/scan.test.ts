@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { Alert, Overflow } from '../../lambda/alerts/document.js';
 import { main, processOutput } from '../../lambda/cli/main.js';
 import { SCAN_USAGE } from '../../lambda/cli/scan.js';
+import { noRulesFound } from '../../lambda/cli/rules-check.js';
 import { BENIGN, EXAMPLES_DIR, gzip, line, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, RULES_DIR, settlesWithin, SSH_RULE_ID, SSH_TP, tempDir, variant } from '../scan/helpers.js';
 import { alertKeys, records, runCli, withoutTimestamps, type CliRun } from './helpers.js';
 
@@ -400,6 +401,13 @@ describe('eqlambda scan: usage errors exit 2', () => {
     const run = await runCli(['rules', 'check', dir]);
     expect(run.code).toBe(0);
     expect(run.err).toEqual([...notes.map((name) => `skipped ${join(dir, name)} (not *.toml)`), '1 file(s): 1 rule(s) OK, 0 with errors; skipped 7 other entries']);
+  });
+
+  it('names three skipped entries at most when no rule is found, and where to see them all', () => {
+    expect(noRulesFound(['r'], ['a (hidden)', 'b (hidden)', 'c (hidden)'])).toBe('no rules found in r; skipped a (hidden), b (hidden), c (hidden)');
+    expect(noRulesFound(['r', 's'], ['a (hidden)', 'b (hidden)', 'c (hidden)', 'd (hidden)', 'e (hidden)'])).toBe(
+      "no rules found in r, s; skipped a (hidden), b (hidden), c (hidden) and 2 more ('eqlambda rules check' names them all)",
+    );
   });
 
   it('rules check exits 1 when no rule is found, as scan and the deploy refuse such a rule set', async () => {

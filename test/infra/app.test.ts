@@ -25,7 +25,14 @@ function synth(context: Record<string, unknown>, env: Record<string, string> = {
 
 describe('infra/app.ts', () => {
   it('refuses a mistyped context key instead of deploying without the setting', () => {
-    const typos: [string, string][] = [['alertEmail', 'alertEmails'], ['PREFIX', 'prefix'], ['memorysize', 'memorySize'], ['reservedConcurency', 'reservedConcurrency']];
+    const typos: [string, string][] = [
+      ['alertEmail', 'alertEmails'],
+      ['PREFIX', 'prefix'],
+      ['memorysize', 'memorySize'],
+      ['reservedConcurency', 'reservedConcurrency'],
+      ['log-retention-days', 'logRetentionDays'],
+      ['log_retention_days', 'logRetentionDays'],
+    ];
     for (const [typo, meant] of typos) {
       const run = synth({ [typo]: '1' });
       expect(run.status).toBe(1);
@@ -35,7 +42,7 @@ describe('infra/app.ts', () => {
   });
 
   it('refuses any other unknown key named as the stack\'s keys are, with the known keys', () => {
-    for (const key of ['alertMinSev', 'foo', 'retention2']) {
+    for (const key of ['alertMinSev', 'foo', 'retention2', 'log_retention', 'alert.severity']) {
       const run = synth({ alertEmails: 'soc@example.com', [key]: 'high' });
       expect(run.status).toBe(1);
       expect(run.stderr).toContain(`eqlambda: context ${key}: unknown context key (known: `);

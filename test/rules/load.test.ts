@@ -491,12 +491,16 @@ describe('folders: what is read, skipped and refused', () => {
     writeRule(dir, 'd.toml', ruleLines('id-d'));
     symlinkSync(join(dir, 'missing-folder'), join(dir, 'vendor')); // a folder of rules, gone
     symlinkSync(join(dir, 'missing-folder/'), join(dir, 'e.md')); // named like notes, pointing to a folder
+    symlinkSync(join(dir, 'detection-rules-8.14'), join(dir, 'elastic-8.14')); // a versioned folder, gone
+    symlinkSync(join(dir, 'gone.d'), join(dir, 'windows.d'));
     const result = loadRules([dir]);
     expect(result.rules.map((r) => r.id)).toEqual(['id-a', 'id-d']);
     expect(result.files).toEqual([join(dir, 'a.toml'), join(dir, 'b.toml'), join(dir, 'd.toml')]);
     expect(result.errors.map((e) => e.message)).toEqual([
       `${join(dir, 'e.md')}:1:1: no such file or folder`,
+      `${join(dir, 'elastic-8.14')}:1:1: no such file or folder`,
       `${join(dir, 'vendor')}:1:1: no such file or folder`,
+      `${join(dir, 'windows.d')}:1:1: no such file or folder`,
       `${join(dir, 'b.toml')}:1:1: no such file or folder`,
     ]);
     expect(result.skipped).toEqual([`${join(dir, 'c.md')} (no such file or folder)`]);

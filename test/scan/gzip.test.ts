@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { constants, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionRecord } from '../../lambda/alerts/document.js';
+import { decode } from '../../lambda/scan/decode.js';
 import { SourceError } from '../../lambda/scan/errors.js';
 import { gunzipExactly } from '../../lambda/scan/gzip-members.js';
 import { PreparedRules, scan } from '../../lambda/scan/pipeline.js';
@@ -607,6 +608,32 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
         expect(alertLines(records)).toEqual(alertLines(without.records));
       }
     }
+  });
+
+  it('checks a second read at the damage itself when it is within the first 4 KiB of the input', async () => {
+    // NDJSON compresses well: a 64 KiB output chunk takes under 4 KiB of compressed input, so
+    // the zlib call that fails on a damaged second member starts there, after lines were delivered.
+    const lines = (tag: string, from: number, n: number): string => Array.from({ length: n }, (_, i) => JSON.stringify({ tag, event: { category: 'process' }, i: from + i })).join('\n') + '\n';
+    const first = gzip(lines('original', 0, 1700));
+    const damagedMember = gzip(lines('original', 3000, 3000));
+    damagedMember[10] = 0x07; // an invalid block type
+    const bytes = Buffer.concat([first, damagedMember]);
+    const rewritten = Buffer.concat([gzip(lines('rewritten', 0, 1700)), gzip(lines('rewritten', 3000, 3000))]);
+    const decoded = async (reopen?: () => Promise<AsyncIterable<Buffer>>): Promise<{ text: string; error?: string }> => {
+      let text = '';
+      try {
+        for await (const c of decode(chunked(bytes, 65536), { compressed: false, bytesIn: 0, bytesOut: 0 }, reopen === undefined ? {} : { reopen })) text += c.toString();
+      } catch (err) {
+        return { text, error: (err as Error).message };
+      }
+      return { text };
+    };
+    const without = await decoded();
+    expect(without.text.length).toBeGreaterThan(0);
+    expect(without.text.length).toBeLessThan(lines('original', 0, 1700).length); // the failing call's output lost
+    expect((await decoded(async () => chunked(bytes, 65536))).text).toBe(lines('original', 0, 1700)); // recovered
+    // A rewritten file is not spliced in after the lines delivered: the first report stands.
+    expect(await decoded(async () => chunked(rewritten, 65536))).toEqual(without);
   });
 
   it('recovers the lines before corrupt deflate data that the failing zlib call dropped', async () => {

@@ -31,23 +31,29 @@ describe('ReadCheckpoints', () => {
     }
   });
 
-  it('has one 4 KiB into a first chunk of 1 MiB (a file read), and one within a fraction of the input read before any offset', () => {
+  it('is exact within the first 4 KiB, 4 KiB apart over the last 4 MiB read, and coarser before', () => {
     const first = new ReadCheckpoints();
     first.add(input.subarray(0, 1 << 20));
+    for (const offset of [1, 1234, 4095, 4096]) expect(first.atOrBefore(offset)).toEqual({ offset, crc: crc32(input.subarray(0, offset)) });
     expect(first.atOrBefore(5000).offset).toBe(4096);
-    // Damage is found within a few MiB of where reading got to: its checkpoint is near it.
     const checkpoints = feed(input.length, 6);
-    for (const offset of [20_000, 1 << 20, input.length]) expect(offset - checkpoints.atOrBefore(offset).offset).toBeLessThanOrEqual(input.length / 256);
+    expect(checkpoints.atOrBefore(1000)).toEqual({ offset: 1000, crc: crc32(input.subarray(0, 1000)) });
+    // Damage is found within a few MiB of where reading got to: a checkpoint within 4 KiB of it.
+    for (const back of [0, 1, 5000, 3 << 20]) {
+      const offset = input.length - back;
+      expect(offset - checkpoints.atOrBefore(offset).offset).toBeLessThan(4096);
+    }
   });
 
-  it('keeps at most 512, however long the input', () => {
+  it('keeps a bounded number, however long the input, with older ones a fraction of the input apart', () => {
     const checkpoints = new ReadCheckpoints();
     const chunk = Buffer.alloc(16 * 1024, 7);
     let read = 0;
     for (let i = 0; i < 64 * 1024; i++, read += chunk.length) checkpoints.add(chunk); // 1 GiB
-    expect(checkpoints.size).toBeLessThanOrEqual(512);
-    expect(checkpoints.size).toBeGreaterThanOrEqual(256);
-    expect(read - checkpoints.atOrBefore(read).offset).toBeLessThanOrEqual(read / 256);
+    expect(checkpoints.size).toBeLessThanOrEqual(2 * 1024 + 512);
+    expect(read - checkpoints.atOrBefore(read).offset).toBe(0);
+    const old = read / 2;
+    expect(old - checkpoints.atOrBefore(old).offset).toBeLessThanOrEqual(read / 256);
   });
 
   function feedBytewise(): ReadCheckpoints {
