@@ -21,7 +21,7 @@ export function rulesCheckCommand(argv: string[], io: Output): number {
   const skipped = result.skipped.length === 0 ? '' : `; skipped ${result.skipped.length} other entr${result.skipped.length === 1 ? 'y' : 'ies'}`;
   io.err(`${result.files.length} file(s): ${ok} rule(s) OK, ${bad} with errors${skipped}`);
   // As scan and the deploy do: a rule set with no rule could never alert.
-  if (ok === 0 && bad === 0) io.err(`eqlambda: ${noRulesFound(paths, result.skipped)}`);
+  if (ok === 0 && bad === 0) io.err(`eqlambda: ${result.skipped.length === 0 ? noRulesFound(paths, []) : `no rules found in ${paths.join(', ')}: every entry was skipped (above)`}`);
   return bad > 0 || ok === 0 ? 1 : 0;
 }
 

@@ -12,7 +12,7 @@ import { loadRules } from '../rules/load.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
-import { openFileAgain, openFileSource } from '../sources/file.js';
+import { openFile, openFileAgain, openFileSource } from '../sources/file.js';
 import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url, type OpenedObject, type S3ObjectRef } from '../sources/s3.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, SourceError } from '../scan/decode.js';
 import { parse, positiveInteger, UsageError, type Output } from './args.js';
@@ -203,13 +203,13 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
   yield {
     label: path,
     // The file's size and modification time are its version: a rewritten file gets new alert ids.
-    open: async () => ({
-      stream: await openFileSource(path),
-      ref: { kind: 'file', file: path, identity: `file:${resolve(path)}?size=${stat.size}&mtime=${stat.mtimeMs}` },
-      size: stat.size,
-      // A pipe (`<(zcat …)`) cannot be read again; a regular file can.
-      ...(stat.isFile() ? { reopen: () => openFileAgain(path, stat) } : {}),
-    }),
+    open: async () => {
+      const ref: SourceRef = { kind: 'file', file: path, identity: `file:${resolve(path)}?size=${stat.size}&mtime=${stat.mtimeMs}` };
+      // A pipe (`<(zcat …)`) cannot be read again; a regular file can, while it is the version read.
+      if (!stat.isFile()) return { stream: await openFileSource(path), ref, size: stat.size };
+      const { stream, version } = await openFile(path);
+      return { stream, ref, size: stat.size, reopen: () => openFileAgain(path, version) };
+    },
   };
 }
 

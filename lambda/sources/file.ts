@@ -1,7 +1,6 @@
 /** Source stage for local inputs: files and standard input as streams of Buffers. */
 import { fstatSync, type Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { SourceError } from '../scan/decode.js';
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -17,22 +16,45 @@ export async function openFileSource(path: string): Promise<AsyncGenerator<Buffe
     if (standardInputIsDirectory()) throw new SourceError('cannot read standard input: it is a directory', undefined);
     return chunksOf(process.stdin, 'standard input');
   }
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    throw new SourceError(`cannot read ${path}: ${(err as Error).message}`, err);
+  return (await openFile(path)).stream;
+}
+
+/**
+ * What tells one version of a file from another: the inode, and its size, modification and
+ * change times. A program can set the modification time back (`cp -p`, `tar -x`, `touch -r`),
+ * but any write or change of times moves the change time on.
+ */
+export type FileVersion = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
+
+/** Opens a regular file for reading, with the version of it that is read. */
+export async function openFile(path: string): Promise<{ stream: AsyncGenerator<Buffer>; version: FileVersion }> {
+  const { handle, version } = await openVersion(path, `cannot read ${path}`);
+  return { stream: chunksOf(handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), path), version };
+}
+
+/**
+ * Opens a file again, if it is still the version read (else the bytes may differ). The
+ * version is that of the file opened, not of the path looked up, so a file replaced in
+ * between is refused too.
+ */
+export async function openFileAgain(path: string, was: FileVersion): Promise<AsyncGenerator<Buffer>> {
+  const { handle, version: now } = await openVersion(path, `cannot read ${path} again`);
+  if (now.dev !== was.dev || now.ino !== was.ino || now.size !== was.size || now.mtimeMs !== was.mtimeMs || now.ctimeMs !== was.ctimeMs) {
+    await handle.close().catch(() => undefined);
+    throw new SourceError(`${path} changed while it was scanned`, undefined);
   }
   return chunksOf(handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), path);
 }
 
-/** Opens a file again, if it still has the size and modification time it had (else the bytes may differ). */
-export async function openFileAgain(path: string, was: Pick<Stats, 'size' | 'mtimeMs'>): Promise<AsyncGenerator<Buffer>> {
-  const now = await stat(path).catch((err: Error) => {
-    throw new SourceError(`cannot read ${path} again: ${err.message}`, err);
-  });
-  if (now.size !== was.size || now.mtimeMs !== was.mtimeMs) throw new SourceError(`${path} changed while it was scanned`, undefined);
-  return openFileSource(path);
+async function openVersion(path: string, failure: string): Promise<{ handle: FileHandle; version: FileVersion }> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    return { handle, version: await handle.stat() };
+  } catch (err) {
+    await handle?.close().catch(() => undefined);
+    throw new SourceError(`${failure}: ${(err as Error).message}`, err);
+  }
 }
 
 async function* chunksOf(stream: AsyncIterable<unknown>, name: string): AsyncGenerator<Buffer> {
