@@ -324,14 +324,19 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
   if (damage !== undefined) yield* redecode(damage, options.reopen!);
 
   /**
-   * The chunks of a second read, checked against the first read's CRC at its last checkpoint
-   * at or before `at`; `checked.same` is set once they have matched up to there.
+   * The chunks of a second read, checked against the first read's CRC past the damage, as far
+   * as the first read went (up to VERIFY_AHEAD_BYTES beyond `at`): a file rewritten only after
+   * the damage (a valid member where the first read had junk) would otherwise be spliced in.
+   * Chunks from the last checkpoint before the damage on are held until that check, so the
+   * decoder sees nothing there unchecked; `checked.same` is set once it has passed.
    */
   async function* sameAsRead(again: AsyncIterable<Buffer>, at: number, checked: { same: boolean }): AsyncGenerator<Buffer> {
-    const check = checkpoints.atOrBefore(at);
+    const holdFrom = checkpoints.atOrBefore(at);
+    const check = checkpoints.lastWithin(holdFrom.offset, at + VERIFY_AHEAD_BYTES) ?? holdFrom;
     checked.same = check.offset === 0;
     let offset = 0;
     let crc = 0;
+    const held: Buffer[] = [];
     for await (const raw of again) {
       // Stopped: the for-await releases the second read (closes the file, the S3 response).
       options.signal?.throwIfAborted();
@@ -345,9 +350,15 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
         }
       }
       offset += chunk.length;
+      if (!checked.same && offset > holdFrom.offset) {
+        held.push(Buffer.from(chunk)); // a copy: a source may reuse its buffer
+        continue;
+      }
+      yield* held.splice(0);
       yield chunk;
     }
     if (offset < check.offset) throw new ReadDifferently();
+    yield* held;
   }
 
   /**
@@ -432,6 +443,16 @@ export class ReadCheckpoints {
     return { offset: 0, crc: 0 };
   }
 
+  /**
+   * The furthest checkpoint, the end of what was read among them, after `from` and at or
+   * before `to` (undefined if none).
+   */
+  lastWithin(from: number, to: number): { offset: number; crc: number } | undefined {
+    if (this.read > from && this.read <= to) return { offset: this.read, crc: this.crc };
+    const last = this.atOrBefore(to);
+    return last.offset > from ? last : undefined;
+  }
+
   /** How many are kept (for tests). */
   get size(): number {
     return this.recent.length + this.coarse.length;
@@ -456,6 +477,8 @@ export class ReadCheckpoints {
 }
 
 const CHECKPOINT_SPACING = 4096;
+/** How far past the damage a second read is checked (and held, compressed, until it is). */
+const VERIFY_AHEAD_BYTES = 4 * 1024 * 1024;
 /** 4 MiB of fine checkpoints (at most twice as many between trims). */
 const RECENT_CHECKPOINTS = 1024;
 const MAX_COARSE_CHECKPOINTS = 512;

@@ -636,6 +636,33 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
     expect(await decoded(async () => chunked(rewritten, 65536))).toEqual(without);
   });
 
+  it('refuses a second read that differs only after the damage, as far as the first read went', async () => {
+    // A file rewritten where the first read had junk or a member after padding: the bytes up
+    // to the damage match, and what follows would be spliced in as if it were this file's.
+    const lines = (tag: string, from: number, n: number): string => Array.from({ length: n }, (_, i) => JSON.stringify({ tag, event: { category: 'process' }, i: from + i })).join('\n') + '\n';
+    const head = gzip(lines('original', 0, 3000));
+    const cases: [string, Buffer, Buffer][] = [
+      ['junk appended', Buffer.concat([head, Buffer.from('appended junk, not gzip\n')]), Buffer.concat([head, gzip(lines('rewritten', 0, 3000))])],
+      ['a member after zero padding', Buffer.concat([head, Buffer.alloc(16), gzip(lines('original', 3000, 3000))]), Buffer.concat([head, Buffer.alloc(16), gzip(lines('rewritten', 0, 3000))])],
+    ];
+    for (const [name, bytes, rewritten] of cases) {
+      const decoded = async (reopen?: () => Promise<AsyncIterable<Buffer>>): Promise<{ text: string; error?: string }> => {
+        let text = '';
+        try {
+          for await (const c of decode(chunked(bytes, 4096), { compressed: false, bytesIn: 0, bytesOut: 0 }, reopen === undefined ? {} : { reopen })) text += c.toString();
+        } catch (err) {
+          return { text, error: (err as Error).message };
+        }
+        return { text };
+      };
+      const without = await decoded();
+      expect(without.error, name).toBeDefined();
+      const again = await decoded(async () => chunked(bytes, 4096));
+      expect(again.text.startsWith(lines('original', 0, 3000)), name).toBe(true); // recovered
+      expect(await decoded(async () => chunked(rewritten, 4096)), name).toEqual(without);
+    }
+  });
+
   it('recovers the lines before corrupt deflate data that the failing zlib call dropped', async () => {
     // Damage zlib notices at once (an invalid block type), mid-member, far from a read boundary.
     const original = Buffer.from(text);

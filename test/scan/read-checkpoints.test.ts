@@ -56,6 +56,21 @@ describe('ReadCheckpoints', () => {
     expect(old - checkpoints.atOrBefore(old).offset).toBeLessThanOrEqual(read / 256);
   });
 
+  it('finds the furthest checkpoint in a range, the end of the read included', () => {
+    const checkpoints = feed(100_000, 8);
+    const end = input.length;
+    expect(checkpoints.lastWithin(end - 10_000, end + 1)).toEqual({ offset: end, crc: crc32(input) });
+    const inside = checkpoints.lastWithin(20_000, 1_000_000)!;
+    expect(inside.offset).toBeGreaterThan(1_000_000 - 4096 * 512);
+    expect(inside.offset).toBeLessThanOrEqual(1_000_000);
+    expect(inside.crc).toBe(crc32(input.subarray(0, inside.offset)));
+    expect(checkpoints.lastWithin(end, end + 100)).toBeUndefined();
+    const short = new ReadCheckpoints();
+    short.add(input.subarray(0, 3000));
+    expect(short.lastWithin(1000, 4_000_000)).toEqual({ offset: 3000, crc: crc32(input.subarray(0, 3000)) });
+    expect(short.lastWithin(0, 2000)).toEqual({ offset: 2000, crc: crc32(input.subarray(0, 2000)) });
+  });
+
   function feedBytewise(): ReadCheckpoints {
     const checkpoints = new ReadCheckpoints();
     const part = input.subarray(0, 300_000);
