@@ -207,7 +207,8 @@ export function readConfig(get: (key: ContextKey) => unknown): EqlambdaConfig {
     logExpirationDays: int('logExpirationDays', DEFAULTS.logExpirationDays, 0, 36500),
     alertEmails: list('alertEmails').map((e) => email('alertEmails', e)),
     memorySize: int('memorySize', DEFAULTS.memorySize, 128, 10240),
-    timeoutSeconds: int('timeoutSeconds', DEFAULTS.timeoutSeconds, 1, 900),
+    // Below 3 s the handler's least waits for S3 and SNS (a second each) outlast the function.
+    timeoutSeconds: int('timeoutSeconds', DEFAULTS.timeoutSeconds, 3, 900),
     logRetentionDays: retention as RetentionDays,
     logLevel: oneOf('logLevel', LOG_LEVELS, (s) => s.toUpperCase()) ?? DEFAULTS.logLevel,
     rulesDir: str('rulesDir') ?? DEFAULTS.rulesDir,

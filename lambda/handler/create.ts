@@ -223,7 +223,9 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
         logger.info('S3 test event: nothing to scan');
         return { objects: 0, alerts: 0, skipped: 0 };
       }
-      if (!Array.isArray((event as Partial<S3Event> | null)?.Records)) {
+      // S3 never sends a notification without records: an empty list is not one of its events.
+      const records = (event as Partial<S3Event> | null)?.Records;
+      if (!Array.isArray(records) || records.length === 0) {
         const shape = describeEvent(event);
         logger.error('unsupported event', { shape });
         throw new Error(`${UNSUPPORTED}: ${shape}`);

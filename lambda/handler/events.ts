@@ -43,6 +43,7 @@ export function describeEvent(event: unknown): string {
   if (event === null || typeof event !== 'object') return `a ${event === null ? 'null' : typeof event} event`;
   const e = event as Record<string, unknown>;
   if (typeof e['detail-type'] === 'string') return `EventBridge "${e['detail-type'].slice(0, 100)}" event from ${String(e.source).slice(0, 100)}`;
+  if (Array.isArray(e.Records) && e.Records.length === 0) return 'a notification with no records';
   const keys = Object.keys(e);
   return keys.length === 0 ? 'an empty object' : `an object with keys ${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
 }
@@ -60,7 +61,12 @@ export function tasksFromS3Event(event: S3Event): { tasks: ObjectTask[]; skipped
     }
     const bucket = s3.bucket.name;
     const key = decodeS3Key(s3.object.key);
-    if (!String(record.eventName ?? '').startsWith('ObjectCreated:')) {
+    // Every S3 notification record names its event: one without is malformed, not a deletion.
+    if (typeof record.eventName !== 'string' || record.eventName === '') {
+      skipped.push({ reason: NOT_S3_RECORD, bucket, key });
+      continue;
+    }
+    if (!record.eventName.startsWith('ObjectCreated:')) {
       skipped.push({ reason: `event ${record.eventName} is not ObjectCreated`, bucket, key });
       continue;
     }

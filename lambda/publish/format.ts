@@ -1,6 +1,6 @@
 /**
  * SNS messages for detection records. One message serves every subscriber through
- * MessageStructure "json": the alert JSON for default/sqs/lambda/email-json, a readable
+ * MessageStructure "json": the alert JSON as default (sqs, lambda, email-json...), a readable
  * text for email, and an AWS Chatbot custom notification for https (Slack/Teams).
  * A message never exceeds SNS's 256 KiB: an oversized document is trimmed and the
  * alert marked `"truncated": true`; the alert's own fields are always kept whole.
@@ -217,11 +217,10 @@ function attributes(record: DetectionRecord): Record<string, MessageAttributeVal
 
 function body(record: DetectionRecord): string {
   const json = JSON.stringify(record);
+  // SNS sends `default` to every protocol without a key of its own (sqs, lambda, email-json,
+  // http, sms...): one copy of the alert JSON, so a document is trimmed only when it must be.
   return JSON.stringify({
     default: json,
-    sqs: json,
-    lambda: json,
-    'email-json': json,
     email: emailText(record),
     https: JSON.stringify(chatbotNotification(record)),
   });

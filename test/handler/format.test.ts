@@ -114,6 +114,17 @@ describe('toSnsMessage', () => {
     expect(emoji.length).toBe(99);
   });
 
+  it('carries documents whole up to near the limit: one copy of the alert JSON, for every protocol without its own key', () => {
+    for (const length of [70_000, 200_000]) {
+      const doc = c.openssl();
+      doc.process = { ...doc.process, command_line: `openssl s_client -connect 203.0.113.7:4443 ${'A'.repeat(length)}` };
+      const alert = alertFor(doc);
+      const record = expectWellFormed(entryFor(alert)) as Alert;
+      expect(record.truncated, `${length}`).toBeUndefined();
+      expect(record.document).toEqual(alert.document);
+    }
+  });
+
   it('trims an oversized document (1 MB command line) and keeps the alert fields whole', () => {
     const doc = c.openssl();
     doc.process = { ...doc.process, command_line: `openssl s_client -connect 203.0.113.7:4443 ${'A'.repeat(1_000_000)}` };

@@ -172,13 +172,17 @@ describe('S3 event notifications', () => {
     await expect(run(null)).rejects.toThrow(/: a null event$/);
     const sqs = { Records: [{ eventSource: 'aws:sqs', body: JSON.stringify(s3Event({ key: 'edr/a.ndjson' })) }] };
     await expect(run(sqs)).rejects.toThrow(/^unsupported event: .*: 1 record\(s\) are not S3 object records$/);
-    expect(logger.at('error').map((e) => e.message)).toEqual(['unsupported event', 'unsupported event', 'unsupported event', 'unsupported event', 'record skipped']);
+    // S3 never sends these: no records at all, or a record that names no event.
+    await expect(run({ Records: [] })).rejects.toThrow(/: a notification with no records$/);
+    const unnamed = s3Event({ key: 'edr/a.ndjson' });
+    delete (unnamed.Records[0] as { eventName?: string }).eventName;
+    await expect(run(unnamed)).rejects.toThrow(/^unsupported event: .*: 1 record\(s\) are not S3 object records$/);
+    expect(logger.at('error').map((e) => e.message)).toEqual(['unsupported event', 'unsupported event', 'unsupported event', 'unsupported event', 'record skipped', 'unsupported event', 'record skipped']);
     expect(s3.mock.calls()).toHaveLength(0);
   });
 
   it('does nothing for the s3:TestEvent', async () => {
     expect(await run(S3_TEST_EVENT)).toEqual({ objects: 0, alerts: 0, skipped: 0 });
-    expect(await run({ Records: [] })).toEqual({ objects: 0, alerts: 0, skipped: 0 });
     expect(s3.mock.calls()).toHaveLength(0);
     expect(sns.mock.calls()).toHaveLength(0);
   });
@@ -428,7 +432,7 @@ describe('delivery to SNS', () => {
     const small = Array.from({ length: 23 }, (_, i) => (i % 2 === 0 ? c.openssl() : c.sshBackdoor()));
     const large = Array.from({ length: 12 }, () => {
       const d = c.openssl();
-      d.process = { ...d.process, command_line: `openssl s_client -connect 203.0.113.7:4443 ${'B'.repeat(10_000)}` };
+      d.process = { ...d.process, command_line: `openssl s_client -connect 203.0.113.7:4443 ${'B'.repeat(45_000)}` };
       return d;
     });
     s3.put('edr/small.ndjson.gz', gz(logOf(18, small, 3).body));

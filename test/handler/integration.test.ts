@@ -163,7 +163,7 @@ describe('S3 notifications over HTTP', () => {
     const small = Array.from({ length: 23 }, (_, i) => (i % 2 === 0 ? c.openssl() : c.sshBackdoor()));
     const large = Array.from({ length: 14 }, () => {
       const d = c.openssl();
-      d.process = { ...d.process, command_line: `openssl s_client -connect 198.51.100.9:443 ${'D'.repeat(15_000)}` };
+      d.process = { ...d.process, command_line: `openssl s_client -connect 198.51.100.9:443 ${'D'.repeat(60_000)}` };
       return d;
     });
     const huge = c.sshBackdoor();
