@@ -10,6 +10,7 @@ import { parseQuery } from './parser.js';
 
 export { EqlError } from './errors.js';
 export { withFieldCache } from './fields.js';
+export { scriptSearches } from './scope.js';
 export type { Event, Scalar } from './fields.js';
 export type { Needs } from './needs.js';
 export type { Query } from './ast.js';

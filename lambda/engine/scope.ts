@@ -11,6 +11,16 @@ type ScriptFn = (event: Event) => Value;
 
 /** Bounds the work for pathological arrays: beyond this many combinations we stop looking. */
 export const MAX_VALUE_COMBINATIONS = 65_536;
+/**
+ * Bounds the work per script and event in characters of the values each combination passes
+ * (its longest values, summed): a function over a long value (stringContains of a 600 KB
+ * field) redoes that pass per combination, and hostile arrays of the other field would make
+ * it quadratic in the line. About a second of the worst functions at most.
+ */
+export const MAX_SCRIPT_WORK = 4 * 1024 * 1024;
+
+/** Searches stopped by those bounds since the process started (the scan counts its lines). */
+export const scriptSearches = { cutShort: 0 };
 
 export class ScriptScope {
   private readonly fields: FieldPath[] = [];
@@ -33,19 +43,23 @@ export class ScriptScope {
     return (event) => {
       const lists: (readonly (Scalar | null)[])[] = [];
       let combinations = 1;
+      let work = 1;
       for (const f of fields) {
         const values = f.values(event);
-        const list = values.length === 0 ? [null] : values;
+        // Repeated values give the same results: each distinct one is tried once.
+        const list = values.length === 0 ? [null] : values.length === 1 ? values : [...new Set(values)];
         lists.push(list);
         combinations *= list.length;
+        work += longest(list);
       }
       if (combinations === 1) {
         for (let i = 0; i < lists.length; i++) env[i] = lists[i]![0]!;
         return run(event);
       }
+      const runs = Math.min(combinations, MAX_VALUE_COMBINATIONS, Math.max(1, Math.floor(MAX_SCRIPT_WORK / work)));
       const cursor = new Array<number>(lists.length).fill(0);
       let sawNull = false;
-      for (let n = 0; n < Math.min(combinations, MAX_VALUE_COMBINATIONS); n++) {
+      for (let n = 0; n < runs; n++) {
         for (let i = 0; i < lists.length; i++) env[i] = lists[i]![cursor[i]!]!;
         const v = run(event);
         if (v === true) return true;
@@ -56,7 +70,15 @@ export class ScriptScope {
           cursor[i] = 0;
         }
       }
+      if (runs < combinations) scriptSearches.cutShort++;
       return sawNull ? null : false;
     };
   }
+}
+
+/** The length of the longest string among `values` (1 for anything else). */
+function longest(values: readonly (Scalar | null)[]): number {
+  let max = 1;
+  for (const v of values) if (typeof v === 'string' && v.length > max) max = v.length;
+  return max;
 }

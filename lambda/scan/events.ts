@@ -5,15 +5,15 @@
  */
 import type { Event } from '../engine/index.js';
 
-export const SKIP_REASONS = ['empty', 'invalid_json', 'not_object', 'too_long', 'too_deep'] as const;
+export const SKIP_REASONS = ['empty', 'invalid_json', 'not_object', 'too_long', 'too_deep', 'too_costly'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** How many line numbers per reason a report keeps. */
 export const KEPT_LINE_NUMBERS = 5;
 
 export class SkipCounter {
-  readonly counts: Record<SkipReason, number> = { empty: 0, invalid_json: 0, not_object: 0, too_long: 0, too_deep: 0 };
-  readonly firstLines: Record<SkipReason, number[]> = { empty: [], invalid_json: [], not_object: [], too_long: [], too_deep: [] };
+  readonly counts: Record<SkipReason, number> = { empty: 0, invalid_json: 0, not_object: 0, too_long: 0, too_deep: 0, too_costly: 0 };
+  readonly firstLines: Record<SkipReason, number[]> = { empty: [], invalid_json: [], not_object: [], too_long: [], too_deep: [], too_costly: [] };
 
   add(reason: SkipReason, line: number): void {
     this.counts[reason]++;

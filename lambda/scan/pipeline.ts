@@ -10,7 +10,7 @@
  * from the readable part are delivered and the error is reported with its line.
  */
 import { alertRule, buildAlert, buildOverflow, MAX_DOCUMENT_DEPTH, sourceIdentity, withinDepth, type AlertRule, type DetectionRecord, type SourceRef } from '../alerts/document.js';
-import { withFieldCache, type Event } from '../engine/index.js';
+import { scriptSearches, withFieldCache, type Event } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
 import { RuleDispatch } from '../rules/dispatch.js';
 import { eventIndex, RuleRouter } from '../rules/routing.js';
@@ -166,6 +166,7 @@ class ObjectScan implements LineSink {
       return;
     }
     this.stats.events++;
+    const cutShort = scriptSearches.cutShort;
     try {
       withFieldCache(event, () => this.evaluate(event, number));
     } catch (err) {
@@ -173,6 +174,8 @@ class ObjectScan implements LineSink {
       if (!(err instanceof RangeError)) throw err;
       this.stats.skipped.add('too_deep', number);
     }
+    // A rule's search over the combinations of many values stopped at its bound (scope.ts).
+    if (scriptSearches.cutShort !== cutShort) this.stats.skipped.add('too_costly', number);
   }
 
   /** Lines the last pass() passed over. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { w } from './helpers.js';
+import { parseNumber } from '../../lambda/engine/functions.js';
 
 const file = { file: { name: 'explorer.exe', path: 'C:\\Windows\\explorer.exe' }, n: 82, ip: '10.6.48.157', ip6: '2001:db8::1' };
 
@@ -118,5 +119,14 @@ describe('arithmetic', () => {
     expect(w('n / 0 == 1', { n: 1 })).toBe(false);
     expect(w('n / 0 == null', { n: 1 })).toBe(true);
     expect(w('s + 1 == null', { s: 'abc' })).toBe(true);
+  });
+});
+
+describe('number() on hostile text', () => {
+  // A pattern with two ways to split a run of digits backtracked quadratically: about 6 s for
+  // 80,000 digits, and minutes for a 1 MB value. Each of these returns at once now.
+  it('is linear in a long run of digits that is not a number', () => {
+    for (const tail of ['x', '.x', 'e', '..']) expect(parseNumber(`${'1'.repeat(1_000_000)}${tail}`, 10)).toBeNull();
+    expect(parseNumber(`${'1'.repeat(1000)}.5`, 10)).not.toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileQuery } from '../../lambda/engine/index.js';
+import { compileQuery, scriptSearches } from '../../lambda/engine/index.js';
 import { m, w } from './helpers.js';
 
 describe('== and in: case-sensitive exact', () => {
@@ -275,6 +275,30 @@ describe('missing fields', () => {
     expect(w('length(args) > 5', { args: ['a', 'b'] })).toBe(false);
     expect(w('concat(a, b) == "23"', { a: [1, 2], b: [2, 3] })).toBe(true);
     expect(w('concat(a, b) == "31"', { a: [1, 2], b: [2, 3] })).toBe(false);
+  });
+
+  // Each combination redoes the script's pass over its longest value: hostile arrays beside a
+  // long field made it quadratic in the line (minutes for one event), as in two Elastic rules.
+  describe('with a long value and a hostile array beside it', () => {
+    const haystack = `${'x'.repeat(600_000)}needle`;
+
+    it('tries each distinct value once, so repeats cost nothing and change nothing', () => {
+      const before = scriptSearches.cutShort;
+      expect(w('stringContains(a, b)', { a: haystack, b: [...Array<string>(60_000).fill('ab'), 'needle'] })).toBe(true);
+      expect(w('not stringContains(a, b)', { a: haystack, b: Array<string>(60_000).fill('needle') })).toBe(false);
+      expect(w('stringContains(a, b)', { a: haystack, b: Array<string>(60_000).fill('ab') })).toBe(false);
+      expect(scriptSearches.cutShort).toBe(before);
+    });
+
+    it('stops after a bounded amount of work, and counts the search it cut short', () => {
+      const before = scriptSearches.cutShort;
+      const distinct = Array.from({ length: 60_000 }, (_, i) => `ab${i}`);
+      expect(w('stringContains(a, b)', { a: haystack, b: [...distinct, 'needle'] })).toBe(false);
+      expect(scriptSearches.cutShort).toBe(before + 1);
+      // Within the bound every combination is tried.
+      expect(w('stringContains(a, b)', { a: haystack, b: [...distinct.slice(0, 5), 'needle'] })).toBe(true);
+      expect(scriptSearches.cutShort).toBe(before + 1);
+    });
   });
 });
 

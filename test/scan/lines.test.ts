@@ -48,8 +48,8 @@ describe('scan: skipped lines', () => {
   it('counts every reason with its first line numbers (prefilter off)', async () => {
     const { result, records } = await scanAll(input, { rules, maxLineBytes, prefilter: false });
     const { skipped } = result.stats;
-    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 2, not_object: 5, too_long: 1, too_deep: 0 });
-    expect(skipped.firstLines).toEqual({ empty: [2, 3], invalid_json: [4, 5], not_object: [6, 7, 8, 9, 10], too_long: [11], too_deep: [] });
+    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 2, not_object: 5, too_long: 1, too_deep: 0, too_costly: 0 });
+    expect(skipped.firstLines).toEqual({ empty: [2, 3], invalid_json: [4, 5], not_object: [6, 7, 8, 9, 10], too_long: [11], too_deep: [], too_costly: [] });
     expect(skipped.total).toBe(10);
     expect(skipped.describe()).toBe('empty 2 (lines 2, 3), invalid_json 2 (lines 4, 5), not_object 5 (lines 6, 7, 8, 9, 10), too_long 1 (line 11)');
     expect(result.stats.lines).toBe(13);
@@ -66,7 +66,7 @@ describe('scan: skipped lines', () => {
   it('with the prefilter on, classifies the same lines, except broken lines starting with "{", which are prefiltered', async () => {
     const { result, records } = await scanAll(input, { rules, maxLineBytes });
     const { skipped } = result.stats;
-    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 1, not_object: 5, too_long: 1, too_deep: 0 });
+    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 1, not_object: 5, too_long: 1, too_deep: 0, too_costly: 0 });
     expect(skipped.firstLines.invalid_json).toEqual([4]);
     // Line 5 ('{"a": 1') holds no needle: never parsed.
     expect(result.stats.prefiltered).toBe(1);

@@ -297,3 +297,25 @@ describe('scan: deterministic alert ids', () => {
     expect(alerts(withEtag.records)[1]!.source).toEqual({ line: 3, bucket: 'logs', key: 'k.ndjson', etag: '"e"' });
   });
 });
+
+describe('scan: a rule search cut short on hostile values', () => {
+  it('counts the line as too_costly, and still alerts on the others', async () => {
+    // As in Elastic's rule for bucket policies granting an external account: a script over a
+    // long field and another that an event can make a huge array of distinct values.
+    const rule = parseRule(
+      ['[rule]', 'rule_id = "policy"', 'name = "policy"', 'risk_score = 21', 'severity = "low"', 'type = "eql"', `query = '''any where stringContains(request, account)'''`].join('\n'),
+      'policy.toml',
+    );
+    const request = `${'x'.repeat(600_000)}123456789012`;
+    const hostile = { request, account: [...Array.from({ length: 40_000 }, (_, i) => `a${i}`), '123456789012'] };
+    const plain = { request, account: '123456789012' };
+    const { result, records } = await scanAll(ndjson([plain, hostile, plain]), { rules: [rule] });
+    expect(alertLines(records)).toEqual([
+      ['policy', 1],
+      ['policy', 3],
+    ]);
+    expect(result.stats.skipped.counts.too_long).toBe(0); // parsed and evaluated
+    expect(result.stats.skipped.counts.too_costly).toBe(1);
+    expect(result.stats.skipped.firstLines.too_costly).toEqual([2]);
+  });
+});
