@@ -47,7 +47,7 @@ export class ScriptScope {
       for (const f of fields) {
         const values = f.values(event);
         // Repeated values give the same results: each distinct one is tried once.
-        const list = values.length === 0 ? [null] : values.length === 1 ? values : [...new Set(values)];
+        const list = values.length === 0 ? [null] : values.length === 1 ? values : distinct(values);
         lists.push(list);
         combinations *= list.length;
         work += longest(list);
@@ -75,6 +75,21 @@ export class ScriptScope {
     };
   }
 }
+
+/** `values` without repeats, in order; -0 and 0 kept apart (a Set holds them as one). */
+function distinct(values: readonly (Scalar | null)[]): (Scalar | null)[] {
+  const seen = new Set<unknown>();
+  const out: (Scalar | null)[] = [];
+  for (const v of values) {
+    const key = Object.is(v, -0) ? NEGATIVE_ZERO : v;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(v);
+  }
+  return out;
+}
+
+const NEGATIVE_ZERO = Symbol('-0');
 
 /** The length of the longest string among `values` (1 for anything else). */
 function longest(values: readonly (Scalar | null)[]): number {

@@ -283,6 +283,10 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     yield* delivered(readAll(gunzip));
     finished = true;
     readRest = true;
+    // Reading on to the end of the input to find a member after padding: a second read is
+    // checked only to a little past where gunzip stopped, so only that much is noted (on a
+    // long input, later checkpoints would thin out the ones near it).
+    checkpoints.noteUntil(gunzip.bytesWritten + VERIFY_AHEAD_BYTES);
   } catch (err) {
     finished = true;
     if (sourceFailure !== undefined) throw sourceFailure;
@@ -422,7 +426,15 @@ export class ReadCheckpoints {
   private coarse: number[] = [];
   private coarseCrcs: number[] = [];
 
-  add(chunk: Buffer): void {
+  private limit = Infinity;
+
+  /** Bytes read past `offset` are not noted (the end of what was read is then `offset`). */
+  noteUntil(offset: number): void {
+    this.limit = Math.max(offset, this.read);
+  }
+
+  add(whole: Buffer): void {
+    const chunk = whole.length <= this.limit - this.read ? whole : whole.subarray(0, this.limit - this.read);
     if (this.read < this.head.length) chunk.copy(this.head, this.read, 0, Math.min(chunk.length, this.head.length - this.read));
     for (let at = 0; at < chunk.length; ) {
       const mark = (Math.floor(this.read / CHECKPOINT_SPACING) + 1) * CHECKPOINT_SPACING;

@@ -282,6 +282,12 @@ describe('missing fields', () => {
   describe('with a long value and a hostile array beside it', () => {
     const haystack = `${'x'.repeat(600_000)}needle`;
 
+    it('keeps -0 apart from 0 among the distinct values', () => {
+      expect(w('1.0 / x < 0', { x: [-0, 5] })).toBe(true);
+      expect(w('1.0 / x < 0', { x: [0, -0] })).toBe(true);
+      expect(w('1.0 / x > 0', { x: [-0, -0] })).toBe(false);
+    });
+
     it('tries each distinct value once, so repeats cost nothing and change nothing', () => {
       const before = scriptSearches.cutShort;
       expect(w('stringContains(a, b)', { a: haystack, b: [...Array<string>(60_000).fill('ab'), 'needle'] })).toBe(true);

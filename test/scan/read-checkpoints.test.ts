@@ -71,6 +71,23 @@ describe('ReadCheckpoints', () => {
     expect(short.lastWithin(0, 2000)).toEqual({ offset: 2000, crc: crc32(input.subarray(0, 2000)) });
   });
 
+  it('notes nothing past a limit, so the checkpoints near it stay however far reading goes on', () => {
+    // After zero padding the first read goes on to the end of the input: past 2 GiB the thinned
+    // checkpoints were over 4 MiB apart, and the one before the damage could be at 0.
+    const checkpoints = new ReadCheckpoints();
+    const chunk = Buffer.alloc(1 << 20, 3);
+    const at = 10 * (1 << 20) + 12_345;
+    for (let i = 0; i < 12; i++) checkpoints.add(chunk);
+    checkpoints.noteUntil(at + 4 * (1 << 20));
+    for (let i = 0; i < 3000; i++) checkpoints.add(chunk); // 3 GiB more
+    const prefix = (n: number): number => crc32(Buffer.alloc(n, 3));
+    const before = checkpoints.atOrBefore(at);
+    expect(at - before.offset).toBeLessThan(4096);
+    expect(before.crc).toBe(prefix(before.offset));
+    expect(checkpoints.lastWithin(before.offset, at + 4 * (1 << 20))).toEqual({ offset: at + 4 * (1 << 20), crc: prefix(at + 4 * (1 << 20)) });
+    expect(checkpoints.size).toBeLessThanOrEqual(2 * 1024 + 512);
+  });
+
   function feedBytewise(): ReadCheckpoints {
     const checkpoints = new ReadCheckpoints();
     const part = input.subarray(0, 300_000);
