@@ -12,8 +12,8 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 export const KEPT_LINE_NUMBERS = 5;
 
 export class SkipCounter {
-  readonly counts: Record<SkipReason, number> = { empty: 0, invalid_json: 0, not_object: 0, too_long: 0, too_deep: 0, too_costly: 0 };
-  readonly firstLines: Record<SkipReason, number[]> = { empty: [], invalid_json: [], not_object: [], too_long: [], too_deep: [], too_costly: [] };
+  readonly counts = Object.fromEntries(SKIP_REASONS.map((r): [SkipReason, number] => [r, 0])) as Record<SkipReason, number>;
+  readonly firstLines = Object.fromEntries(SKIP_REASONS.map((r): [SkipReason, number[]] => [r, []])) as Record<SkipReason, number[]>;
 
   add(reason: SkipReason, line: number): void {
     this.counts[reason]++;

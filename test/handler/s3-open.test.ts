@@ -91,14 +91,19 @@ it('says that the bucket is missing when it is (NoSuchBucket), not that the obje
   expect((failure as Error).message).toBe('s3://no-such-bucket/a.ndjson: bucket no-such-bucket does not exist');
 });
 
-it('with an idle timeout (as the CLI sets), fails an object whose body stops coming instead of hanging', async () => {
+/** A client as the CLI makes it (createS3Client, from the environment), for the local server. */
+function cliClient(timeouts: { connectMs: number; idleMs: number }): S3Client {
   const { port } = server.address() as AddressInfo;
   vi.stubEnv('AWS_ENDPOINT_URL_S3', `http://127.0.0.1:${port}`);
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('AWS_ACCESS_KEY_ID', 'k');
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', 's');
   vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
-  const timed = createS3Client({ AWS_S3_FORCE_PATH_STYLE: 'true' }, { connectMs: 1_000, idleMs: 300 });
+  return createS3Client({ AWS_S3_FORCE_PATH_STYLE: 'true' }, timeouts);
+}
+
+it('with an idle timeout (as the CLI sets), fails an object whose body stops coming instead of hanging', async () => {
+  const timed = cliClient({ connectMs: 1_000, idleMs: 300 });
   try {
     const opened = await openS3Object(timed, { bucket: 'logs', key: 'stalled-body.ndjson' });
     const started = performance.now();
@@ -118,15 +123,7 @@ describe('the CLI, with the SDK retrying as it does by default', () => {
   // The SDK's socket timeout is per attempt: three attempts of a GetObject that never answers
   // took three times the CLI's documented wait before it reported the input.
   const idle = { connectMs: 1_000, idleMs: 1_000 };
-  const retrying = (): S3Client => {
-    const { port } = server.address() as AddressInfo;
-    vi.stubEnv('AWS_ENDPOINT_URL_S3', `http://127.0.0.1:${port}`);
-    vi.stubEnv('AWS_REGION', 'us-east-1');
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'k');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 's');
-    vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
-    return createS3Client({ AWS_S3_FORCE_PATH_STYLE: 'true' }, idle);
-  };
+  const retrying = (): S3Client => cliClient(idle);
   afterEach(() => vi.unstubAllEnvs());
 
   it('gives up on an object that never answers after its idle time, over all attempts', async () => {

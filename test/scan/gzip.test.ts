@@ -610,28 +610,33 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
     }
   });
 
+  /** `n` short process events tagged `tag`, numbered from `from`. */
+  const taggedLines = (tag: string, from: number, n: number): string => Array.from({ length: n }, (_, i) => JSON.stringify({ tag, event: { category: 'process' }, i: from + i })).join('\n') + '\n';
+  type Decoded = { text: string; error?: string };
+  /** What decode() delivers of `source` (read again through `reopen`), and the error it ends with. */
+  async function decodedText(source: AsyncIterable<Buffer>, reopen?: () => Promise<AsyncIterable<Buffer>>): Promise<Decoded> {
+    let text = '';
+    try {
+      for await (const c of decode(source, { compressed: false, bytesIn: 0, bytesOut: 0 }, reopen === undefined ? {} : { reopen })) text += c.toString();
+    } catch (err) {
+      return { text, error: (err as Error).message };
+    }
+    return { text };
+  }
+
   it('checks a second read at the damage itself when it is within the first 4 KiB of the input', async () => {
     // NDJSON compresses well: a 64 KiB output chunk takes under 4 KiB of compressed input, so
     // the zlib call that fails on a damaged second member starts there, after lines were delivered.
-    const lines = (tag: string, from: number, n: number): string => Array.from({ length: n }, (_, i) => JSON.stringify({ tag, event: { category: 'process' }, i: from + i })).join('\n') + '\n';
-    const first = gzip(lines('original', 0, 1700));
-    const damagedMember = gzip(lines('original', 3000, 3000));
+    const first = gzip(taggedLines('original', 0, 1700));
+    const damagedMember = gzip(taggedLines('original', 3000, 3000));
     damagedMember[10] = 0x07; // an invalid block type
     const bytes = Buffer.concat([first, damagedMember]);
-    const rewritten = Buffer.concat([gzip(lines('rewritten', 0, 1700)), gzip(lines('rewritten', 3000, 3000))]);
-    const decoded = async (reopen?: () => Promise<AsyncIterable<Buffer>>): Promise<{ text: string; error?: string }> => {
-      let text = '';
-      try {
-        for await (const c of decode(chunked(bytes, 65536), { compressed: false, bytesIn: 0, bytesOut: 0 }, reopen === undefined ? {} : { reopen })) text += c.toString();
-      } catch (err) {
-        return { text, error: (err as Error).message };
-      }
-      return { text };
-    };
+    const rewritten = Buffer.concat([gzip(taggedLines('rewritten', 0, 1700)), gzip(taggedLines('rewritten', 3000, 3000))]);
+    const decoded = (reopen?: () => Promise<AsyncIterable<Buffer>>): Promise<Decoded> => decodedText(chunked(bytes, 65536), reopen);
     const without = await decoded();
     expect(without.text.length).toBeGreaterThan(0);
-    expect(without.text.length).toBeLessThan(lines('original', 0, 1700).length); // the failing call's output lost
-    expect((await decoded(async () => chunked(bytes, 65536))).text).toBe(lines('original', 0, 1700)); // recovered
+    expect(without.text.length).toBeLessThan(taggedLines('original', 0, 1700).length); // the failing call's output lost
+    expect((await decoded(async () => chunked(bytes, 65536))).text).toBe(taggedLines('original', 0, 1700)); // recovered
     // A rewritten file is not spliced in after the lines delivered: the first report stands.
     expect(await decoded(async () => chunked(rewritten, 65536))).toEqual(without);
   });
@@ -639,26 +644,17 @@ describe('scan: bytes after a gzip member that are not gzip', () => {
   it('refuses a second read that differs only after the damage, as far as the first read went', async () => {
     // A file rewritten where the first read had junk or a member after padding: the bytes up
     // to the damage match, and what follows would be spliced in as if it were this file's.
-    const lines = (tag: string, from: number, n: number): string => Array.from({ length: n }, (_, i) => JSON.stringify({ tag, event: { category: 'process' }, i: from + i })).join('\n') + '\n';
-    const head = gzip(lines('original', 0, 3000));
+    const head = gzip(taggedLines('original', 0, 3000));
     const cases: [string, Buffer, Buffer][] = [
-      ['junk appended', Buffer.concat([head, Buffer.from('appended junk, not gzip\n')]), Buffer.concat([head, gzip(lines('rewritten', 0, 3000))])],
-      ['a member after zero padding', Buffer.concat([head, Buffer.alloc(16), gzip(lines('original', 3000, 3000))]), Buffer.concat([head, Buffer.alloc(16), gzip(lines('rewritten', 0, 3000))])],
+      ['junk appended', Buffer.concat([head, Buffer.from('appended junk, not gzip\n')]), Buffer.concat([head, gzip(taggedLines('rewritten', 0, 3000))])],
+      ['a member after zero padding', Buffer.concat([head, Buffer.alloc(16), gzip(taggedLines('original', 3000, 3000))]), Buffer.concat([head, Buffer.alloc(16), gzip(taggedLines('rewritten', 0, 3000))])],
     ];
     for (const [name, bytes, rewritten] of cases) {
-      const decoded = async (reopen?: () => Promise<AsyncIterable<Buffer>>): Promise<{ text: string; error?: string }> => {
-        let text = '';
-        try {
-          for await (const c of decode(chunked(bytes, 4096), { compressed: false, bytesIn: 0, bytesOut: 0 }, reopen === undefined ? {} : { reopen })) text += c.toString();
-        } catch (err) {
-          return { text, error: (err as Error).message };
-        }
-        return { text };
-      };
+      const decoded = (reopen?: () => Promise<AsyncIterable<Buffer>>): Promise<Decoded> => decodedText(chunked(bytes, 4096), reopen);
       const without = await decoded();
       expect(without.error, name).toBeDefined();
       const again = await decoded(async () => chunked(bytes, 4096));
-      expect(again.text.startsWith(lines('original', 0, 3000)), name).toBe(true); // recovered
+      expect(again.text.startsWith(taggedLines('original', 0, 3000)), name).toBe(true); // recovered
       expect(await decoded(async () => chunked(rewritten, 4096)), name).toEqual(without);
     }
   });
