@@ -4,6 +4,7 @@
  */
 import { Arn, ArnFormat, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -202,12 +203,17 @@ export class EqlambdaStack extends Stack {
 
   /**
    * An SSE-KMS bucket's key is in the bucket's region, and S3 notifies only functions in its own
-   * region: a key from another region than the stack's cannot be the right one. Checked only when
+   * region: a key from another region (or partition) than the stack's cannot be the right one. Checked only when
    * the stack's region is known (an env-agnostic stack has a token; the CLI always sets one).
    */
   private checkBucketKeyRegion(config: EqlambdaConfig): void {
     if (config.logBucketKeyArn === undefined || Token.isUnresolved(this.region)) return;
-    const keyRegion = Arn.split(config.logBucketKeyArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    const { region: keyRegion, partition: keyPartition } = Arn.split(config.logBucketKeyArn, ArnFormat.SLASH_RESOURCE_NAME);
+    // The region's partition (aws, aws-cn, aws-us-gov...): a key ARN of another one names no key there.
+    const partition = RegionInfo.get(this.region).partition;
+    if (keyRegion === this.region && partition !== undefined && keyPartition !== partition) {
+      throw new ConfigError('logBucketKeyArn', `the key ARN's partition is ${keyPartition} but ${this.region} is in ${partition}: write it arn:${partition}:kms:...`);
+    }
     if (keyRegion === undefined || keyRegion === this.region) return;
     throw new ConfigError(
       'logBucketKeyArn',

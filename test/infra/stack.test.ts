@@ -453,6 +453,13 @@ describe('the KMS key of an existing bucket (logBucketKeyArn) against the stack 
     );
   });
 
+  it("refuses a key ARN whose partition is not the stack region's (an ARN that names no key)", () => {
+    const chinaKey = 'arn:aws:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const run = () => build({ ...existing, logBucketKeyArn: chinaKey }, { env: { account: '123456789012', region: 'cn-north-1' } });
+    expect(run).toThrow("context logBucketKeyArn: the key ARN's partition is aws but cn-north-1 is in aws-cn: write it arn:aws-cn:kms:...");
+    expect(() => build({ ...existing, logBucketKeyArn: chinaKey.replace('arn:aws:', 'arn:aws-cn:') }, { env: { account: '123456789012', region: 'cn-north-1' } })).not.toThrow();
+  });
+
   it('accepts a key in the stack region, and leaves an env-agnostic stack (unresolved region) alone', () => {
     expect(() => build(existing, { env: { region: 'eu-west-1' } })).not.toThrow();
     expect(() => build(existing)).not.toThrow();
