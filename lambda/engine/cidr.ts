@@ -38,6 +38,48 @@ export function ipTermTest(literals: string[]): ((value: unknown) => boolean) | 
   };
 }
 
+/** The longest text an address can be written as (a full IPv6 address with an IPv4 tail), and room for a zone. */
+const MAX_IP_TEXT = 64;
+
+/**
+ * A value of an `ip` field as Elasticsearch holds it: the address in its normal text form
+ * (functions read doc values, which print `::ffff:10.0.0.5` as `10.0.0.5` and
+ * `0:0:0:0:0:0:0:1` as `::1`), or undefined for a value that is no address (Elasticsearch
+ * does not index it: `ignore_malformed`, the default of the logs-*-* data streams), which
+ * makes the field missing.
+ */
+export function ipFieldValue(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > MAX_IP_TEXT) return undefined;
+  const ip = parseIp(value);
+  return ip === undefined ? undefined : formatIp(ip);
+}
+
+/** An address as Elasticsearch (Guava's InetAddresses.toAddrString) prints it. */
+export function formatIp(ip: IpBytes): string {
+  if (isIpv4Mapped(ip)) return `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((ip[2 * i]! << 8) | ip[2 * i + 1]!);
+  // The longest run of two or more zero groups (the first of equals) becomes `::`.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  if (bestStart < 0) return groups.map((g) => g.toString(16)).join(':');
+  const hex = (from: number, to: number): string => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+}
+
 export function parseIp(text: string): IpBytes | undefined {
   if (text.includes(':')) return parseIpv6(text);
   const v4 = parseIpv4(text);

@@ -207,7 +207,7 @@ class Compiler {
       const equals = sameIp ?? ((v: Scalar): boolean => (typeof v === 'string' ? v === text : scalarText(v) === text));
       const test: Predicate = (e) => path.some(e, equals);
       // An address can be spelled without the literal's text (`::ffff:a9fe:a9fe`): no need then.
-      if (op === '==') return { kind: 'query', test, needs: typeof lit === 'string' && sameIp === undefined ? literalNeed(lit, false) : ALWAYS };
+      if (op === '==') return { kind: 'query', test, needs: typeof lit === 'string' && sameIp === undefined ? lineText(path, literalNeed(lit, false)) : ALWAYS };
       return { kind: 'query', test: (e) => !test(e), needs: ALWAYS };
     }
     const holds = orderingTest(op);
@@ -225,7 +225,7 @@ class Compiler {
   }
 
   private fieldMatch(path: FieldPath, op: ':' | 'like' | 'regex', caseInsensitive: boolean, patterns: Literal[]): Condition {
-    const needs = anyOf(patterns.map((p) => patternNeeds(op, caseInsensitive, p)));
+    const needs = lineText(path, anyOf(patterns.map((p) => patternNeeds(op, caseInsensitive, p))));
     if (caseInsensitive && op !== 'regex') {
       // Fold each value once (per event, with the field cache) and match folded patterns.
       const matcher = this.stringMatcher(op, false, patterns.map(foldedPattern));
@@ -249,7 +249,7 @@ class Compiler {
     const isWanted = (text: string): boolean => wanted.has(text);
     const isWantedValue = (v: Scalar): boolean => wanted.has(caseInsensitive ? asciiLower(scalarText(v)) : scalarText(v));
     const anyWanted: Predicate = caseInsensitive ? (e) => path.someFolded(e, isWanted, isWantedValue) : (e) => path.some(e, isWantedValue);
-    const needs = anyOf(values.map((i) => (typeof i.value === 'string' ? literalNeed(i.value, caseInsensitive) : ALWAYS)));
+    const needs = lineText(path, anyOf(values.map((i) => (typeof i.value === 'string' ? literalNeed(i.value, caseInsensitive) : ALWAYS))));
     return { kind: 'query', test: anyWanted, needs };
   }
 
@@ -281,7 +281,7 @@ class Compiler {
           : [STAR, ...parseLuceneWildcard(constant), STAR];
     const matcher = this.patternAt(rest[0] as Literal, () => compileGlob(tokens, call.caseInsensitive));
     const pred = (v: Scalar): boolean => matcher(typeof v === 'string' ? v : scalarText(v));
-    const needs = allOf(literalRuns(tokens).map((t) => literalNeed(t, call.caseInsensitive)));
+    const needs = lineText(path, allOf(literalRuns(tokens).map((t) => literalNeed(t, call.caseInsensitive))));
     return { kind: 'query', test: (e) => path.some(e, pred), needs };
   }
 
@@ -506,6 +506,15 @@ function orderingTest(op: CompareOp): (c: number) => boolean {
     case '>=':
       return (c) => c >= 0;
   }
+}
+
+/**
+ * The text a condition on `path` needs in the line, where the field's values are the line's
+ * text. An `ip` field's are not: its values are addresses in normal form (`10.0.0.5` read
+ * from `::ffff:a00:5`), so the line need not hold the text a pattern or a literal matches.
+ */
+function lineText(path: FieldPath, needs: Needs): Needs {
+  return isIpField(path.name) ? ALWAYS : needs;
 }
 
 function patternNeeds(op: ':' | 'like' | 'regex', caseInsensitive: boolean, p: Literal): Needs {

@@ -7,6 +7,7 @@
  * Only own properties are read, so no query can reach `__proto__`, `constructor` or
  * anything else on a prototype.
  */
+import { ipFieldValue, isIpField } from './cidr.js';
 import { asciiLower, scalarText } from './text.js';
 
 export type Scalar = string | number | boolean;
@@ -54,6 +55,8 @@ export class FieldPath {
   private readonly segments: string[];
   /** keys[i][j]: the dotted key made of segments i..j, precomputed so lookups never allocate. */
   private readonly keys: string[][];
+  /** An ECS `ip` field: its values are addresses in normal form, and other values are missing (cidr.ts). */
+  private readonly ip: boolean;
   /** The cached event's values, valid while `generation` is the cache's. */
   private generation = -1;
   private cached: Scalar[] = [];
@@ -76,6 +79,7 @@ export class FieldPath {
     // keys holds every run of segments: quadratic in their number.
     const tooDeep = fieldTooDeep(name);
     if (tooDeep !== undefined) throw new Error(tooDeep);
+    this.ip = isIpField(name);
     this.segments = name.split('.');
     this.keys = this.segments.map((_, i) => {
       const row: string[] = [];
@@ -157,7 +161,10 @@ export class FieldPath {
         }
       } else if (index === last) {
         const t = typeof node;
-        if ((t === 'string' || t === 'number' || t === 'boolean') && pred(node as Scalar)) return true;
+        if (t === 'string' || t === 'number' || t === 'boolean') {
+          const value = this.ip ? ipFieldValue(node) : (node as Scalar);
+          if (value !== undefined && pred(value)) return true;
+        }
       } else if (node !== null && typeof node === 'object') {
         const row = this.keys[index]!;
         let others: [unknown, number][] | undefined;

@@ -56,17 +56,44 @@ describe('ECS ip fields: addresses, as Elasticsearch compares an `ip` mapping', 
     // Not address literals: compared as text.
     expect(w('source.ip == "010.0.0.1"', { source: { ip: '10.0.0.1' } })).toBe(false);
     expect(w('source.ip == "::ffff:1.2.3.4/8"', { source: { ip: '9.9.9.9' } })).toBe(false);
-    expect(w('source.ip == "::ffff:1.2.3.4/8"', { source: { ip: '::ffff:1.2.3.4/8' } })).toBe(true);
+    // ...and a value that is no address is missing (never indexed), whatever the literal.
+    expect(w('source.ip == "::ffff:1.2.3.4/8"', { source: { ip: '::ffff:1.2.3.4/8' } })).toBe(false);
     expect(w('source.ip == "::ffff:1.2.3.4"', { source: { ip: '1.2.3.4' } })).toBe(true);
     expect(w('source.ip == "::/0"', { source: { ip: '1.2.3.4' } })).toBe(true);
     expect(w('source.ip == "0.0.0.0/0"', { source: { ip: '::1' } })).toBe(false);
   });
 
-  it('a value that is no address matches no address; a literal that is none compares as text', () => {
+  it('a value that is no address is missing, as Elasticsearch leaves it unindexed (ignore_malformed, the logs-*-* default)', () => {
     expect(w('source.ip == "10.0.0.1"', { source: { ip: 'unknown' } })).toBe(false);
-    expect(w('source.ip != "10.0.0.1"', { source: { ip: 'unknown' } })).toBe(true);
-    expect(w('source.ip == "-"', { source: { ip: '-' } })).toBe(true);
-    expect(w('source.ip in ("-", "10.0.0.1")', { source: { ip: '-' } })).toBe(true);
+    expect(w('source.ip != "10.0.0.1"', { source: { ip: 'unknown' } })).toBe(true); // as on any missing field
+    expect(w('source.ip == "-"', { source: { ip: '-' } })).toBe(false);
+    expect(w('source.ip in ("-", "10.0.0.1")', { source: { ip: '-' } })).toBe(false);
+    // Windows writes `-` where there is no address: not a value, so not "present".
+    expect(w('source.ip != null', { source: { ip: '-' } })).toBe(false);
+    expect(w('source.ip == null', { source: { ip: '' } })).toBe(true);
+    expect(w('source.ip != null', { source: { ip: 12 } })).toBe(false);
+    expect(w('length(source.ip) == 1', { source: { ip: '-' } })).toBe(false);
+    expect(w('host.ip == "10.0.0.1"', { host: { ip: ['-', '10.0.0.1'] } })).toBe(true);
+    expect(w('host.ip != null', { host: { ip: ['-', '10.0.0.1'] } })).toBe(true);
+    expect(w(`source.ip != null`, { source: { ip: `${'1'.repeat(100)}` } })).toBe(false);
+  });
+
+  it('functions read an address in the normal form Elasticsearch prints it in (doc values), not as the event spelled it', () => {
+    expect(w('string(source.ip) == "::1"', { source: { ip: '0:0:0:0:0:0:0:1' } })).toBe(true);
+    expect(w('string(source.ip) == "10.0.0.5"', { source: { ip: '::ffff:10.0.0.5' } })).toBe(true);
+    expect(w('string(source.ip) == "10.0.0.5"', { source: { ip: '::FFFF:0a00:0005' } })).toBe(true);
+    expect(w('string(source.ip) == "fe80::1:0:0:2"', { source: { ip: 'FE80:0000:0000:0000:0001:0000:0000:0002' } })).toBe(true); // the longest run
+    expect(w('string(source.ip) == "1::2:0:0:3:4"', { source: { ip: '1:0:0:2:0:0:3:4' } })).toBe(true); // the first of equal runs
+    expect(w('string(source.ip) == "1:0:2:3:4:5:6:7"', { source: { ip: '1:0:2:3:4:5:6:7' } })).toBe(true); // a single zero group stays
+    expect(w('string(source.ip) == "1::"', { source: { ip: '1:0:0:0:0:0:0:0' } })).toBe(true);
+    expect(w('string(source.ip) == "::"', { source: { ip: '0::0' } })).toBe(true);
+    expect(w('string(source.ip) == "::102:304"', { source: { ip: '::1.2.3.4' } })).toBe(true); // IPv4-compatible is IPv6
+    expect(w('string(source.ip) == "fe80::1"', { source: { ip: 'fe80::1%eth0' } })).toBe(true); // no zone in doc values
+    // Elastic's "Machine Account Relay" rules: the host's own address, written mapped, is its own.
+    const relay = 'not endswith(string(source.ip), string(host.ip)) and indexOf(string(host.ip), string(source.ip)) == null';
+    expect(w(relay, { source: { ip: '::ffff:10.0.0.5' }, host: { ip: ['10.0.0.50'] } })).toBe(false);
+    expect(w(relay, { source: { ip: '10.0.0.5' }, host: { ip: ['10.0.0.50'] } })).toBe(false);
+    expect(w(relay, { source: { ip: '10.0.0.7' }, host: { ip: ['10.0.0.50'] } })).toBe(true);
   });
 
   it('other fields still compare text', () => {
@@ -76,7 +103,26 @@ describe('ECS ip fields: addresses, as Elasticsearch compares an `ip` mapping', 
   });
 
   it('needs no literal text from the line (the prefilter cannot know the spelling)', () => {
-    expect(compileQuery('network where destination.ip == "169.254.169.254"').needs).toEqual(compileQuery('network where true').needs);
+    const none = compileQuery('any where true').needs;
+    for (const q of [
+      'destination.ip == "169.254.169.254"',
+      'source.ip : "fe80::*"',
+      'source.ip like~ "FE80::*"',
+      'source.ip regex "fe80:.*"',
+      'source.ip in~ ("fe80::1", "x")',
+      'startsWith(source.ip, "fe80:")',
+      'stringContains(host.ip, "db8")',
+      'source.ip == "not an address"',
+    ]) {
+      expect(compileQuery(`any where ${q}`).needs, q).toEqual(none);
+    }
+    // Values in normal form match where the line spells them otherwise.
+    expect(w('source.ip : "10.0.0.*"', { source: { ip: '::ffff:a00:5' } })).toBe(true);
+    expect(w('source.ip : "fe80::*"', { source: { ip: 'FE80:0:0:0:0:0:0:1' } })).toBe(true);
+    expect(w('startsWith(source.ip, "fe80::")', { source: { ip: 'FE80:0:0:0:0:0:0:1' } })).toBe(true);
+    // Other fields still need their text.
+    expect(compileQuery('any where source.address : "fe80::*"').needs).not.toEqual(none);
+    expect(compileQuery('any where startsWith(source.address, "fe80:")').needs).not.toEqual(none);
   });
 });
 
