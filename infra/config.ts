@@ -42,8 +42,8 @@ export interface EqlambdaConfig {
   reservedConcurrency?: number;
 }
 
-/** Where S3 Batch Operations may write completion reports (in the log bucket). */
-export const BATCH_REPORT_PREFIX = 'eqlambda-batch-reports/';
+/** Where S3 Batch Operations may write completion reports (in the log bucket); the handler never scans them. */
+export { BATCH_REPORT_PREFIX } from '../lambda/handler/events.js';
 
 export const DEFAULTS = {
   prefix: '',
@@ -205,7 +205,7 @@ export function readConfig(get: (key: ContextKey) => unknown): EqlambdaConfig {
     prefix: str('prefix') ?? DEFAULTS.prefix,
     suffix: str('suffix') ?? DEFAULTS.suffix,
     logExpirationDays: int('logExpirationDays', DEFAULTS.logExpirationDays, 0, 36500),
-    alertEmails: list('alertEmails').map((e) => email('alertEmails', e)),
+    alertEmails: distinctIgnoringCase(list('alertEmails').map((e) => email('alertEmails', e))),
     memorySize: int('memorySize', DEFAULTS.memorySize, 128, 10240),
     // Below 3 s the handler's least waits for S3 and SNS (a second each) outlast the function.
     timeoutSeconds: int('timeoutSeconds', DEFAULTS.timeoutSeconds, 3, 900),
@@ -230,6 +230,12 @@ export function readConfig(get: (key: ContextKey) => unknown): EqlambdaConfig {
     if (v !== undefined) Object.assign(config, { [k]: v });
   }
   return config;
+}
+
+/** The first of each address written more than once (a second subscription of the same address would fail synth). */
+function distinctIgnoringCase(values: string[]): string[] {
+  const seen = new Set<string>();
+  return values.filter((v) => !seen.has(v.toLowerCase()) && seen.add(v.toLowerCase()));
 }
 
 /** `indexByPrefix` is a JSON object (string from -c, object from cdk.json) of key prefix → index name. */

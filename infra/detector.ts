@@ -2,29 +2,67 @@
  * The detector function: lambda/handler.ts bundled locally by esbuild (ESM, minified,
  * source maps) with the compiled rule bundle copied next to it as rules.json.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join, resolve } from 'node:path';
-import type { EqlambdaConfig, LogLevel } from './config.js';
+import { ConfigError, type EqlambdaConfig, type LogLevel } from './config.js';
 import { buildRuleBundle, shellQuote } from './rules-asset.js';
 
-export const SERVICE_NAME = 'eqlambda';
 export const METRICS_NAMESPACE = 'eqlambda';
+
+/**
+ * The `service` of the handler's logs and metrics: the stack's name, unique in its account and
+ * region, so that copies of the stack neither share metrics nor fire each other's alarms.
+ */
+export const serviceName = (stack: Stack): string => stack.stackName;
 
 /** How long before the timeout the handler stops reading: 15 s, or a fifth of a shorter timeout. */
 export const safetyMarginMs = (timeoutSeconds: number): number => Math.min(15_000, Math.round((timeoutSeconds * 1000) / 5));
 
-const APPLICATION_LOG_LEVEL: Record<LogLevel, lambda.ApplicationLogLevel> = {
+/** The levels Lambda's own log filter is set to (see logging()). */
+const LAMBDA_FILTER_LEVEL: Partial<Record<LogLevel, lambda.ApplicationLogLevel>> = {
   TRACE: lambda.ApplicationLogLevel.TRACE,
   DEBUG: lambda.ApplicationLogLevel.DEBUG,
   INFO: lambda.ApplicationLogLevel.INFO,
-  WARN: lambda.ApplicationLogLevel.WARN,
-  ERROR: lambda.ApplicationLogLevel.ERROR,
 };
+
+/**
+ * Lambda's log format and filter for a log level. Up to INFO, JSON with Lambda's filter in step
+ * with Powertools (AWS_LAMBDA_LOG_LEVEL wins over LOG_LEVEL). Above INFO, plain text with no
+ * filter, the level applied by Powertools alone (LOG_LEVEL): Lambda's filter would also drop the
+ * EMF metric lines, which carry no level (Lambda counts them as INFO), and the alarms on them
+ * would never fire.
+ */
+function logging(level: LogLevel): Pick<lambda.FunctionProps, 'loggingFormat' | 'applicationLogLevelV2'> {
+  const filter = LAMBDA_FILTER_LEVEL[level];
+  return filter === undefined ? { loggingFormat: lambda.LoggingFormat.TEXT } : { loggingFormat: lambda.LoggingFormat.JSON, applicationLogLevelV2: filter };
+}
+
+/** Lambda's limit on a function's environment variables, names and values together. */
+export const LAMBDA_ENVIRONMENT_BYTES = 4096;
+/** Room for a value not known at synth (the topic ARN): SNS allows 256-character names. */
+const UNRESOLVED_VALUE_BYTES = 330;
+
+/**
+ * Refuses at synth an environment Lambda would refuse at deploy time (CloudFormation then rolls
+ * back): the routing settings are the values that can grow without bound.
+ */
+function checkEnvironmentSize(environment: Record<string, string>, config: EqlambdaConfig): void {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(environment)) {
+    bytes += Buffer.byteLength(name) + (Token.isUnresolved(value) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(value));
+  }
+  if (bytes <= LAMBDA_ENVIRONMENT_BYTES) return;
+  const key = config.indexByPrefix !== undefined ? 'indexByPrefix' : 'defaultIndex';
+  throw new ConfigError(
+    key,
+    `the function's environment would take about ${bytes} bytes, and Lambda allows ${LAMBDA_ENVIRONMENT_BYTES} in all: shorten it (fewer or shorter prefixes: a shared prefix routes every key under it)`,
+  );
+}
 
 /** Settings of every function log group in the stack (the detector's, and CDK's bucket-notifications handler's). */
 export function functionLogGroupProps(config: EqlambdaConfig): logs.LogGroupProps {
@@ -62,7 +100,7 @@ export class Detector extends Construct {
     const environment: Record<string, string> = {
       ALERTS_TOPIC_ARN: props.alertsTopicArn,
       LOG_LEVEL: config.logLevel,
-      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      POWERTOOLS_SERVICE_NAME: serviceName(Stack.of(this)),
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       // --expose-gc: a scan collects zlib's dead output buffers when resident memory passes
       // 85 % of the function's memory (lambda/handler/memory.ts): a 2 GB object fits in 128 MB.
@@ -77,6 +115,7 @@ export class Detector extends Construct {
     if (config.maxDecompressedBytes !== undefined) environment.MAX_DECOMPRESSED_BYTES = String(config.maxDecompressedBytes);
     if (config.defaultIndex !== undefined) environment.DEFAULT_INDEX = config.defaultIndex;
     if (config.indexByPrefix !== undefined) environment.INDEX_BY_PREFIX = JSON.stringify(config.indexByPrefix);
+    checkEnvironmentSize(environment, config);
 
     this.fn = new NodejsFunction(this, 'Function', {
       description: `eqlambda: EQL detection over S3 logs (${rules.ruleCount} rules)`,
@@ -91,9 +130,7 @@ export class Detector extends Construct {
       timeout: Duration.seconds(config.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      // Keeps Lambda's log filter in step with the Powertools level (AWS_LAMBDA_LOG_LEVEL wins over LOG_LEVEL).
-      applicationLogLevelV2: APPLICATION_LOG_LEVEL[config.logLevel],
+      ...logging(config.logLevel),
       environment,
       bundling: {
         format: OutputFormat.ESM,

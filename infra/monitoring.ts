@@ -1,7 +1,8 @@
 /**
  * Alarms that notify the ops topic, and the operations dashboard. Custom metrics are
  * the EMF metrics the handler emits through Powertools (namespace eqlambda, dimension
- * service=eqlambda; per-rule and per-reason series carry one more dimension). The `rule`
+ * service=<stack name>, so copies of the stack in one account and region keep apart; per-rule
+ * and per-reason series carry one more dimension). The `rule`
  * dimension is the rule's name made valid for CloudWatch, with a short rule id appended only
  * when names collide (lambda/handler/metrics.ts), so "Alerts per rule" is labelled by name.
  */
@@ -12,7 +13,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, SERVICE_NAME } from './detector.js';
+import { METRICS_NAMESPACE, serviceName } from './detector.js';
 
 const PERIOD = Duration.minutes(5);
 /** Share of the timeout at which the duration alarm fires. */
@@ -25,30 +26,30 @@ export interface MonitoringProps {
   opsTopic: sns.ITopic;
 }
 
-/** A handler metric with only the service dimension. */
-export function appMetric(metricName: string, statistic = 'Sum', label?: string): cw.Metric {
+/** A handler metric with only the service dimension (`service`: the stack's, see serviceName). */
+export function appMetricOf(service: string, metricName: string, statistic = 'Sum', label?: string): cw.Metric {
   return new cw.Metric({
     namespace: METRICS_NAMESPACE,
     metricName,
-    dimensionsMap: { service: SERVICE_NAME },
+    dimensionsMap: { service },
     statistic,
     period: PERIOD,
     ...(label === undefined ? {} : { label }),
   });
 }
 
-function searchQuery(metricName: string, dimension: string): string {
-  return `SEARCH('{${METRICS_NAMESPACE},${dimension},service} MetricName="${metricName}" service="${SERVICE_NAME}"', 'Sum', ${PERIOD.toSeconds()})`;
+function searchQuery(service: string, metricName: string, dimension: string): string {
+  return `SEARCH('{${METRICS_NAMESPACE},${dimension},service} MetricName="${metricName}" service="${service}"', 'Sum', ${PERIOD.toSeconds()})`;
 }
 
 /** One series per value of `dimension`, labelled by it (dashboards only: alarms cannot use SEARCH). */
-export function searchByDimension(metricName: string, dimension: string): cw.SearchExpression {
-  return new cw.SearchExpression({ expression: searchQuery(metricName, dimension), label: `\${PROP('Dim.${dimension}')}`, period: PERIOD });
+export function searchByDimensionOf(service: string, metricName: string, dimension: string): cw.SearchExpression {
+  return new cw.SearchExpression({ expression: searchQuery(service, metricName, dimension), label: `\${PROP('Dim.${dimension}')}`, period: PERIOD });
 }
 
 /** The total over every value of `dimension` (the handler emits no dimensionless series). */
-export function sumOverDimension(metricName: string, dimension: string, label: string): cw.MathExpression {
-  return new cw.MathExpression({ expression: `SUM(${searchQuery(metricName, dimension)})`, usingMetrics: {}, label, period: PERIOD });
+export function sumOverDimensionOf(service: string, metricName: string, dimension: string, label: string): cw.MathExpression {
+  return new cw.MathExpression({ expression: `SUM(${searchQuery(service, metricName, dimension)})`, usingMetrics: {}, label, period: PERIOD });
 }
 
 export class Monitoring extends Construct {
@@ -59,6 +60,10 @@ export class Monitoring extends Construct {
     super(scope, id);
     const { fn, deadLetterQueue: dlq } = props;
     const timeoutMs = props.timeout.toMilliseconds();
+    const service = serviceName(Stack.of(this));
+    const appMetric = (metricName: string, statistic?: string, label?: string): cw.Metric => appMetricOf(service, metricName, statistic, label);
+    const searchByDimension = (metricName: string, dimension: string): cw.SearchExpression => searchByDimensionOf(service, metricName, dimension);
+    const sumOverDimension = (metricName: string, dimension: string, label: string): cw.MathExpression => sumOverDimensionOf(service, metricName, dimension, label);
     const action = new cwa.SnsAction(props.opsTopic);
     const alarm = (alarmId: string, alarmProps: cw.AlarmProps): cw.Alarm => {
       const a = new cw.Alarm(this, alarmId, alarmProps);

@@ -10,6 +10,11 @@ export interface HandlerConfig {
   indexByPrefix: [string, string][];
   /** Stop reading this long before the Lambda timeout, to deliver what was found. */
   safetyMarginMs: number;
+  /**
+   * The `service` of logs and metrics (POWERTOOLS_SERVICE_NAME: the stack sets its own name,
+   * so copies of the stack keep their metrics and alarms apart); `eqlambda` by default.
+   */
+  serviceName: string;
 }
 
 export class ConfigError extends Error {
@@ -26,7 +31,7 @@ export function readConfig(env: Record<string, string | undefined>): HandlerConf
   if (topicArn === undefined || topicArn === '') throw new ConfigError('ALERTS_TOPIC_ARN is required (the SNS topic alerts are published to)');
   if (topicArn.endsWith('.fifo')) throw new ConfigError(`ALERTS_TOPIC_ARN names a FIFO topic, which is not supported (alerts need no ordering): "${topicArn}"`);
   if (!SNS_ARN.test(topicArn)) throw new ConfigError(`ALERTS_TOPIC_ARN is not an SNS topic ARN: "${topicArn}"`);
-  const config: HandlerConfig = { topicArn, indexByPrefix: [], safetyMarginMs: 15_000 };
+  const config: HandlerConfig = { topicArn, indexByPrefix: [], safetyMarginMs: 15_000, serviceName: env.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE_NAME };
 
   const max = env.MAX_ALERTS_PER_RULE;
   if (max !== undefined && max !== '') {
@@ -65,6 +70,8 @@ export function readConfig(env: Record<string, string | undefined>): HandlerConf
   }
   return config;
 }
+
+export const DEFAULT_SERVICE_NAME = 'eqlambda';
 
 /** The log levels the stack sets (infra/config.ts); Powertools' own CRITICAL and SILENT are not among them. */
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];

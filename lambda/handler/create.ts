@@ -70,8 +70,8 @@ const MIN_DELIVERY_MS = 1000;
 const MIN_OPEN_TIMEOUT_MS = 1000;
 
 export function createHandler(deps: HandlerDeps): (event: unknown, context: Context) => Promise<HandlerResult> {
-  const logger = deps.logger ?? new Logger({ serviceName: 'eqlambda' });
-  const metrics = deps.metrics ?? new Metrics({ namespace: 'eqlambda', serviceName: 'eqlambda' });
+  const logger = deps.logger ?? new Logger({ serviceName: deps.config.serviceName });
+  const metrics = deps.metrics ?? new Metrics({ namespace: 'eqlambda', serviceName: deps.config.serviceName });
   const s3 = deps.s3 ?? createS3Client();
   // A request SNS holds without answering is given up (and retried by the SDK) instead of
   // waiting out the function's time; the publisher's deadline bounds the whole delivery.

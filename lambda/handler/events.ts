@@ -32,6 +32,13 @@ export type Skip = { reason: string; bucket?: string; key?: string };
 export const NOT_S3_RECORD = 'not an S3 object record';
 
 /**
+ * Where backfill jobs write their completion reports in the log bucket (the stack lets the
+ * batch role write only there). With no notification prefix or suffix, writing one notifies
+ * the function: a CSV report is not a log, and is skipped rather than scanned as bad lines.
+ */
+export const BATCH_REPORT_PREFIX = 'eqlambda-batch-reports/';
+
+/**
  * An event of another shape means a wiring mistake (EventBridge rule, SQS queue): failing
  * loudly beats a green invocation that scanned nothing.
  */
@@ -74,6 +81,10 @@ export function tasksFromS3Event(event: S3Event): { tasks: ObjectTask[]; skipped
     // holds bytes is an object like any other (an agent may write one), and is scanned.
     if (s3.object.size === 0) {
       skipped.push({ reason: key.endsWith('/') ? 'folder marker' : 'zero-byte object', bucket, key });
+      continue;
+    }
+    if (key.startsWith(BATCH_REPORT_PREFIX)) {
+      skipped.push({ reason: 'backfill job report', bucket, key });
       continue;
     }
     const task: ObjectTask = { bucket, key };

@@ -15,7 +15,7 @@ function configError(env: Record<string, string | undefined>): ConfigError {
 
 describe('readConfig', () => {
   it('needs only the topic and has defaults for the rest', () => {
-    expect(readConfig({ ALERTS_TOPIC_ARN: TOPIC })).toEqual({ topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000 });
+    expect(readConfig({ ALERTS_TOPIC_ARN: TOPIC })).toEqual({ topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000, serviceName: 'eqlambda' });
   });
 
   it('reads every setting', () => {
@@ -26,6 +26,7 @@ describe('readConfig', () => {
       DEFAULT_INDEX: 'logs-endpoint.events.process-default',
       INDEX_BY_PREFIX: JSON.stringify({ 'auditbeat/': 'auditbeat-8.11.1', 'auditbeat/s1/': 'logs-sentinel_one_cloud_funnel.event-default', 'endgame/': 'endgame-8.0.0' }),
       SAFETY_MARGIN_MS: '5000',
+      POWERTOOLS_SERVICE_NAME: 'EqlambdaStaging',
     });
     expect(config).toEqual({
       topicArn: 'arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts_1',
@@ -39,6 +40,7 @@ describe('readConfig', () => {
         ['endgame/', 'endgame-8.0.0'],
       ],
       safetyMarginMs: 5000,
+      serviceName: 'EqlambdaStaging',
     });
     expect(indexForKey(config, 'auditbeat/s1/x.gz')).toBe('logs-sentinel_one_cloud_funnel.event-default');
     expect(indexForKey(config, 'auditbeat/x.gz')).toBe('auditbeat-8.11.1');
@@ -47,10 +49,11 @@ describe('readConfig', () => {
   });
 
   it('treats empty values as unset', () => {
-    expect(readConfig({ ALERTS_TOPIC_ARN: TOPIC, MAX_ALERTS_PER_RULE: '', MAX_DECOMPRESSED_BYTES: '', DEFAULT_INDEX: '', INDEX_BY_PREFIX: '', SAFETY_MARGIN_MS: '' })).toEqual({
+    expect(readConfig({ ALERTS_TOPIC_ARN: TOPIC, MAX_ALERTS_PER_RULE: '', MAX_DECOMPRESSED_BYTES: '', DEFAULT_INDEX: '', INDEX_BY_PREFIX: '', SAFETY_MARGIN_MS: '', POWERTOOLS_SERVICE_NAME: '' })).toEqual({
       topicArn: TOPIC,
       indexByPrefix: [],
       safetyMarginMs: 15_000,
+      serviceName: 'eqlambda',
     });
   });
 

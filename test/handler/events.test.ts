@@ -47,7 +47,7 @@ describe('tasksFromS3Event', () => {
     ]);
   });
 
-  it('skips folder markers, zero-byte objects, removals and non-S3 records, saying why', () => {
+  it('skips folder markers, zero-byte objects, removals, non-S3 records and backfill reports, saying why', () => {
     const notS3 = { eventName: 'ObjectCreated:Put' } as unknown as ReturnType<typeof s3Record>;
     const { tasks, skipped } = tasksFromS3Event(
       s3Event(
@@ -58,10 +58,15 @@ describe('tasksFromS3Event', () => {
         { key: 'logs/tagged.gz', eventName: 'ObjectTagging:Put' },
         notS3,
         { key: 'edr/host1/', size: 5_000_000 },
+        { key: 'eqlambda-batch-reports/job-1f2e/results/a1b2.csv', size: 4_000 },
+        { key: 'edr/eqlambda-batch-reports/x.gz', size: 4_000 },
       ),
     );
     // A key ending with '/' that holds bytes is an object to scan, not a folder marker.
-    expect(tasks).toEqual([{ bucket: 'logs', key: 'edr/host1/', size: 5_000_000, etag: 'd41d8cd98f00b204e9800998ecf8427e' }]);
+    expect(tasks).toEqual([
+      { bucket: 'logs', key: 'edr/host1/', size: 5_000_000, etag: 'd41d8cd98f00b204e9800998ecf8427e' },
+      { bucket: 'logs', key: 'edr/eqlambda-batch-reports/x.gz', size: 4_000, etag: 'd41d8cd98f00b204e9800998ecf8427e' },
+    ]);
     expect(skipped).toEqual([
       { reason: 'folder marker', bucket: 'logs', key: 'logs/2026/' },
       { reason: 'folder marker', bucket: 'logs', key: 'logs/folder name/' },
@@ -69,6 +74,8 @@ describe('tasksFromS3Event', () => {
       { reason: 'event ObjectRemoved:Delete is not ObjectCreated', bucket: 'logs', key: 'logs/gone.gz' },
       { reason: 'event ObjectTagging:Put is not ObjectCreated', bucket: 'logs', key: 'logs/tagged.gz' },
       { reason: 'not an S3 object record' },
+      // A backfill job's completion report (with no notification prefix, writing it notifies the function).
+      { reason: 'backfill job report', bucket: 'logs', key: 'eqlambda-batch-reports/job-1f2e/results/a1b2.csv' },
     ]);
   });
 });

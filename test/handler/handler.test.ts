@@ -47,7 +47,7 @@ afterAll(() => {
 function makeHandler(config: Partial<HandlerConfig> = {}, publisher: PublisherOptions = {}) {
   return createHandler({
     rules,
-    config: { topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000, ...config },
+    config: { topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000, serviceName: 'eqlambda', ...config },
     s3: new S3Client({ region: 'us-east-1' }),
     sns: new SNSClient({ region: 'us-east-1' }),
     logger: logger.asLogger(),
@@ -815,7 +815,7 @@ describe('memory', () => {
     let calls = 0;
     const handler = createHandler({
       rules,
-      config: { topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000 },
+      config: { topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000, serviceName: 'eqlambda' },
       s3: new S3Client({ region: 'us-east-1' }),
       sns: new SNSClient({ region: 'us-east-1' }),
       logger: logger.asLogger(),

@@ -285,4 +285,30 @@ describe('configured through the environment, as deployed', () => {
       restore();
     }
   });
+
+  it("logs and emits its metrics under the stack's service name (POWERTOOLS_SERVICE_NAME), with Powertools' own Logger and Metrics", async () => {
+    const restore = setEnv(deployedEnv(s3, sns, { POWERTOOLS_SERVICE_NAME: 'EqlambdaStaging', POWERTOOLS_DEV: undefined, LOG_LEVEL: 'INFO' }));
+    const written: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      return typeof rest[rest.length - 1] === 'function' ? (rest[rest.length - 1] as () => void)() === undefined : true;
+    }) as typeof process.stdout.write;
+    try {
+      const handler = createHandler({ rules: shippedRules(), config: readConfig(process.env) });
+      await handler(allObjects(), lambdaContext());
+    } finally {
+      process.stdout.write = write;
+      restore();
+    }
+    const records = written.flatMap((w) => w.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const emf = records.filter((r) => r._aws !== undefined);
+    expect(emf.length).toBeGreaterThan(0);
+    const names = emf.flatMap((r) => (r._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name)));
+    expect(names).toEqual(expect.arrayContaining(['ObjectsScanned', 'BytesScanned', 'AlertsPublished']));
+    expect(emf.every((r) => r.service === 'EqlambdaStaging')).toBe(true);
+    const logs = records.filter((r) => r._aws === undefined && r.level !== undefined);
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs.every((r) => r.service === 'EqlambdaStaging')).toBe(true);
+  });
 });

@@ -68,6 +68,10 @@ describe('readConfig', () => {
     expect(fromJson).toMatchObject({ alertEmails: ['a@x.io'], memorySize: 2048, indexByPrefix: { 'a/': 'x' } });
   });
 
+  it('subscribes an address given twice once (a second subscription of it would fail synth), keeping the first spelling', () => {
+    expect(read({ alertEmails: 'soc@example.com, b@x.io, SOC@Example.com, soc@example.com' }).alertEmails).toEqual(['soc@example.com', 'b@x.io']);
+  });
+
   it.each([
     [{ prefix: 'edr/*' }, 'context prefix: S3 notification filters are literal, not patterns: "edr/*" would match no key (use edr/ rather than edr/*)'],
     [{ suffix: '*.gz' }, 'context suffix: S3 notification filters are literal, not patterns: "*.gz" would match no key (use edr/ rather than edr/*)'],

@@ -24,6 +24,8 @@ export interface BuildOptions {
   outdir?: string;
   /** What infra/app.ts gets from the CLI: offline, the region (us-east-1 by default) but no account. */
   env?: Environment;
+  /** The stack's name (`-c stackName`), Eqlambda by default. */
+  stackName?: string;
 }
 
 export function build(context: Record<string, unknown> = {}, options: BuildOptions = {}): Built {
@@ -31,13 +33,13 @@ export function build(context: Record<string, unknown> = {}, options: BuildOptio
     ...(options.outdir === undefined ? {} : { outdir: options.outdir }),
     context: { ...cdkJsonContext(), ...(options.bundling ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
   });
-  const stack = addStack(app, options.env);
+  const stack = addStack(app, options.env, options.stackName);
   return { app, stack, template: Template.fromStack(stack) };
 }
 
 /** The stack as infra/app.ts adds it, configured from the app's context. */
-export function addStack(app: App, env?: Environment): EqlambdaStack {
-  return new EqlambdaStack(app, 'Eqlambda', { config: readConfig((k) => app.node.tryGetContext(k)), ...(env === undefined ? {} : { env }) });
+export function addStack(app: App, env?: Environment, stackName = 'Eqlambda'): EqlambdaStack {
+  return new EqlambdaStack(app, stackName, { config: readConfig((k) => app.node.tryGetContext(k)), ...(env === undefined ? {} : { env }) });
 }
 
 /** The single resource of a type whose logical id starts with `prefix`. */

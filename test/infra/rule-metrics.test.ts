@@ -112,7 +112,7 @@ describe('the handler’s AlertsPublished metric', () => {
     const metrics = new RecordingMetrics();
     const handler = createHandler({
       rules,
-      config: { topicArn: 'arn:aws:sns:us-east-1:123456789012:eqlambda-alerts', indexByPrefix: [], safetyMarginMs: 15_000 },
+      config: { topicArn: 'arn:aws:sns:us-east-1:123456789012:eqlambda-alerts', indexByPrefix: [], safetyMarginMs: 15_000, serviceName: 'eqlambda' },
       s3: new S3Client({ region: 'us-east-1' }),
       sns: new SNSClient({ region: 'us-east-1' }),
       logger: new RecordingLogger().asLogger(),

@@ -129,7 +129,7 @@ describe('default deployment (bucket created by the stack)', () => {
         Variables: {
           ALERTS_TOPIC_ARN: { Ref: ids.topic },
           LOG_LEVEL: 'INFO',
-          POWERTOOLS_SERVICE_NAME: 'eqlambda',
+          POWERTOOLS_SERVICE_NAME: 'Eqlambda', // the stack's name
           POWERTOOLS_METRICS_NAMESPACE: 'eqlambda',
           NODE_OPTIONS: '--enable-source-maps --expose-gc',
           MALLOC_ARENA_MAX: '2',
@@ -255,11 +255,11 @@ describe('default deployment (bucket created by the stack)', () => {
     alarm({
       Namespace: 'eqlambda',
       MetricName: 'PublishFailures',
-      Dimensions: [{ Name: 'service', Value: 'eqlambda' }],
+      Dimensions: [{ Name: 'service', Value: 'Eqlambda' }],
       Statistic: 'Sum',
       Threshold: 1,
     });
-    alarm({ Namespace: 'eqlambda', MetricName: 'ObjectErrors', Dimensions: [{ Name: 'service', Value: 'eqlambda' }], Statistic: 'Sum', Threshold: 1 });
+    alarm({ Namespace: 'eqlambda', MetricName: 'ObjectErrors', Dimensions: [{ Name: 'service', Value: 'Eqlambda' }], Statistic: 'Sum', Threshold: 1 });
     alarm({ Namespace: 'AWS/Lambda', MetricName: 'DestinationDeliveryFailures', Dimensions: fnDims, Statistic: 'Sum', Threshold: 1 });
   });
 
@@ -298,10 +298,10 @@ describe('default deployment (bucket created by the stack)', () => {
     };
     const widgets = new Map(body.widgets.map((w) => [w.properties.title, JSON.stringify(w.properties.metrics ?? w.properties)]));
     expect([...widgets.keys()]).toEqual(['Bytes scanned', 'Lines scanned', 'Alerts per rule', 'Skipped lines by reason', 'Errors', 'Duration (ms)', 'Concurrency', 'Alarms']);
-    expect(widgets.get('Bytes scanned')).toContain('"eqlambda","BytesScanned","service","eqlambda"');
-    expect(widgets.get('Lines scanned')).toContain('"eqlambda","LinesScanned","service","eqlambda"');
-    expect(widgets.get('Alerts per rule')).toContain(`SEARCH('{eqlambda,rule,service} MetricName=\\"AlertsPublished\\" service=\\"eqlambda\\"', 'Sum', 300)`);
-    expect(widgets.get('Skipped lines by reason')).toContain(`SEARCH('{eqlambda,reason,service} MetricName=\\"LinesSkipped\\" service=\\"eqlambda\\"', 'Sum', 300)`);
+    expect(widgets.get('Bytes scanned')).toContain('"eqlambda","BytesScanned","service","Eqlambda"');
+    expect(widgets.get('Lines scanned')).toContain('"eqlambda","LinesScanned","service","Eqlambda"');
+    expect(widgets.get('Alerts per rule')).toContain(`SEARCH('{eqlambda,rule,service} MetricName=\\"AlertsPublished\\" service=\\"Eqlambda\\"', 'Sum', 300)`);
+    expect(widgets.get('Skipped lines by reason')).toContain(`SEARCH('{eqlambda,reason,service} MetricName=\\"LinesSkipped\\" service=\\"Eqlambda\\"', 'Sum', 300)`);
     expect(widgets.get('Errors')).toMatch(/"AWS\/Lambda","Errors".*"ObjectErrors".*"PublishFailures".*"ApproximateNumberOfMessagesVisible"/);
     expect(widgets.get('Duration (ms)')).toMatch(/"AWS\/Lambda","Duration".*"ScanDurationMs"/);
     expect(widgets.get('Concurrency')).toMatch(/"ConcurrentExecutions".*"Invocations".*"Throttles"/);
@@ -432,6 +432,13 @@ describe('existing bucket, filters, subscriptions and Slack from context', () =>
   });
 });
 
+describe('an alert address given twice', () => {
+  it('synthesizes one subscription for it', () => {
+    const { template: t } = build({ alertEmails: 'soc@example.com,SOC@example.com' });
+    t.resourcePropertiesCountIs('AWS::SNS::Subscription', { Protocol: 'email' }, 1);
+  });
+});
+
 describe('alert subscriptions without a minimum severity, and no expiry', () => {
   it('subscribes without a filter policy and keeps objects forever', () => {
     const { template: t } = build({ alertEmails: 'soc@example.com', logExpirationDays: '0' });
@@ -464,6 +471,59 @@ describe('the KMS key of an existing bucket (logBucketKeyArn) against the stack 
     expect(() => build(existing, { env: { region: 'eu-west-1' } })).not.toThrow();
     expect(() => build(existing)).not.toThrow();
     expect(() => build(existing, { env: { account: '123456789012' } })).not.toThrow();
+  });
+});
+
+describe('copies of the stack in one account and region (stackName)', () => {
+  it("logs and counts under the stack's own name, and its alarms and dashboard read only its own metrics", () => {
+    const { template: t } = build({}, { stackName: 'EqlambdaStaging' });
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'EqlambdaStaging' }) } });
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as { Properties: { Namespace?: string; Dimensions?: unknown } }[];
+    const ours = alarms.filter((a) => a.Properties.Namespace === 'eqlambda');
+    expect(ours).toHaveLength(2);
+    for (const a of ours) expect(a.Properties.Dimensions).toEqual([{ Name: 'service', Value: 'EqlambdaStaging' }]);
+    const body = joinToText(resource(t, 'AWS::CloudWatch::Dashboard', 'MonitoringDashboard').Properties.DashboardBody);
+    expect(body).toContain('"service","EqlambdaStaging"');
+    expect(body).toContain('service=\\"EqlambdaStaging\\"');
+    expect(body).not.toMatch(/"service","Eqlambda"|service=\\"Eqlambda\\"/);
+  });
+});
+
+describe("the function's environment against Lambda's 4 KB limit", () => {
+  const prefixes = (n: number) => JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`tenant-${String(i).padStart(3, '0')}/edr/`, 'logs-endpoint.events.process-default'])));
+
+  it('refuses at synth a prefix map Lambda would refuse at deploy time, naming the key', () => {
+    const run = () => build({ indexByPrefix: prefixes(80) });
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(/^context indexByPrefix: the function's environment would take about \d+ bytes, and Lambda allows 4096 in all/);
+  });
+
+  it('accepts a map that fits, with room kept for the topic ARN only known at deploy time', () => {
+    const { template: t } = build({ indexByPrefix: prefixes(50) });
+    const vars = (resource(t, 'AWS::Lambda::Function', 'DetectorFunction').Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    const known = Object.entries(vars).reduce((n, [k, v]) => n + k.length + (typeof v === 'string' ? v.length : 0), 0);
+    expect(known).toBeGreaterThan(3000);
+    expect(known + 330).toBeLessThanOrEqual(4096);
+  });
+});
+
+describe('log levels above INFO (logLevel WARN or ERROR)', () => {
+  it.each(['WARN', 'ERROR'])(
+    "%s: Powertools applies it, and Lambda's filter is left off (it would drop the EMF metric lines, which carry no level, and the alarms on them)",
+    (level) => {
+      const { template: t } = build({ logLevel: level });
+      const fn = resource(t, 'AWS::Lambda::Function', 'DetectorFunction').Properties as { LoggingConfig: Record<string, unknown>; Environment: { Variables: Record<string, unknown> } };
+      expect(fn.LoggingConfig.LogFormat).toBe('Text');
+      expect(fn.LoggingConfig.ApplicationLogLevel).toBeUndefined();
+      expect(fn.LoggingConfig.SystemLogLevel).toBeUndefined();
+      expect(fn.Environment.Variables.LOG_LEVEL).toBe(level);
+    },
+  );
+
+  it.each(['TRACE', 'DEBUG', 'INFO'])('%s: JSON logs with Lambda filtering at the same level', (level) => {
+    const { template: t } = build({ logLevel: level });
+    const fn = resource(t, 'AWS::Lambda::Function', 'DetectorFunction').Properties as { LoggingConfig: Record<string, unknown> };
+    expect(fn.LoggingConfig).toMatchObject({ LogFormat: 'JSON', ApplicationLogLevel: level });
   });
 });
 

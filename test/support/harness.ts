@@ -29,7 +29,7 @@ export function wiredHandler(s3: LocalS3, sns: FakeSns, options: { config?: Part
   const metrics = new RecordingMetrics();
   const handler = createHandler({
     rules: shippedRules(),
-    config: { topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000, ...options.config },
+    config: { topicArn: TOPIC, indexByPrefix: [], safetyMarginMs: 15_000, serviceName: 'eqlambda', ...options.config },
     s3: new S3Client({ forcePathStyle: true, endpoint: s3.endpoint, region: 'us-east-1', credentials: options.s3Credentials ?? S3RVER_CREDENTIALS }),
     sns: new SNSClient({ endpoint: sns.endpoint, region: 'us-east-1', credentials: DUMMY_CREDENTIALS }),
     logger: logger.asLogger(),
