@@ -49,12 +49,4 @@ export function acknowledgeFindings(stack: EqlambdaStack, config: EqlambdaConfig
     id: 'AwsSolutions-SQS3',
     reason: 'This queue is itself the on-failure destination of the detector function (the dead-letter queue for S3 events); a DLQ for it would have no consumer. `eqlambda replay` drains it.',
   });
-
-  const handler = stack.node.tryFindChild(NOTIFICATIONS_HANDLER_ID);
-  if (handler !== undefined) {
-    Validations.of(handler).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'CDK-internal custom resource that configures the S3 bucket notification at deploy time; the managed policy only lets it write its own logs, and its S3 permissions are scoped to the log bucket.',
-    });
-  }
 }

@@ -164,14 +164,22 @@ export class EqlambdaStack extends Stack {
   /**
    * CDK's singleton function behind Custom::S3BucketNotifications has no log group of its own:
    * Lambda would create /aws/lambda/<name> on its first run and keep its logs forever. It logs to
-   * this one instead (LoggingConfig), with the detector's log settings. A group Lambda created
-   * for it before is left alone, so a stack deployed earlier updates without a manual step.
+   * this one instead (LoggingConfig), with the detector's log settings, and may write nowhere else.
+   * A group Lambda created for it before is left alone, so a stack deployed earlier updates
+   * without a manual step.
    */
   private createNotificationsHandlerLogGroup(config: EqlambdaConfig): logs.LogGroup | undefined {
     const handler = this.node.tryFindChild(NOTIFICATIONS_HANDLER_ID)?.node.tryFindChild('Resource');
     if (!(handler instanceof CfnResource)) return undefined;
     const logGroup = new logs.LogGroup(this, 'BucketNotificationsHandlerLogs', functionLogGroupProps(config));
     handler.addPropertyOverride('LoggingConfig', { LogGroup: logGroup.logGroupName });
+    // Its role gets AWSLambdaBasicExecutionRole (logs:CreateLogGroup and writes on `*`): it
+    // writes to this group only, so that is all it may write to.
+    const role = this.node.tryFindChild(NOTIFICATIONS_HANDLER_ID)?.node.tryFindChild('Role');
+    if (role instanceof iam.Role) {
+      (role.node.defaultChild as iam.CfnRole).managedPolicyArns = undefined;
+      logGroup.grantWrite(role);
+    }
     return logGroup;
   }
 

@@ -231,9 +231,10 @@ describe('default deployment (bucket created by the stack)', () => {
         expect(([] as unknown[]).concat(s.Resource), id).not.toContain('*');
       }
     }
-    // The only managed policy is Lambda logging on CDK's notification custom resource.
+    // No managed policy: CDK gives its notification custom resource AWSLambdaBasicExecutionRole
+    // (log writes on `*`), replaced by writes to its own log group.
     const managed = Object.values(t.findResources('AWS::IAM::Role')).flatMap((r) => (r as { Properties: { ManagedPolicyArns?: unknown[] } }).Properties.ManagedPolicyArns ?? []);
-    expect(managed.map(joinToText)).toEqual(['arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']);
+    expect(managed).toEqual([]);
   });
 
   it('alarms on errors, throttles, DLQ depth, duration near timeout, publish failures, objects not fully scanned and lost events, notifying the ops topic', () => {
@@ -549,5 +550,13 @@ describe('logs of the S3 notifications custom resource handler (CDK singleton)',
     expect(group.DeletionPolicy).toBe(t.toJSON().Resources[own.id].DeletionPolicy);
     // A name of its own: a group Lambda made for the handler before (/aws/lambda/<name>) must not clash on update.
     expect(group.Properties.LogGroupName).toBeUndefined();
+    // Its role may write that group's logs and nothing else (no AWSLambdaBasicExecutionRole: writes on `*`).
+    const role = (handler as unknown as { Properties: { Role: { 'Fn::GetAtt': [string, string] } } }).Properties.Role['Fn::GetAtt'][0];
+    expect((t.toJSON().Resources[role] as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns).toBeUndefined();
+    const statements = Object.values(t.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(role))
+      .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement);
+    const logStatements = statements.filter((st) => ([] as string[]).concat(st.Action).some((a) => a.startsWith('logs:')));
+    expect(logStatements).toEqual([{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [groupRef!.Ref, 'Arn'] } }]);
   });
 });
