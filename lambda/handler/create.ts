@@ -85,6 +85,15 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
 
   async function processObject(task: ObjectTask, context: Context): Promise<Outcome> {
     logger.appendKeys({ bucket: task.bucket, key: task.key, versionId: task.versionId });
+    // Out of time before it was opened (an event of many records): opening it would still wait a
+    // second or more for S3, and a few such objects would outlast the function.
+    if (context.getRemainingTimeInMillis() < config.safetyMarginMs) {
+      try {
+        return fail(`not scanned: the time budget ran out before ${objectUrl(task)} was opened`, true);
+      } finally {
+        logger.removeKeys(['bucket', 'key', 'versionId']);
+      }
+    }
     // The scan stops reading safetyMarginMs before the function's timeout; delivery gets two
     // thirds of that margin, so a stalled SNS still leaves time to log, count and fail.
     const outOfTime = new AbortController();
@@ -187,7 +196,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown, context: Cont
     }
     // Alerts SNS accepted, per rule: those found less those that could not be delivered.
     const undelivered = new Map<string, number>();
-    for (const f of report.failed) if (f.record.kind === 'alert') undelivered.set(f.record.rule.id, (undelivered.get(f.record.rule.id) ?? 0) + 1);
+    for (const f of report.failed) if (f.record.kind === 'alert') undelivered.set(f.record.ruleId, (undelivered.get(f.record.ruleId) ?? 0) + 1);
     let suppressed = 0;
     for (const [id, c] of s.perRule) {
       suppressed += c.suppressed;

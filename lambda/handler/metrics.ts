@@ -13,6 +13,7 @@
  * emits the same value for the same rule, whatever the order of the rules.
  */
 import { createHash } from 'node:crypto';
+import { printableAscii } from '../publish/format.js';
 
 /** The longest value alarms accept (PutMetricData and EMF accept 1024). */
 export const MAX_RULE_DIMENSION_LENGTH = 255;
@@ -24,15 +25,7 @@ const NAMELESS = 'rule';
 
 /** `text` in printable ASCII on one line, trimmed, at most `max` characters (possibly empty). */
 export function fitDimensionText(text: string, max = MAX_RULE_DIMENSION_LENGTH): string {
-  return text
-    .normalize('NFKD')
-    .replace(/\p{M}+/gu, '') // é → e
-    .replace(/[\s\p{Cc}]+/gu, ' ')
-    .replace(/[^\x20-\x7e]+/gu, '?')
-    .replace(/ {2,}/g, ' ')
-    .trim()
-    .slice(0, max)
-    .trimEnd();
+  return printableAscii(text, max);
 }
 
 interface RuleNaming {

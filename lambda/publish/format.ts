@@ -84,21 +84,51 @@ export function sourceText(source: Location & { line?: number }): string {
   return source.line === undefined ? where : `${where}, line ${source.line}`;
 }
 
+/** `text` in printable ASCII on one line, trimmed, at most `max` characters: accents dropped (é → e), other characters `?`. */
+export function printableAscii(text: string, max: number): string {
+  return text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/[\s\p{Cc}]+/gu, ' ')
+    .replace(/[^\x20-\x7e]+/gu, '?')
+    .replace(/ {2,}/g, ' ')
+    .trim()
+    .slice(0, max)
+    .trimEnd();
+}
+
 /**
- * Under 100 characters however they are counted (UTF-16 units, as SNS's Java side does, so
- * never more code points either), no control characters (SNS rejects them), never empty.
+ * Printable ASCII, under 100 characters, never empty. SNS's documentation asks for UTF-8
+ * without control characters, but its validation elsewhere refuses non-ASCII subjects, and a
+ * refused subject would lose the alert: the message body carries every value in full.
  */
 export function cleanSubject(text: string): string {
-  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
-  const clean = wellFormed(text).replace(/[\u0000-\u001f\u007f-\u009f\ufffe\uffff]+/g, ' ').replace(/\s+/g, ' ').trim();
-  const subject = clean.length > 99 ? `${clean.slice(0, cutPoint(clean, 98))}…` : clean;
+  // Event values in it are clipped already; the cap bounds the normalization's work.
+  const ascii = printableAscii(text.slice(0, 4 * MAX_FIELD_CHARS), 4 * MAX_FIELD_CHARS);
+  const subject = ascii.length > 99 ? `${ascii.slice(0, 96).trimEnd()}...` : ascii;
   return subject === '' ? 'eqlambda alert' : subject;
 }
 
-export function subjectFor(record: DetectionRecord, text: (value: string) => string = (v) => v): string {
-  if (record.kind === 'overflow') return cleanSubject(`[${record.rule.severity}] ${record.rule.name}: ${record.count} more matches suppressed`);
-  const host = first(HOST, record.document);
-  return cleanSubject(`[${record.rule.severity}] ${record.rule.name}${host === undefined ? '' : ` on ${text(host)}`}`);
+/** The alert's one-line heading: severity, rule and host (`host` formats the host's value). */
+function heading(record: DetectionRecord, host: (value: string) => string): string {
+  if (record.kind === 'overflow') return `[${record.rule.severity}] ${record.rule.name}: ${record.count} more matches suppressed`;
+  const value = first(HOST, record.document);
+  return `[${record.rule.severity}] ${record.rule.name}${value === undefined ? '' : ` on ${host(value)}`}`;
+}
+
+export function subjectFor(record: DetectionRecord): string {
+  return cleanSubject(heading(record, (v) => v));
+}
+
+/** `s` cut to at most `max` UTF-16 units (ending in `…` when cut), never half a surrogate pair. */
+const cut = (s: string, max: number): string => wellFormed(s.length > max ? `${s.slice(0, cutPoint(s, max - 1))}…` : s);
+
+/** Longest host shown in a chat title; the title is the heading, with the host as a code span. */
+const CHAT_TITLE_HOST_CHARS = 64;
+
+/** The chat title (Unicode kept): control characters and bidirectional overrides escaped, the host a closed code span. */
+export function chatTitle(record: DetectionRecord): string {
+  return oneLine(heading(record, (host) => `\`${cut(chatCode(host), CHAT_TITLE_HOST_CHARS)}\``));
 }
 
 function techniques(record: DetectionRecord): string[] {
@@ -144,8 +174,7 @@ export function emailText(record: DetectionRecord): string {
 
 /** AWS Chatbot custom notification (renders in Slack and Microsoft Teams). */
 export function chatbotNotification(record: DetectionRecord): object {
-  // The subject's own cleaning turns control characters into spaces; the host is a code span.
-  const title = subjectFor(record, (host) => `\`${chatLookalikes(host)}\``);
+  const title = chatTitle(record);
   if (record.kind === 'overflow') {
     return {
       version: '1.0',
@@ -176,7 +205,7 @@ export function chatbotNotification(record: DetectionRecord): object {
     ['Source', sourceText(record.source)],
   ]
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `*${k}:* ${chatSpan(String(v).slice(0, 300))}`);
+    .map(([k, v]) => `*${k}:* ${chatSpan(cut(String(v), 300))}`);
   return {
     version: '1.0',
     source: 'custom',

@@ -33,11 +33,24 @@ export interface PublisherOptions {
 /** The code of the records given up on when the signal aborted. */
 export const OUT_OF_TIME = 'OutOfTime';
 
+/**
+ * A record that could not be delivered, by its identity only: its message and document
+ * are let go (a function whose SNS refuses every request would otherwise hold every
+ * alert of the object, documents and all, until the end).
+ */
 export interface DeliveryFailure {
-  record: DetectionRecord;
+  record: RecordIdentity;
   code: string;
   message: string;
 }
+
+export interface RecordIdentity {
+  kind: DetectionRecord['kind'];
+  id: string;
+  ruleId: string;
+}
+
+const identityOf = (r: DetectionRecord): RecordIdentity => ({ kind: r.kind, id: r.id, ruleId: r.rule.id });
 
 export interface PublishReport {
   published: number;
@@ -45,7 +58,8 @@ export interface PublishReport {
 }
 
 interface Pending {
-  record: DetectionRecord;
+  /** The record's identity (the message holds its content). */
+  record: RecordIdentity;
   message: SnsMessage;
   size: number;
   attempts: number;
@@ -104,7 +118,7 @@ export class SnsPublisher {
       const message = toSnsMessage(record);
       const size = entrySize(message);
       if (this.queue.length === MAX_BATCH_ENTRIES || this.queuedBytes + size > MAX_MESSAGE_BYTES) await this.sendQueued();
-      this.queue.push({ record, message, size, attempts: 0 });
+      this.queue.push({ record: identityOf(record), message, size, attempts: 0 });
       this.queuedBytes += size;
     }
     if (this.queue.length === MAX_BATCH_ENTRIES) await this.sendQueued();

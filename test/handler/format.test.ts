@@ -83,10 +83,30 @@ describe('toSnsMessage', () => {
     const entry = entryFor(alertFor(doc));
     expectWellFormed(entry);
     expect([...entry.subject!].length).toBeLessThanOrEqual(99);
-    expect(entry.subject).toMatch(/^\[low\] Openssl Client or Server Activity on evil host with breaks x+…$/);
+    expect(entry.subject).toMatch(/^\[low\] Openssl Client or Server Activity on evil host\?? with\?? breaks x+\.\.\.$/);
     // the attribute keeps the host (bounded), the document keeps it whole
     expect(entry.attributes.host!.stringValue!.length).toBe(1024);
     expect((recordOf(entry) as Alert).document).toEqual(JSON.parse(JSON.stringify(doc)));
+  });
+
+  it('shows bidirectional overrides as escapes in the chat title and summary too, and never cuts a character in two in chat details', () => {
+    const doc = c.openssl();
+    doc.host = { ...(doc.host as object), name: 'web-01\u202Eexe.txt' };
+    const entry = entryFor(alertFor(doc));
+    const chat = JSON.parse(protocols(entry).https) as ChatbotNotification;
+    for (const text of [chat.content.title, chat.metadata.summary]) {
+      expect(text).not.toContain('\u202E');
+      expect(text).toContain('`web-01\\u202eexe.txt`');
+    }
+    expect(entry.subject).toBe(`[low] ${OPENSSL_RULE} on web-01?exe.txt`);
+
+    const emoji = c.openssl();
+    emoji.host = { ...(emoji.host as object), name: `${'a'.repeat(299)}😀${'b'.repeat(80)}` };
+    const chat2 = JSON.parse(protocols(entryFor(alertFor(emoji))).https) as ChatbotNotification;
+    const text = JSON.stringify(chat2);
+    expect(text).not.toMatch(/\\ud83d(?!\\ude00)/i); // no lone high surrogate left by a cut
+    expect(chat2.content.description).toContain(`*Host:* \`${'a'.repeat(299)}…\``);
+    expect(chat2.content.title).toMatch(/ on `a{63}…`$/);
   });
 
   it('keeps the subject valid for any host name', () => {
@@ -107,11 +127,16 @@ describe('toSnsMessage', () => {
   it('never returns an empty subject', () => {
     expect(cleanSubject('\n\t \u0000')).toBe('eqlambda alert');
     expect(cleanSubject('  ok  ')).toBe('ok');
-    expect([...cleanSubject('日本'.repeat(80))].length).toBe(99);
-    // Emoji are two UTF-16 units each: 49 of them and the ellipsis, never half a pair.
-    const emoji = cleanSubject('🔥'.repeat(99));
-    expect(emoji).toBe(`${'🔥'.repeat(49)}…`);
-    expect(emoji.length).toBe(99);
+    expect(cleanSubject('x'.repeat(200))).toBe(`${'x'.repeat(96)}...`);
+  });
+
+  it('is printable ASCII (SNS validation refuses other subjects; the body carries the text in full): accents dropped, other characters ?', () => {
+    expect(cleanSubject('[high] Règle on büro-pc')).toBe('[high] Regle on buro-pc');
+    expect(cleanSubject('on 日本 '.repeat(80))).toMatch(/^on \? on \?.*\.\.\.$/);
+    expect(cleanSubject('🔥'.repeat(99))).toBe('?');
+    expect(cleanSubject('web-01\u202Eexe.txt\u2028x')).toBe('web-01?exe.txt x');
+    expect(cleanSubject('a\ud800b')).toBe('a?b');
+    for (const s of [cleanSubject('é'.repeat(300)), cleanSubject('\u0301'.repeat(300) + 'x')]) expect(s).toMatch(/^[\x20-\x7e]{1,99}$/);
   });
 
   it('carries documents whole up to near the limit: one copy of the alert JSON, for every protocol without its own key', () => {

@@ -463,7 +463,7 @@ describe('delivery to SNS', () => {
     const [entry] = sns.delivered;
     expectWellFormed(entry!);
     expect(subjectProblem(entry!.subject!)).toBeUndefined();
-    expect(entry!.subject).toMatch(/^\[low\] Openssl Client or Server Activity on web-01 FAKE: \[critical\] something else z+…$/);
+    expect(entry!.subject).toMatch(/^\[low\] Openssl Client or Server Activity on web-01 FAKE: \[critical\] something else z+\.\.\.$/);
   });
 
   it('sends a partial batch once it has waited lingerMs: an early alert is not held until the object ends', async () => {
@@ -500,14 +500,14 @@ describe('delivery to SNS', () => {
 
   it('isolates an entry SNS refuses the whole request for (its content), delivering the rest of its batch', async () => {
     const hits = Array.from({ length: 10 }, () => c.openssl());
-    hits[6]!.host = { ...(hits[6]!.host as object), name: 'büro-pc' };
+    hits[6]!.host = { ...(hits[6]!.host as object), name: 'pc-sns-refuses' };
     s3.put('edr/refused.ndjson', logOf(42, hits, 2).body);
     // As the SDK reports a 400 from SNS: a service exception with $metadata and $fault 'client'.
     // ValidationError is the generic Query-protocol code, which the SDK names as it comes.
     for (const name of ['InvalidParameterException', 'ValidationError']) {
       sns.reset();
       sns.respond((input) => {
-        if ((input.PublishBatchRequestEntries ?? []).some((e) => e.Subject?.includes('büro-pc'))) {
+        if ((input.PublishBatchRequestEntries ?? []).some((e) => e.Subject?.includes('pc-sns-refuses'))) {
           throw Object.assign(new Error('Invalid parameter: Subject'), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
         }
         return acceptAll(input, 0);
@@ -677,6 +677,36 @@ describe('S3 Batch Operations', () => {
 });
 
 describe('time budget', () => {
+  /** Time left to open the object (the first question), then none. */
+  const openedThenOutOfTime = (): (() => number) => {
+    let asked = 0;
+    return () => (asked++ === 0 ? 15_001 : 1);
+  };
+
+  it('fails the objects it has no time left to open without opening them (an event of many records must not outlast the function)', async () => {
+    const { body } = logOf(31, [c.openssl()]);
+    for (const key of ['edr/a.ndjson', 'edr/b.ndjson', 'edr/c.ndjson']) s3.put(key, body);
+    // Time for the first object; its alert's delivery takes the rest.
+    let left = 60_000;
+    sns.respond((input) => {
+      left = 14_000;
+      return acceptAll(input, 0);
+    });
+    const outcome = await within(
+      2_000,
+      run(s3Event({ key: 'edr/a.ndjson' }, { key: 'edr/b.ndjson' }, { key: 'edr/c.ndjson' }), {}, {}, lambdaContext(() => left)).then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      ),
+    );
+    expect(outcome).toBe(
+      'not scanned: the time budget ran out before s3://logs/edr/b.ndjson was opened; not scanned: the time budget ran out before s3://logs/edr/c.ndjson was opened',
+    );
+    expect(s3.requests.map((r) => r.Key)).toEqual(['edr/a.ndjson']);
+    expect(alertsOf(sns.delivered)).toHaveLength(1);
+    expect(metrics.total('ObjectErrors')).toBe(2);
+  });
+
   it('stops a safety margin before the timeout, delivers what was found and fails with the line reached', async () => {
     const hits = [c.openssl(), c.sshBackdoor(), c.openssl()];
     const { body, lines } = logOf(27, hits, 30);
@@ -686,12 +716,12 @@ describe('time budget', () => {
     let calls = 0;
     const context = lambdaContext(() => {
       calls++;
-      return 14_999; // below the 15 s margin
+      return calls === 1 ? 15_001 : 14_999; // time left to open it, then below the 15 s margin
     });
     await expect(run(s3Event({ key: 'edr/slow.ndjson' }), {}, {}, context)).rejects.toThrow(
       `stopped at line ${lines[1]! + 1} of s3://logs/edr/slow.ndjson: the time budget ran out; alerts up to there were delivered`,
     );
-    expect(calls).toBe(3); // the delivery deadline, the open's time limit, then the check after the first chunk
+    expect(calls).toBe(4); // before opening, the delivery deadline, the open's time limit, then the check after the first chunk
     expect(alertsOf(sns.delivered).map((a) => a.source.line)).toEqual(lines.slice(0, 2));
   });
 
@@ -701,7 +731,7 @@ describe('time budget', () => {
   it('releases the S3 response body when it stops early', async () => {
     const { body } = logOf(33, [c.openssl()], 50);
     s3.put('edr/stopped.ndjson', [body.subarray(0, 4096), body.subarray(4096, 8192), body.subarray(8192)]);
-    await expect(run(s3Event({ key: 'edr/stopped.ndjson' }), {}, {}, lambdaContext(() => 0))).rejects.toThrow(/^stopped at line/);
+    await expect(run(s3Event({ key: 'edr/stopped.ndjson' }), {}, {}, lambdaContext(openedThenOutOfTime()))).rejects.toThrow(/^stopped at line/);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(s3.bodies).toHaveLength(1);
     expect(s3.bodies[0]!.destroyed).toBe(true);
@@ -761,7 +791,7 @@ describe('time budget', () => {
     s3.put('edr/slow.ndjson.gz', [compressed.subarray(0, 16 * 1024), compressed.subarray(16 * 1024)]);
     const outcome = await within(
       2_000,
-      run(s3Event({ key: 'edr/slow.ndjson.gz' }), {}, {}, lambdaContext(() => 1)).then(
+      run(s3Event({ key: 'edr/slow.ndjson.gz' }), {}, {}, lambdaContext(openedThenOutOfTime())).then(
         () => 'resolved',
         (err: Error) => err.message,
       ),

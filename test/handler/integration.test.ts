@@ -202,7 +202,7 @@ describe('S3 notifications over HTTP', () => {
     const { handler } = wiredHandler(s3, sns);
     await expect(handler(s3Event({ key: 'bulk/hostile.ndjson' }), lambdaContext())).resolves.toMatchObject({ alerts: 1 });
     expectCleanWire(sns);
-    expect(sns.delivered[0]!.subject).toMatch(/^\[low\] Openssl Client or Server Activity on db-01 Subject: injected \[31m Ω+…$/);
+    expect(sns.delivered[0]!.subject).toBe('[low] Openssl Client or Server Activity on db-01 Subject: injected [31m ?...'); // the host was clipped (…)
   });
 
   it('delivers a whole batch when a host.name holds a lone surrogate or a pair cut at the attribute limit', async () => {
@@ -218,7 +218,7 @@ describe('S3 notifications over HTTP', () => {
     expect(expectDeliveredOnce(sns.delivered)).toHaveLength(10);
     expectCleanWire(sns);
     const subjects = sns.delivered.map((e) => e.subject!);
-    expect(subjects).toContain('[low] Openssl Client or Server Activity on web-01\ufffd');
+    expect(subjects).toContain('[low] Openssl Client or Server Activity on web-01?');
     const hosts = sns.delivered.map((e) => e.attributes.host?.stringValue);
     expect(hosts).toContain('web-01\ufffd');
     expect(hosts).toContain(`${'h'.repeat(1023)}\ufffd`);

@@ -6,10 +6,12 @@ import type { PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { expect } from 'vitest';
 import type { Alert, DetectionRecord, Overflow } from '../../lambda/alerts/document.js';
 import { FieldPath } from '../../lambda/engine/fields.js';
-import { chatLookalikes, cleanSubject, oneLine } from '../../lambda/publish/format.js';
+import { chatLookalikes, cleanSubject, oneLine, wellFormed } from '../../lambda/publish/format.js';
 import { snsPayloadBytes, subjectProblem, type WireEntry } from './fake-sns.js';
 
 const firstHost = (doc: object): unknown => FieldPath.of('host.name').values(doc)[0];
+// eslint-disable-next-line no-control-regex -- looking for control characters is the point
+const UNPRINTABLE_IN_TEXT = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 export const SNS_LIMIT = 256 * 1024;
 
@@ -96,10 +98,24 @@ export function expectWellFormed(entry: WireEntry): DetectionRecord {
   expect(chat.content.description).toEqual(expect.any(String));
   expect(chat.content.description.length).toBeGreaterThan(0);
   expect(chat.metadata.threadId).toEqual(expect.any(String));
-  // The chat title is the subject with the host as a code span, its markdown made inert (chatLookalikes).
+  // The chat title: severity and rule, then the host as one closed code span, its markdown made
+  // inert (chatLookalikes), on one line (no control character or bidirectional override), well-formed.
+  const summary = chat.metadata.summary as string;
+  expect(summary.startsWith(oneLine(`[${record.rule.severity}] ${record.rule.name}`))).toBe(true);
+  expect(summary).not.toMatch(UNPRINTABLE_IN_TEXT);
+  expect(summary).toBe(wellFormed(summary));
+  expect(chat.content.title.endsWith(summary)).toBe(true);
   const host = record.kind === 'alert' ? firstHost(record.document) : undefined;
-  if (host === undefined) expect(chat.metadata.summary).toBe(entry.subject);
-  else expect(chat.metadata.summary).toBe(cleanSubject(`[${record.rule.severity}] ${record.rule.name} on \`${chatLookalikes(clipped(String(host)))}\``));
+  if (host !== undefined) {
+    const span = /^ on `([^`]*)`$/.exec(summary.slice(oneLine(`[${record.rule.severity}] ${record.rule.name}`).length));
+    expect(span, summary).not.toBeNull();
+    const shown = wellFormed(chatLookalikes(oneLine(String(host))));
+    expect(span![1]!.length).toBeLessThanOrEqual(64);
+    expect(shown.startsWith(span![1]!.replace(/…$/, '').replace(/\uFFFD$/, ''))).toBe(true);
+  }
+  // The subject: printable ASCII (the body carries every value in full).
+  expect(entry.subject).toMatch(/^[\x20-\x7e]{1,99}$/);
+  if (record.kind === 'overflow' || host === undefined) expect(entry.subject).toBe(cleanSubject(summary));
   expect(chat.metadata.eventType).toBe(record.kind === 'alert' ? 'eqlambda.alert' : 'eqlambda.overflow');
   expect(chat.metadata.additionalContext).toBeTypeOf('object');
   for (const v of Object.values(chat.metadata.additionalContext)) expect(v).toEqual(expect.any(String));
