@@ -42,20 +42,19 @@ function logging(level: LogLevel): Pick<lambda.FunctionProps, 'loggingFormat' | 
   return filter === undefined ? { loggingFormat: lambda.LoggingFormat.TEXT } : { loggingFormat: lambda.LoggingFormat.JSON, applicationLogLevelV2: filter };
 }
 
-/** Lambda's limit on a function's environment variables, names and values together. */
+/** Lambda's limit on a function's environment variables, measured as the JSON of the whole map. */
 export const LAMBDA_ENVIRONMENT_BYTES = 4096;
-/** Room for a value not known at synth (the topic ARN): SNS allows 256-character names. */
-const UNRESOLVED_VALUE_BYTES = 330;
+/** The longest an SNS topic ARN can be (the only value not known at synth): a 256-character name. */
+const LONGEST_TOPIC_ARN = `arn:aws-us-gov:sns:us-gov-west-1:123456789012:${'t'.repeat(256)}`;
 
 /**
  * Refuses at synth an environment Lambda would refuse at deploy time (CloudFormation then rolls
- * back): the routing settings are the values that can grow without bound.
+ * back): the routing settings are the values that can grow without bound. Lambda measures the
+ * JSON of the map (`{"NAME":"value",...}`, quotes inside values escaped).
  */
 function checkEnvironmentSize(environment: Record<string, string>, config: EqlambdaConfig): void {
-  let bytes = 0;
-  for (const [name, value] of Object.entries(environment)) {
-    bytes += Buffer.byteLength(name) + (Token.isUnresolved(value) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(value));
-  }
+  const known = Object.fromEntries(Object.entries(environment).map(([name, value]) => [name, Token.isUnresolved(value) ? LONGEST_TOPIC_ARN : value]));
+  const bytes = Buffer.byteLength(JSON.stringify(known));
   if (bytes <= LAMBDA_ENVIRONMENT_BYTES) return;
   const key = config.indexByPrefix !== undefined ? 'indexByPrefix' : 'defaultIndex';
   throw new ConfigError(

@@ -20,20 +20,27 @@ export interface Cidr {
 export const isIpField = (field: string): boolean => field === 'ip' || field.endsWith('.ip');
 
 /**
- * A test of a field value against IP literals as Elasticsearch's term query on an `ip` field
- * runs it, or undefined if some literal is not an address or CIDR block (then the query would
+ * A test of an ip field's value (in normal form) against IP literals as Elasticsearch's term
+ * query on an `ip` field runs it, or undefined if some literal is not an address or CIDR block (then the query would
  * fail there; here the values are compared as text). A value that is no address (a number,
  * a boolean, other text) matches nothing (Elasticsearch would not have indexed it).
  */
 export function ipTermTest(literals: string[]): ((value: unknown) => boolean) | undefined {
+  // Values of ip fields come in normal form (ipFieldValue), one text per address: an address
+  // compares as that text, unparsed; only a block needs the value's bytes.
+  const addresses = new Set<string>();
   const blocks: Cidr[] = [];
   for (const literal of literals) {
     const block = parseCidr(literal);
     if (block === undefined) return undefined;
-    blocks.push(block);
+    if (literal.includes('/')) blocks.push(block);
+    else addresses.add(formatIp(block.bytes));
   }
   return (value) => {
-    const ip = typeof value === 'string' ? parseIp(value) : undefined;
+    if (typeof value !== 'string') return false;
+    if (addresses.has(value)) return true;
+    if (blocks.length === 0) return false;
+    const ip = parseIp(value);
     return ip !== undefined && blocks.some((b) => cidrContains(b, ip));
   };
 }
@@ -80,15 +87,107 @@ export function formatIp(ip: IpBytes): string {
   return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
 
+/**
+ * An address as Elasticsearch's InetAddresses reads it: dotted IPv4 without leading zeros, or
+ * IPv6 with `::` at most once, an IPv4 tail only at its end, and a non-empty zone (dropped).
+ * One pass over the characters, without splitting: it runs on every value of an ip field.
+ */
 export function parseIp(text: string): IpBytes | undefined {
-  if (text.includes(':')) return parseIpv6(text);
-  const v4 = parseIpv4(text);
-  if (v4 === undefined) return undefined;
   const out = new Uint8Array(16);
-  out[10] = 0xff;
-  out[11] = 0xff;
-  out.set(v4, 12);
-  return out;
+  if (!text.includes(':')) {
+    if (readIpv4(text, 0, text.length, out, 12) !== text.length) return undefined;
+    out[10] = 0xff;
+    out[11] = 0xff;
+    return out;
+  }
+  return readIpv6(text, out) ? out : undefined;
+}
+
+/**
+ * Reads dotted IPv4 at `from` into out[at..at+4), ending exactly at `end`; returns where it
+ * stopped (`end` when it read an address), or -1.
+ */
+function readIpv4(text: string, from: number, end: number, out: Uint8Array, at: number): number {
+  let i = from;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= end || text.charCodeAt(i) !== 0x2e) return -1; // '.'
+      i++;
+    }
+    const start = i;
+    let value = 0;
+    while (i < end && i - start < 4) {
+      const c = text.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      value = value * 10 + (c - 0x30);
+      i++;
+    }
+    const digits = i - start;
+    // No leading zeros, as Elasticsearch's InetAddresses: `010` could be read as octal.
+    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && text.charCodeAt(start) === 0x30)) return -1;
+    out[at + part] = value;
+  }
+  return i;
+}
+
+const hexValue = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1);
+
+function readIpv6(text: string, out: Uint8Array): boolean {
+  let end = text.length;
+  const zone = text.indexOf('%');
+  if (zone >= 0) {
+    if (zone === end - 1) return false; // an empty zone, as Elasticsearch's parser refuses
+    end = zone;
+  }
+  const groups = new Array<number>(8);
+  let count = 0;
+  let gap = -1; // where `::` stands, in groups
+  let i = 0;
+  if (text.charCodeAt(0) === 0x3a) {
+    if (text.charCodeAt(1) !== 0x3a) return false;
+    gap = 0;
+    i = 2;
+  }
+  while (i < end) {
+    if (count === 8) return false;
+    const start = i;
+    let value = 0;
+    while (i < end && i - start < 5) {
+      const d = hexValue(text.charCodeAt(i));
+      if (d < 0) break;
+      value = value * 16 + d;
+      i++;
+    }
+    if (i < end && text.charCodeAt(i) === 0x2e) {
+      // A dotted IPv4 tail: it ends the address, and takes two groups.
+      if (count > 6) return false;
+      const bytes = new Uint8Array(4);
+      if (readIpv4(text, start, end, bytes, 0) !== end) return false;
+      groups[count++] = (bytes[0]! << 8) | bytes[1]!;
+      groups[count++] = (bytes[2]! << 8) | bytes[3]!;
+      break;
+    }
+    if (i === start || i - start > 4) return false;
+    groups[count++] = value;
+    if (i === end) break;
+    if (text.charCodeAt(i) !== 0x3a) return false;
+    i++;
+    if (text.charCodeAt(i) === 0x3a && i < end) {
+      if (gap >= 0) return false;
+      gap = count;
+      i++;
+    } else if (i === end) {
+      return false; // a lone ':' at the end
+    }
+  }
+  if (gap < 0 ? count !== 8 : count > 7) return false;
+  const zeros = 8 - count;
+  for (let g = 0, k = 0; g < 8; g++) {
+    const v = gap >= 0 && g >= gap && g < gap + zeros ? 0 : groups[k++]!;
+    out[2 * g] = v >> 8;
+    out[2 * g + 1] = v & 0xff;
+  }
+  return true;
 }
 
 export function parseCidr(text: string): Cidr | undefined {
@@ -118,55 +217,8 @@ export function cidrContains(cidr: Cidr, ip: IpBytes): boolean {
   return true;
 }
 
-const isIpv4Mapped = (ip: IpBytes): boolean => ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff;
-
-function parseIpv4(text: string): number[] | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const out: number[] = [];
-  for (const p of parts) {
-    // No leading zeros, as Elasticsearch's InetAddresses: `010` could be read as octal.
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out.push(n);
-  }
-  return out;
+function isIpv4Mapped(ip: IpBytes): boolean {
+  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
+  return ip[10] === 0xff && ip[11] === 0xff;
 }
 
-function parseIpv6(input: string): IpBytes | undefined {
-  let text = input;
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
-  const out = new Uint8Array(16);
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const parseGroups = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const groups: number[] = [];
-    const parts = s.split(':');
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes('.')) {
-        const v4 = parseIpv4(p);
-        if (v4 === undefined) return undefined;
-        groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return undefined;
-        groups.push(parseInt(p, 16));
-      }
-    }
-    return groups;
-  };
-  const head = parseGroups(halves[0]!);
-  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (head === undefined || tail === undefined) return undefined;
-  const total = head.length + tail.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const groups = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
-}

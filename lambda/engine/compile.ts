@@ -17,7 +17,7 @@
  * matches only when it is true.
  */
 import type { CompareOp, Expr, Literal, Query } from './ast.js';
-import { cidrContains, ipTermTest, isIpField, parseIp } from './cidr.js';
+import { cidrContains, ipFieldValue, ipTermTest, isIpField, parseIp } from './cidr.js';
 import { EqlError, SourceMap } from './errors.js';
 import { FieldPath, type Event, type Scalar } from './fields.js';
 import { ScriptScope } from './scope.js';
@@ -61,13 +61,14 @@ export function compileCondition(query: Query, categoryField: string, source: st
   if (query.category === null) return { test: asTest(where), needs: where.needs };
   const category = query.category;
   const categoryPath = FieldPath.of(categoryField);
-  const inCategory = (v: Scalar): boolean => v === category;
+  // A category field of ECS's ip fields (event_category_override) compares addresses, as == does.
+  const inCategory = (isIpField(categoryField) ? ipTermTest([category]) : undefined) ?? ((v: Scalar): boolean => v === category);
   const whereTest = asTest(where);
   return {
     // The category first: one field lookup, and with many rules most of them fail here.
     test: (e) => categoryPath.some(e, inCategory) && whereTest(e),
     // The category goes last: on a tie the prefilter should prefer the rule's own literals.
-    needs: allOf([where.needs, literalNeed(category, false)]),
+    needs: allOf([where.needs, lineText(categoryPath, literalNeed(category, false))]),
   };
 }
 
@@ -224,7 +225,9 @@ class Compiler {
     return { kind: 'query', test: (e) => path.some(e, pred), needs: ALWAYS };
   }
 
-  private fieldMatch(path: FieldPath, op: ':' | 'like' | 'regex', caseInsensitive: boolean, patterns: Literal[]): Condition {
+  private fieldMatch(path: FieldPath, op: ':' | 'like' | 'regex', caseInsensitive: boolean, given: Literal[]): Condition {
+    // An ip field's values are in normal form: so is an address written without wildcards.
+    const patterns = op === 'regex' ? given : given.map((p) => (typeof p.value === 'string' && !/[*?]/.test(p.value) ? asIpFieldValue(path, p) : p));
     const needs = lineText(path, anyOf(patterns.map((p) => patternNeeds(op, caseInsensitive, p))));
     if (caseInsensitive && op !== 'regex') {
       // Fold each value once (per event, with the field cache) and match folded patterns.
@@ -240,7 +243,7 @@ class Compiler {
   private fieldIn(path: FieldPath, list: Literal[], caseInsensitive: boolean): Condition {
     const norm = caseInsensitive ? asciiLower : (s: string): string => s;
     // Like Elasticsearch's terms query, a null in the list matches nothing (not a missing field).
-    const values = list.filter((item) => item.value !== null);
+    const values = list.filter((item) => item.value !== null).map((item) => asIpFieldValue(path, item));
     if (!caseInsensitive && isIpField(path.name) && values.length > 0 && values.every((i) => typeof i.value === 'string')) {
       const sameIp = ipTermTest(values.map((i) => i.value as string));
       if (sameIp) return { kind: 'query', test: (e) => path.some(e, sameIp), needs: ALWAYS };
@@ -506,6 +509,13 @@ function orderingTest(op: CompareOp): (c: number) => boolean {
     case '>=':
       return (c) => c >= 0;
   }
+}
+
+/** A literal compared with an ip field's values as text: an address in its normal form, as they are (cidr.ts). */
+function asIpFieldValue(path: FieldPath, literal: Literal): Literal {
+  if (!isIpField(path.name) || typeof literal.value !== 'string') return literal;
+  const normal = ipFieldValue(literal.value);
+  return normal === undefined || normal === literal.value ? literal : { ...literal, value: normal };
 }
 
 /**

@@ -34,9 +34,16 @@ export const NOT_S3_RECORD = 'not an S3 object record';
 /**
  * Where backfill jobs write their completion reports in the log bucket (the stack lets the
  * batch role write only there). With no notification prefix or suffix, writing one notifies
- * the function: a CSV report is not a log, and is skipped rather than scanned as bad lines.
+ * the function: a report is not a log, and is skipped rather than scanned as bad lines.
  */
 export const BATCH_REPORT_PREFIX = 'eqlambda-batch-reports/';
+/**
+ * The files S3 Batch Operations writes there (`job-<id>/manifest.json`, its `.md5`, and
+ * `job-<id>/results/<name>.csv`), and nothing else: any other key under the prefix is scanned,
+ * so it cannot hide logs.
+ */
+const BATCH_REPORT = new RegExp(`^${BATCH_REPORT_PREFIX}job-[A-Za-z0-9-]+/(manifest\\.json(\\.md5)?|results/[A-Za-z0-9_-]+\\.csv)$`);
+export const isBatchReport = (key: string): boolean => BATCH_REPORT.test(key);
 
 /**
  * An event of another shape means a wiring mistake (EventBridge rule, SQS queue): failing
@@ -83,7 +90,7 @@ export function tasksFromS3Event(event: S3Event): { tasks: ObjectTask[]; skipped
       skipped.push({ reason: key.endsWith('/') ? 'folder marker' : 'zero-byte object', bucket, key });
       continue;
     }
-    if (key.startsWith(BATCH_REPORT_PREFIX)) {
+    if (isBatchReport(key)) {
       skipped.push({ reason: 'backfill job report', bucket, key });
       continue;
     }

@@ -78,6 +78,26 @@ describe('ECS ip fields: addresses, as Elasticsearch compares an `ip` mapping', 
     expect(w(`source.ip != null`, { source: { ip: `${'1'.repeat(100)}` } })).toBe(false);
   });
 
+  it('compares an address literal in :, like and in~ by its normal form too (values are in normal form)', () => {
+    const loop = { source: { ip: '0:0:0:0:0:0:0:1' } };
+    const mapped = { source: { ip: '::ffff:10.0.0.5' } };
+    for (const q of ['source.ip : "0:0:0:0:0:0:0:1"', 'source.ip : ("x", "::1")', 'source.ip like "0::1"', 'source.ip in~ ("0:0:0:0:0:0:0:1", "x")', 'source.ip in ("x", "0::1")']) {
+      expect(w(q, loop), q).toBe(true);
+    }
+    expect(w('source.ip : "::ffff:10.0.0.5"', mapped)).toBe(true);
+    expect(w('source.ip : "10.0.0.5"', mapped)).toBe(true);
+    expect(w('source.ip : "10.0.0.*"', mapped)).toBe(true);
+    expect(w('source.ip : "::ffff:*"', mapped)).toBe(false); // a pattern meets the normal form as text
+    expect(w('source.address : "0:0:0:0:0:0:0:1"', { source: { address: '::1' } })).toBe(false); // other fields: text
+  });
+
+  it('refuses what Elasticsearch refuses as an address: an IPv4 part before ::, an empty zone', () => {
+    expect(w('source.ip != null', { source: { ip: '1.2.3.4::' } })).toBe(false);
+    expect(w('source.ip != null', { source: { ip: 'fe80::1%' } })).toBe(false);
+    expect(w('source.ip == "fe80::1"', { source: { ip: 'fe80::1%eth0' } })).toBe(true);
+    expect(w('source.ip == "1:2:3:4:5:6:102:304"', { source: { ip: '1:2:3:4:5:6:1.2.3.4' } })).toBe(true);
+  });
+
   it('functions read an address in the normal form Elasticsearch prints it in (doc values), not as the event spelled it', () => {
     expect(w('string(source.ip) == "::1"', { source: { ip: '0:0:0:0:0:0:0:1' } })).toBe(true);
     expect(w('string(source.ip) == "10.0.0.5"', { source: { ip: '::ffff:10.0.0.5' } })).toBe(true);
@@ -120,6 +140,11 @@ describe('ECS ip fields: addresses, as Elasticsearch compares an `ip` mapping', 
     expect(w('source.ip : "10.0.0.*"', { source: { ip: '::ffff:a00:5' } })).toBe(true);
     expect(w('source.ip : "fe80::*"', { source: { ip: 'FE80:0:0:0:0:0:0:1' } })).toBe(true);
     expect(w('startsWith(source.ip, "fe80::")', { source: { ip: 'FE80:0:0:0:0:0:0:1' } })).toBe(true);
+    // A category field of the ip fields (event_category_override): an address too.
+    const byAddress = compileQuery('"0::1" where true', { categoryField: 'source.ip' });
+    expect(byAddress.needs).toEqual(none);
+    expect(byAddress.matches({ source: { ip: '0:0:0:0:0:0:0:1' } })).toBe(true);
+    expect(byAddress.matches({ source: { ip: '::2' } })).toBe(false);
     // Other fields still need their text.
     expect(compileQuery('any where source.address : "fe80::*"').needs).not.toEqual(none);
     expect(compileQuery('any where startsWith(source.address, "fe80:")').needs).not.toEqual(none);

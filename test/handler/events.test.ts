@@ -59,13 +59,19 @@ describe('tasksFromS3Event', () => {
         notS3,
         { key: 'edr/host1/', size: 5_000_000 },
         { key: 'eqlambda-batch-reports/job-1f2e/results/a1b2.csv', size: 4_000 },
+        { key: 'eqlambda-batch-reports/job-1f2e/manifest.json', size: 400 },
         { key: 'edr/eqlambda-batch-reports/x.gz', size: 4_000 },
+        // Anything else under the prefix is scanned: writing there cannot hide logs.
+        { key: 'eqlambda-batch-reports/host1.ndjson.gz', size: 4_000 },
+        { key: 'eqlambda-batch-reports/job-1f2e/results/../x.csv', size: 4_000 },
       ),
     );
     // A key ending with '/' that holds bytes is an object to scan, not a folder marker.
     expect(tasks).toEqual([
       { bucket: 'logs', key: 'edr/host1/', size: 5_000_000, etag: 'd41d8cd98f00b204e9800998ecf8427e' },
       { bucket: 'logs', key: 'edr/eqlambda-batch-reports/x.gz', size: 4_000, etag: 'd41d8cd98f00b204e9800998ecf8427e' },
+      { bucket: 'logs', key: 'eqlambda-batch-reports/host1.ndjson.gz', size: 4_000, etag: 'd41d8cd98f00b204e9800998ecf8427e' },
+      { bucket: 'logs', key: 'eqlambda-batch-reports/job-1f2e/results/../x.csv', size: 4_000, etag: 'd41d8cd98f00b204e9800998ecf8427e' },
     ]);
     expect(skipped).toEqual([
       { reason: 'folder marker', bucket: 'logs', key: 'logs/2026/' },
@@ -76,6 +82,7 @@ describe('tasksFromS3Event', () => {
       { reason: 'not an S3 object record' },
       // A backfill job's completion report (with no notification prefix, writing it notifies the function).
       { reason: 'backfill job report', bucket: 'logs', key: 'eqlambda-batch-reports/job-1f2e/results/a1b2.csv' },
+      { reason: 'backfill job report', bucket: 'logs', key: 'eqlambda-batch-reports/job-1f2e/manifest.json' },
     ]);
   });
 });

@@ -499,12 +499,24 @@ describe("the function's environment against Lambda's 4 KB limit", () => {
     expect(run).toThrow(/^context indexByPrefix: the function's environment would take about \d+ bytes, and Lambda allows 4096 in all/);
   });
 
-  it('accepts a map that fits, with room kept for the topic ARN only known at deploy time', () => {
-    const { template: t } = build({ indexByPrefix: prefixes(50) });
-    const vars = (resource(t, 'AWS::Lambda::Function', 'DetectorFunction').Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
-    const known = Object.entries(vars).reduce((n, [k, v]) => n + k.length + (typeof v === 'string' ? v.length : 0), 0);
-    expect(known).toBeGreaterThan(3000);
-    expect(known + 330).toBeLessThanOrEqual(4096);
+  it('measures as Lambda does, the JSON of the whole map, with room for the longest topic ARN', () => {
+    const sizeWithLongestArn = (n: number): number | undefined => {
+      let vars: Record<string, unknown>;
+      try {
+        const { template: t } = build({ indexByPrefix: prefixes(n) });
+        vars = (resource(t, 'AWS::Lambda::Function', 'DetectorFunction').Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return undefined;
+      }
+      const arn = `arn:aws-us-gov:sns:us-gov-west-1:123456789012:${'t'.repeat(256)}`;
+      return Buffer.byteLength(JSON.stringify(Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'string' ? v : arn]))));
+    };
+    // The largest map synth accepts fits Lambda's measure; one more prefix is refused.
+    let n = 40;
+    while (sizeWithLongestArn(n + 1) !== undefined) n++;
+    expect(sizeWithLongestArn(n)).toBeLessThanOrEqual(4096);
+    expect(sizeWithLongestArn(n)! + 60).toBeGreaterThan(4096); // and it is refused only near the limit
   });
 });
 
