@@ -4,11 +4,13 @@
  * gzipped NDJSON, sniffed from its bytes, or `-` for standard input.
  */
 import { compileQuery, EqlError } from '../engine/index.js';
-import { compileIndexPatterns, eventIndex } from '../rules/routing.js';
+import { compileIndexPatterns, eventIndex, parseIndexPatterns } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from '../scan/decode.js';
 import { parseLine, SkipCounter } from '../scan/events.js';
 import { LineSplitter, withoutByteOrderMark } from '../scan/lines.js';
-import { openFileSource } from '../sources/file.js';
+import { statSync } from 'node:fs';
+import { fieldTooDeep } from '../engine/fields.js';
+import { openFile, openFileAgain, openFileSource } from '../sources/file.js';
 import { parse, UsageError, type Output } from './args.js';
 
 export const QUERY_USAGE = `usage: eqlambda query [--category-field FIELD] [--index PATTERN[,PATTERN]] '<EQL>' FILE...
@@ -28,6 +30,12 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
   if (text === undefined || files.length === 0) throw new UsageError('expected a query and at least one FILE');
   if (values['category-field'] === '') throw new UsageError('--category-field must name a field');
   if (values.index !== undefined && values.index.split(',').some((p) => p === '')) throw new UsageError('--index must list index patterns');
+  // Read as a rule's index is (rules/load.ts): only exclusions would keep no indexed event at all.
+  if (values.index !== undefined && parseIndexPatterns(values.index.split(',')).include.length === 0) {
+    throw new UsageError('--index names no index pattern to include (only exclusions): add one, e.g. logs-*,-logs-test-*');
+  }
+  const tooDeep = values['category-field'] === undefined ? undefined : fieldTooDeep(values['category-field']);
+  if (tooDeep !== undefined) throw new UsageError(`--category-field: ${tooDeep}`);
   let compiled;
   try {
     compiled = compileQuery(text, { categoryField: values['category-field'] });
@@ -56,7 +64,8 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
       tooLong: (number) => skips.add('too_long', number),
     });
     try {
-      for await (const chunk of withoutByteOrderMark(decode(await openFileSource(file), stats))) {
+      const { stream, reopen } = await openQueryInput(file);
+      for await (const chunk of withoutByteOrderMark(decode(stream, stats, reopen === undefined ? {} : { reopen }))) {
         lines.push(chunk);
         await io.drain?.(); // matches appear as the input streams in; a slow reader holds us back
       }
@@ -76,4 +85,20 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
     if (skips.total > 0) io.err(`${file}: skipped ${skips.total} line(s): ${skips.describe()}`);
   }
   return failed ? 1 : 0;
+}
+
+/**
+ * A file as scan reads it: a regular file can be read again (the version read) to recover
+ * the lines before gzip damage, so query and scan find the same events in the same bytes.
+ */
+async function openQueryInput(file: string): Promise<{ stream: AsyncIterable<Buffer>; reopen?: () => Promise<AsyncIterable<Buffer>> }> {
+  let regular = false;
+  try {
+    regular = file !== '-' && statSync(file).isFile();
+  } catch {
+    // openFileSource reports it
+  }
+  if (!regular) return { stream: await openFileSource(file) };
+  const { stream, version } = await openFile(file);
+  return { stream, reopen: () => openFileAgain(file, version) };
 }

@@ -35,6 +35,8 @@ invoke failed, a message was not an invocation record, or the queue could not be
 export interface ReplayClients {
   sqs?: SQSClient;
   lambda?: LambdaClient;
+  /** Limits of the clients made here (REQUEST_TIMEOUTS by default). */
+  requestTimeouts?: { connectionTimeout: number; socketTimeout: number };
 }
 
 /** SQS's limits: 10 messages per receive, visibility timeout up to 12 hours. */
@@ -42,6 +44,8 @@ const RECEIVE_BATCH = 10;
 const MAX_VISIBILITY_TIMEOUT = 43_200;
 /** Short, but not 0: a 0-second (short-polling) receive may miss messages that exist. */
 const WAIT_TIME_SECONDS = 1;
+/** Each request's limits (per SDK attempt): connecting, and silence once connected (SQS and Lambda answer these requests in seconds). */
+export const REQUEST_TIMEOUTS = { connectionTimeout: 10_000, socketTimeout: 30_000 };
 const MAX_ERROR_CHARS = 300;
 
 /** The parts of a Lambda asynchronous-invocation record that replay reads. */
@@ -69,6 +73,9 @@ export async function replayCommand(argv: string[], io: Output, clients: ReplayC
   const queueUrl = values['queue-url'];
   if (queueUrl === undefined || queueUrl === '') throw new UsageError('--queue-url is required (the stack output DeadLetterQueueUrl)');
   if (queueUrl.startsWith('arn:')) throw new UsageError('--queue-url takes the queue URL (stack output DeadLetterQueueUrl), not its ARN');
+  if (!/^https?:\/\/[^/\s]+\/\d{12}\/[^/\s]+$/.test(queueUrl)) {
+    throw new UsageError(`--queue-url takes the queue URL, https://sqs.<region>.amazonaws.com/<account>/<queue> (stack output DeadLetterQueueUrl), not "${queueUrl}"`);
+  }
   if (values.function === '') throw new UsageError('--function needs a function name or ARN');
   const max = positiveInteger(values.max, '--max');
   const visibilityTimeout = positiveInteger(values['visibility-timeout'], '--visibility-timeout');
@@ -77,9 +84,11 @@ export async function replayCommand(argv: string[], io: Output, clients: ReplayC
   }
   const dryRun = values['dry-run'] === true;
 
-  const sqs = clients.sqs ?? new SQSClient({});
+  // An endpoint that never answers must not hang the command (no SDK default bounds a request).
+  const requestHandler = clients.requestTimeouts ?? REQUEST_TIMEOUTS;
+  const sqs = clients.sqs ?? new SQSClient({ requestHandler });
   let lambda = clients.lambda;
-  const lambdaClient = (): LambdaClient => (lambda ??= new LambdaClient({}));
+  const lambdaClient = (): LambdaClient => (lambda ??= new LambdaClient({ requestHandler }));
 
   const counts: Counts = { replayed: 0, failed: 0, malformed: 0 };
   /** Messages handled in this run: one that comes back (its visibility timeout ran out) is not handled twice. */

@@ -13,7 +13,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
 import { openFile, openFileAgain, openFileSource } from '../sources/file.js';
-import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url, type OpenedObject, type S3ObjectRef } from '../sources/s3.js';
+import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url, untilIdle, type OpenedObject, type S3ObjectRef } from '../sources/s3.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, SourceError } from '../scan/decode.js';
 import { parse, positiveInteger, UsageError, type Output } from './args.js';
 import { Summary } from './summary.js';
@@ -44,10 +44,13 @@ export const S3_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 };
 
 /**
  * Opens an object for the CLI: no response for `idleMs` fails it, over all the SDK's
- * attempts (its socket timeout alone is per attempt: three of them, three minutes).
+ * attempts (a socket timeout is per attempt: three of them, three minutes), and so does a
+ * body that sends nothing for `idleMs` while it is being read (untilIdle: not while the
+ * reader of the alerts holds the scan back).
  */
-export function openS3Input(client: S3Client, ref: S3ObjectRef, timeouts: { idleMs: number } = S3_TIMEOUTS): Promise<OpenedObject> {
-  return openS3Object(client, ref, { openTimeoutMs: timeouts.idleMs });
+export async function openS3Input(client: S3Client, ref: S3ObjectRef, timeouts: { idleMs: number } = S3_TIMEOUTS): Promise<OpenedObject> {
+  const opened = await openS3Object(client, ref, { openTimeoutMs: timeouts.idleMs });
+  return { ...opened, stream: untilIdle(opened.stream, timeouts.idleMs, `s3://${ref.bucket}/${ref.key}`) };
 }
 
 interface Input {
@@ -92,8 +95,9 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
   summary.start(loaded.rules.length, prepared.prefilter.enabled ? undefined : (prepared.prefilter.disabledBecause ?? 'off'));
 
   let s3: S3Client | undefined;
-  // A stalled endpoint must not hang the command: S3 answers in well under these.
-  const s3Client = (): S3Client => (s3 ??= createS3Client(process.env, S3_TIMEOUTS));
+  // A stalled endpoint must not hang the command: S3 answers in well under these. No socket
+  // timeout: it would also fire while a slow reader of the alerts holds the scan back.
+  const s3Client = (): S3Client => (s3 ??= createS3Client(process.env, { connectMs: S3_TIMEOUTS.connectMs }));
   let failed = false;
   /** An input that could not be read: reported, counted, and the exit status is 1. */
   const unreadable = (message: string): void => {
@@ -186,7 +190,7 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
       names = readdirSync(path).sort();
     }
   } catch (err) {
-    if (!inFolder) throw err;
+    if (!inFolder) throw new SourceError(`${path}: ${(err as Error).message}`, err);
     yield unreadable((err as Error).message, err);
     return;
   }
@@ -202,19 +206,21 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
   }
   yield {
     label: path,
-    // The file's size and modification time are its version: a rewritten file gets new alert ids.
+    // The size and modification time of the file opened are its version: a rewritten file gets
+    // new alert ids (those of the file as opened, not as listed: it may change in between).
     open: async () => {
-      const ref: SourceRef = { kind: 'file', file: path, identity: `file:${resolve(path)}?size=${stat.size}&mtime=${stat.mtimeMs}` };
+      const identity = (v: Pick<Stats, 'size' | 'mtimeMs'>): string => `file:${resolve(path)}?size=${v.size}&mtime=${v.mtimeMs}`;
       // A pipe (`<(zcat …)`) cannot be read again; a regular file can, while it is the version read.
-      if (!stat.isFile()) return { stream: await openFileSource(path), ref, size: stat.size };
+      if (!stat.isFile()) return { stream: await openFileSource(path), ref: { kind: 'file', file: path, identity: identity(stat) }, size: stat.size };
       const { stream, version } = await openFile(path);
-      return { stream, ref, size: stat.size, reopen: () => openFileAgain(path, version) };
+      return { stream, ref: { kind: 'file', file: path, identity: identity(version) }, size: version.size, reopen: () => openFileAgain(path, version) };
     },
   };
 }
 
 function expandInput(arg: string, client: () => S3Client): AsyncIterable<Input> | Iterable<Input> {
-  if (!arg.startsWith('s3://')) return [...fileInputs(arg)];
+  // A folder is walked as it is scanned: a listing held whole would grow with the number of files.
+  if (!arg.startsWith('s3://')) return fileInputs(arg);
   const url = parseS3Url(arg)!; // checked by scanCommand before any input is scanned
   const objectInput = (key: string, size?: number): Input => ({
     label: `s3://${url.bucket}/${key}`,

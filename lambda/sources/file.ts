@@ -29,7 +29,20 @@ export type FileVersion = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctim
 /** Opens a regular file for reading, with the version of it that is read. */
 export async function openFile(path: string): Promise<{ stream: AsyncGenerator<Buffer>; version: FileVersion }> {
   const { handle, version } = await openVersion(path, `cannot read ${path}`);
-  return { stream: chunksOf(handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), path), version };
+  return { stream: notShorterThan(chunksOf(handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), path), version.size, path), version };
+}
+
+/**
+ * The file's bytes, failing if they end before the size it had when opened: a file truncated
+ * while it is read (logrotate's copytruncate) was not scanned whole, and must not pass for it.
+ */
+async function* notShorterThan(chunks: AsyncIterable<Buffer>, size: number, path: string): AsyncGenerator<Buffer> {
+  let read = 0;
+  for await (const chunk of chunks) {
+    read += chunk.length;
+    yield chunk;
+  }
+  if (read < size) throw new SourceError(`cannot read ${path} whole: it ended after ${read} of its ${size} bytes (truncated while it was read?)`, undefined);
 }
 
 /**
@@ -43,7 +56,7 @@ export async function openFileAgain(path: string, was: FileVersion): Promise<Asy
     await handle.close().catch(() => undefined);
     throw new SourceError(`${path} changed while it was scanned`, undefined);
   }
-  return chunksOf(handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), path);
+  return notShorterThan(chunksOf(handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES }), path), now.size, path);
 }
 
 async function openVersion(path: string, failure: string): Promise<{ handle: FileHandle; version: FileVersion }> {

@@ -29,7 +29,7 @@ export function createS3Client(env: Record<string, string | undefined> = process
 export interface S3Timeouts {
   /** Give up connecting after this long. */
   connectMs?: number;
-  /** Give up on a request, or on an object's body, that has sent nothing for this long. */
+  /** Give up on a request that has sent nothing for this long (per attempt; an object's body: see untilIdle). */
   idleMs?: number;
 }
 
@@ -106,6 +106,36 @@ export async function openS3Object(client: S3Client, ref: S3ObjectRef, options: 
   return opened;
 }
 
+/**
+ * `stream`, failed once a read has waited `idleMs` for the server. Only the server's silence
+ * counts: a reader that pauses (a pager, a slow pipe) asks for nothing meanwhile, where a
+ * socket timeout would fire on its pause and fail the object.
+ */
+export async function* untilIdle(stream: AsyncIterable<Buffer>, idleMs: number, name: string): AsyncGenerator<Buffer> {
+  const chunks = stream[Symbol.asyncIterator]();
+  let stalled = false;
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const silence = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, idleMs, undefined)));
+      const next = chunks.next();
+      const step = await Promise.race([next, silence]).finally(() => clearTimeout(timer));
+      if (step === undefined) {
+        stalled = true;
+        next.catch(() => {}); // the read is abandoned with the stream
+        throw new SourceError(`cannot read ${name}: it sent nothing for ${idleMs} ms`, undefined);
+      }
+      if (step.done === true) return;
+      yield step.value;
+    }
+  } finally {
+    // Stopped early or stalled: release the response (a read may still be pending on it).
+    const released = chunks.return?.(undefined);
+    if (stalled) void released?.catch(() => {});
+    else await released?.catch(() => {});
+  }
+}
+
 /** Every key under a prefix, in S3's (lexicographic) order, folder markers skipped. */
 export async function* listS3Keys(client: S3Client, bucket: string, prefix: string, options: { pageTimeoutMs?: number } = {}): AsyncGenerator<{ key: string; size: number }> {
   let token: string | undefined;
@@ -124,7 +154,14 @@ export async function* listS3Keys(client: S3Client, bucket: string, prefix: stri
       if (o.Key === undefined || (o.Key.endsWith('/') && (o.Size ?? 0) === 0)) continue;
       yield { key: o.Key, size: o.Size ?? 0 };
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    if (page.IsTruncated !== true) return;
+    // A server that says there is more but gives no new place to go on from would stop the
+    // listing short without a word, or go round in circles: neither passes for the whole prefix.
+    const next = page.NextContinuationToken;
+    if (next === undefined || next === '' || next === token) {
+      throw new SourceError(`cannot list s3://${bucket}/${prefix}: the server says the listing goes on but gives ${next === token && next !== undefined ? 'the same continuation token again' : 'no continuation token'} (an S3-compatible server without ListObjectsV2 paging?)`, undefined);
+    }
+    token = next;
   } while (token !== undefined);
 }
 

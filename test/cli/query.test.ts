@@ -127,6 +127,33 @@ describe('eqlambda query: matches', () => {
     }
   });
 
+  it('exits 2, not with a stack trace, for a category field too deep or an --index of exclusions only', async () => {
+    const file = write('flags2.ndjson', proc(1) + '\n');
+    const deep = Array.from({ length: 65 }, () => 'a').join('.');
+    const cases: [string[], string][] = [
+      [['--category-field', deep], '--category-field: field name `a.a.a'],
+      [['--index=-logs-*'], '--index names no index pattern to include (only exclusions)'],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(['query', ...args, 'process where true', file]);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.err[0]).toContain(message);
+      expect(run.out).toEqual([]);
+    }
+  });
+
+  it('finds what scan finds in damaged or padded gzip: a regular file is read again to recover what gunzip dropped', async () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => proc(i));
+    const member = gzip(lines.join('\n') + '\n');
+    const trailing = write('trailing-garbage.ndjson.gz', Buffer.concat([member, Buffer.from('garbage\n')]));
+    const padded = write('padded.ndjson.gz', Buffer.concat([member, Buffer.alloc(100), member]));
+    const garbage = await runCli(['query', 'process where true', trailing]);
+    expect(garbage.out).toHaveLength(20_000);
+    const twice = await runCli(['query', 'process where true', padded]);
+    expect(twice.out).toHaveLength(40_000);
+    expect(twice.out.slice(20_000)).toEqual(lines);
+  });
+
   it('exits 1 for a missing file, after searching the others', async () => {
     const file = write('ok.ndjson', proc(3) + '\n');
     const missing = join(temp.dir, 'missing.ndjson');

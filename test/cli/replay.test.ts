@@ -337,6 +337,8 @@ describe('eqlambda replay', () => {
       [[], '--queue-url is required'],
       [['--queue-url', ''], '--queue-url is required'],
       [['--queue-url', 'arn:aws:sqs:eu-west-1:123456789012:Eqlambda-DeadLetterQueue'], 'not its ARN'],
+      [['--queue-url', 'Eqlambda-DeadLetterQueue'], '--queue-url takes the queue URL, https://sqs.<region>.amazonaws.com/<account>/<queue>'],
+      [['--queue-url', 'https://sqs.eu-west-1.amazonaws.com/Eqlambda-DeadLetterQueue'], 'not "https://sqs.eu-west-1.amazonaws.com/Eqlambda-DeadLetterQueue"'],
       [['--queue-url', QUEUE_URL, '--max', '0'], '--max must be a positive whole number'],
       [['--queue-url', QUEUE_URL, '--max', 'ten'], '--max must be a positive whole number'],
       [['--queue-url', QUEUE_URL, '--max', '-1'], '--max'],

@@ -79,6 +79,49 @@ describe('eqlambda scan: the bundled examples', () => {
     expect((records(await scanCli(path))[0] as Alert).id).not.toBe(before);
   });
 
+  it("gives a file in a folder the ids of the version it opened, even when it changed after the folder was listed", async () => {
+    const folder = join(temp.dir, 'rewritten-in-folder');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'a.ndjson'), ndjson([OPENSSL_TP()]));
+    const b = join(folder, 'b.ndjson');
+    writeFileSync(b, ndjson([OPENSSL_TP()]));
+    // b is rewritten while a is scanned (when a's alert is written), before b is opened.
+    const out: string[] = [];
+    const code = await main(['scan', '--rules', RULES_DIR, '--quiet', folder], {
+      out: (text) => {
+        if (out.length === 0) {
+          writeFileSync(b, ndjson([BENIGN(), variant(OPENSSL_TP(), { 'host.name': 'rewritten-host' })]));
+          utimesSync(b, new Date(), new Date(Date.now() + 5000));
+        }
+        out.push(text);
+      },
+      err: () => {},
+      isTty: false,
+    });
+    expect(code).toBe(0);
+    const alone = records(await scanCli('--quiet', b)) as Alert[];
+    const inFolder = (records({ out }) as Alert[]).filter((r) => (r.source as { file: string }).file === b);
+    expect(inFolder.map((r) => r.id)).toEqual(alone.map((r) => r.id));
+    expect(inFolder[0]!.source.line).toBe(2);
+  });
+
+  it('reports a file that ends before the size it was opened with (truncated while read, as by copytruncate) as unreadable, not scanned', async () => {
+    const path = write('copytruncate.ndjson', ndjson([OPENSSL_TP(), ...Array.from({ length: 30_000 }, () => BENIGN()), SSH_TP()]));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['scan', '--rules', RULES_DIR, path], {
+      out: (text) => {
+        // After the first alert, the file is cut to a tenth of its size.
+        if (out.length === 0) execFileSync('truncate', ['-s', String(Math.floor(statSync(path).size / 10)), path]);
+        out.push(text);
+      },
+      err: (text) => err.push(text),
+      isTty: false,
+    });
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(new RegExp(`cannot read ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} whole: it ended after \\d+ of its \\d+ bytes \\(truncated while it was read\\?\\)`));
+  });
+
   it('prints a summary on stderr', () => {
     expect(run.err[0]).toBe('eqlambda: 2 rule(s)');
     expect(run.stderr).toMatch(/^scanned 4 object\(s\): 0\.7 MB in, 10\.5 MB decompressed, \d+ MB\/s$/m);

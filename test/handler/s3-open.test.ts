@@ -12,6 +12,7 @@ import { openS3Input } from '../../lambda/cli/scan.js';
 import { createS3Client, listS3Keys, ObjectChangedError, ObjectMissingError, openS3Object } from '../../lambda/sources/s3.js';
 
 const CURRENT_ETAG = '"9b2cf535f27731c974343645a3985328"';
+const BIG_BODY = Buffer.alloc(32 * 1024 * 1024, '{"event":{"category":"process"}}\n');
 const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
 let server: Server;
 let client: S3Client;
@@ -24,7 +25,24 @@ beforeAll(async () => {
       res.write('{"a":1}\n'); // then nothing more
       return;
     }
+    if (req.url?.startsWith('/logs/big-body')) {
+      // 32 MiB, more than the socket buffers hold: a reader that pauses leaves the socket idle.
+      res.writeHead(200, { etag: CURRENT_ETAG, 'content-length': String(BIG_BODY.length) });
+      res.end(BIG_BODY);
+      return;
+    }
     if (req.url?.startsWith('/logs/stalled') || req.url?.startsWith('/stalled-list')) return; // never answers
+    if (req.url?.startsWith('/paging-')) {
+      // ListObjectsV2 answers that say there is more: with no token, or with the token just given.
+      const url = new URL(req.url, 'http://x');
+      const token = url.searchParams.get('continuation-token');
+      const next = req.url.startsWith('/paging-none') ? '' : `<NextContinuationToken>${token ?? 'page-2'}</NextContinuationToken>`;
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>${next}<Contents><Key>k${token ?? ''}.ndjson</Key><Size>3</Size></Contents></ListBucketResult>`,
+      );
+      return;
+    }
     if (req.url?.startsWith('/no-such-bucket/')) {
       res.writeHead(404, { 'content-type': 'application/xml' });
       res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
@@ -92,7 +110,7 @@ it('says that the bucket is missing when it is (NoSuchBucket), not that the obje
 });
 
 /** A client as the CLI makes it (createS3Client, from the environment), for the local server. */
-function cliClient(timeouts: { connectMs: number; idleMs: number }): S3Client {
+function cliClient(timeouts: { connectMs: number; idleMs?: number }): S3Client {
   const { port } = server.address() as AddressInfo;
   vi.stubEnv('AWS_ENDPOINT_URL_S3', `http://127.0.0.1:${port}`);
   vi.stubEnv('AWS_REGION', 'us-east-1');
@@ -102,14 +120,14 @@ function cliClient(timeouts: { connectMs: number; idleMs: number }): S3Client {
   return createS3Client({ AWS_S3_FORCE_PATH_STYLE: 'true' }, timeouts);
 }
 
-it('with an idle timeout (as the CLI sets), fails an object whose body stops coming instead of hanging', async () => {
-  const timed = cliClient({ connectMs: 1_000, idleMs: 300 });
+it('as the CLI opens an object, fails one whose body stops coming instead of hanging', async () => {
+  const timed = cliClient({ connectMs: 1_000 });
   try {
-    const opened = await openS3Object(timed, { bucket: 'logs', key: 'stalled-body.ndjson' });
+    const opened = await openS3Input(timed, { bucket: 'logs', key: 'stalled-body.ndjson' }, { idleMs: 300 });
     const started = performance.now();
     const failure = await text(opened.stream).catch((err: unknown) => err);
-    expect(failure).toBeInstanceOf(Error);
-    expect((failure as Error).message).toMatch(/timed out after 300 ms of inactivity/);
+    expect(failure).toBeInstanceOf(SourceError);
+    expect((failure as Error).message).toBe('cannot read s3://logs/stalled-body.ndjson: it sent nothing for 300 ms');
     expect(performance.now() - started).toBeLessThan(5_000);
     // Nor does it ask for the object's checksum, which the SDK would recompute in JavaScript.
     expect(requests.at(-1)!.headers['x-amz-checksum-mode']).toBeUndefined();
@@ -117,6 +135,42 @@ it('with an idle timeout (as the CLI sets), fails an object whose body stops com
     timed.destroy();
     vi.unstubAllEnvs();
   }
+});
+
+it('as the CLI opens an object, lets its reader pause longer than the idle time (a slow reader of the alerts holds the scan back)', async () => {
+  const timed = cliClient({ connectMs: 1_000 });
+  try {
+    const opened = await openS3Input(timed, { bucket: 'logs', key: 'big-body.ndjson' }, { idleMs: 300 });
+    let bytes = 0;
+    let paused = false;
+    for await (const chunk of opened.stream) {
+      bytes += chunk.length;
+      if (!paused) {
+        paused = true;
+        await new Promise((resolve) => setTimeout(resolve, 1_200)); // four idle times
+      }
+    }
+    expect(bytes).toBe(BIG_BODY.length);
+  } finally {
+    timed.destroy();
+    vi.unstubAllEnvs();
+  }
+});
+
+it.each([
+  ['paging-none', 'no continuation token'],
+  ['paging-same', 'the same continuation token again'],
+])('refuses a listing whose server says it goes on without a way on (%s), rather than stop short or go round', async (bucket, what) => {
+  const keys: string[] = [];
+  const failure = await (async () => {
+    for await (const entry of listS3Keys(client, bucket, '')) {
+      keys.push(entry.key);
+      if (keys.length > 10) break;
+    }
+  })().catch((err: unknown) => err);
+  expect(failure).toBeInstanceOf(SourceError);
+  expect((failure as Error).message).toBe(`cannot list s3://${bucket}/: the server says the listing goes on but gives ${what} (an S3-compatible server without ListObjectsV2 paging?)`);
+  expect(keys.length).toBeLessThanOrEqual(2);
 });
 
 describe('the CLI, with the SDK retrying as it does by default', () => {
