@@ -8,7 +8,9 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    // Node's messages may run over several lines (`... ambiguous.\nDid you forget ...`): one
+    // line here, as every other error is (its line breaks would be shown escaped).
+    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' '));
   }
 }
 

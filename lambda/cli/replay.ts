@@ -98,6 +98,8 @@ export async function replayCommand(argv: string[], io: Output, clients: ReplayC
   let handled = 0;
   let receiveFailed = false;
   let queueEmpty = false;
+  /** The run stopped at a batch of messages already handled, which had become visible again. */
+  let cameBack = false;
 
   while (max === undefined || handled < max) {
     let messages: Message[];
@@ -130,9 +132,11 @@ export async function replayCommand(argv: string[], io: Output, clients: ReplayC
       handled++;
       await handleMessage(message, id);
     }
-    // Only messages already handled in this run came back: the rest of the queue is those.
+    // Only messages already handled in this run came back: the rest of the queue is likely
+    // those, but a batch of them can hide others (said at the end).
     if (fresh === 0) {
       queueEmpty = true;
+      cameBack = true;
       break;
     }
   }
@@ -191,6 +195,9 @@ export async function replayCommand(argv: string[], io: Output, clients: ReplayC
     io.err(`replay: replayed ${counts.replayed}, failed ${counts.failed}, malformed ${counts.malformed}${notReplayed > 0 ? ' (those not replayed are still in the queue)' : ''}`);
   }
   if (!queueEmpty && !receiveFailed && max !== undefined && handled >= max) io.err(`replay: stopped after --max ${max} message(s); the queue may hold more`);
+  if (cameBack) {
+    io.err('replay: stopped when only messages already seen in this run came back (their visibility timeout ran out); the queue may hold more: run again, or give a longer --visibility-timeout');
+  }
   return receiveFailed || notReplayed > 0 ? 1 : 0;
 }
 

@@ -227,7 +227,11 @@ describe('eqlambda replay', () => {
 
     expect(invokes()).toHaveLength(1);
     expect(sqsMock.commandCalls(ReceiveMessageCommand)).toHaveLength(2); // stops: nothing new came back
-    expect(err.at(-1)).toBe('replay: replayed 0, failed 1, malformed 0 (those not replayed are still in the queue)');
+    expect(err.at(-2)).toBe('replay: replayed 0, failed 1, malformed 0 (those not replayed are still in the queue)');
+    // ...but a batch of messages seen already can hide others: it says so.
+    expect(err.at(-1)).toBe(
+      'replay: stopped when only messages already seen in this run came back (their visibility timeout ran out); the queue may hold more: run again, or give a longer --visibility-timeout',
+    );
   });
 
   it('--dry-run lists objects, condition and error, and invokes and deletes nothing', async () => {

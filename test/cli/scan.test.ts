@@ -381,6 +381,11 @@ describe('eqlambda scan: usage errors exit 2', () => {
     expect(unknown.err[0]).toMatch(/^eqlambda: .*--frobnicate/);
     const missing = await runCli(['scan', EXAMPLES_DIR, '--max-alerts-per-rule']);
     expect(missing.code).toBe(2);
+    // Node's own message runs over two lines: printed as one, not with its line break escaped.
+    const negative = await runCli(['scan', '--max-line-bytes', '-1', EXAMPLES_DIR]);
+    expect(negative.code).toBe(2);
+    expect(negative.err[0]).toMatch(/^eqlambda: Option '--max-line-bytes.* argument is ambiguous\. Did you forget /);
+    expect(negative.err[0]).not.toMatch(/\n|\\x0a/);
   });
 
   it('for rule files that do not load', async () => {
