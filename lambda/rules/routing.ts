@@ -4,8 +4,9 @@
  * (Fleet data streams), else for Elastic Defend (agent.type endpoint)
  * `logs-<event.dataset>-default`, else `<agent.type>-<agent.version>` (standalone Beats,
  * Endgame), else a default the caller gives, else the event is unrouted and every
- * rule applies. A rule applies when one of its index patterns matches (`*` wildcard,
- * case-sensitive); a pattern starting with `-` excludes.
+ * rule applies. A rule applies when its index patterns select the index, read in order as
+ * Elasticsearch reads them (`*` wildcard, case-sensitive; `-pattern` after a wildcard removes
+ * what the patterns before it selected).
  */
 import { FieldPath, type Event } from '../engine/fields.js';
 import { compileGlob, STAR, type GlobToken } from '../engine/wildcard.js';
@@ -53,10 +54,16 @@ export type IndexMatcher = (index: string) => boolean;
  * does not matter here (index names cannot contain `:`): the pattern applies to the index.
  */
 export function compileIndexPatterns(patterns: string[]): IndexMatcher {
-  const { include, exclude } = parseIndexPatterns(patterns);
-  const includes = include.map(indexPatternMatcher);
-  const excludes = exclude.map(indexPatternMatcher);
-  return (index) => includes.some((m) => m(index)) && !excludes.some((m) => m(index));
+  const steps = parseIndexPatterns(patterns).steps.map(({ pattern, exclude }) => ({ exclude, matches: indexPatternMatcher(pattern) }));
+  // In order, as Elasticsearch builds the set: an exclusion removes what came before it, and
+  // a later pattern adds back.
+  return (index) => {
+    let selected = false;
+    for (const step of steps) {
+      if (step.exclude ? selected : !selected) selected = step.exclude ? !step.matches(index) : step.matches(index);
+    }
+    return selected;
+  };
 }
 
 /**
@@ -79,12 +86,17 @@ function indexPatternMatcher(pattern: string): IndexMatcher {
  * events) selects nothing here; `-cluster:*` excludes a remote cluster, which does not
  * apply here; `_all` is `*`.
  */
-export function parseIndexPatterns(patterns: string[]): { include: string[]; exclude: string[] } {
+export function parseIndexPatterns(patterns: string[]): { include: string[]; exclude: string[]; steps: { pattern: string; exclude: boolean }[] } {
   const include: string[] = [];
   const exclude: string[] = [];
+  const steps: { pattern: string; exclude: boolean }[] = [];
+  // As Elasticsearch's resolver: `-pattern` excludes only after a wildcard pattern; before one
+  // it names an index `-pattern`, which cannot exist (index names do not start with `-`).
+  let wildcardSeen = false;
   for (const entry of patterns) {
     for (const written of splitIndexExpression(entry)) {
       let pattern = written.trim();
+      const wildcard = pattern.includes('*');
       // Date math first: its braces may hold ':' (a time zone). Index names cannot hold '<' or '>'.
       if (pattern.includes('<')) pattern = pattern.replace(DATE_MATH, '*').replace(/[<>]/g, '');
       const selector = pattern.indexOf('::');
@@ -103,10 +115,14 @@ export function parseIndexPatterns(patterns: string[]): { include: string[]; exc
         pattern = pattern.slice(1);
       }
       if (pattern === '_all') pattern = '*';
-      if (pattern !== '') (excluded ? exclude : include).push(pattern);
+      const seen = wildcardSeen;
+      if (wildcard || pattern === '*') wildcardSeen = true;
+      if (pattern === '' || (excluded && !seen)) continue;
+      (excluded ? exclude : include).push(pattern);
+      steps.push({ pattern, exclude: excluded });
     }
   }
-  return { include, exclude };
+  return { include, exclude, steps };
 }
 
 /** A date math expression, `{now/d}` or `{now/d{yyyy.MM.dd|+12:00}}` (after splitIndexExpression, whole). */

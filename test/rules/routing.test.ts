@@ -104,7 +104,14 @@ describe('index patterns', () => {
     { patterns: ['*'], index: 'anything-at-all', expected: true },
     { patterns: ['logs-*', '-logs-endpoint.alerts-*'], index: 'logs-endpoint.events.process-default', expected: true },
     { patterns: ['logs-*', '-logs-endpoint.alerts-*'], index: 'logs-endpoint.alerts-default', expected: false },
-    { patterns: ['-logs-endpoint.alerts-*', 'logs-*'], index: 'logs-endpoint.alerts-default', expected: false }, // order does not matter
+    // In order, as Elasticsearch's resolver reads them: `-` excludes only after a wildcard, and
+    // removes what came before it; before any wildcard it names an index, which cannot exist.
+    { patterns: ['-logs-endpoint.alerts-*', 'logs-*'], index: 'logs-endpoint.alerts-default', expected: true },
+    { patterns: ['logs-endpoint.events.*', '-logs-endpoint.events.process-*', 'logs-endpoint.events.process-*'], index: 'logs-endpoint.events.process-default', expected: true },
+    { patterns: ['logs-endpoint.events.*', '-logs-endpoint.events.process-*'], index: 'logs-endpoint.events.process-default', expected: false },
+    { patterns: ['logs-endpoint.events.*', '-logs-endpoint.events.process-*'], index: 'logs-endpoint.events.file-default', expected: true },
+    { patterns: ['logs-x', '-logs-x'], index: 'logs-x', expected: true }, // no wildcard before: not an exclusion
+    { patterns: ['logs-x', 'l*', '-logs-x'], index: 'logs-x', expected: false },
     { patterns: ['-logs-endpoint.alerts-*'], index: 'logs-endpoint.events.process-default', expected: false }, // exclusions alone select nothing
     { patterns: ['auditbeat-*', 'endgame-*'], index: 'endgame-3.63.0', expected: true },
     { patterns: [], index: 'auditbeat-8.11.1', expected: false },
