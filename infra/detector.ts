@@ -2,7 +2,7 @@
  * The detector function: lambda/handler.ts bundled locally by esbuild (ESM, minified,
  * source maps) with the compiled rule bundle copied next to it as rules.json.
  */
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -85,8 +85,13 @@ export class Detector extends Construct {
     const { config, projectRoot } = props;
 
     // Compiled before bundling so a broken rule fails synth even when bundling is skipped.
-    const rules = buildRuleBundle(resolve(projectRoot, config.rulesDir), projectRoot);
+    const routed = [...(config.defaultIndex === undefined ? [] : [config.defaultIndex]), ...Object.values(config.indexByPrefix ?? {})];
+    const rules = buildRuleBundle(resolve(projectRoot, config.rulesDir), projectRoot, routed);
     this.ruleCount = rules.ruleCount;
+    // A slip in a routing setting (`Logs-…`, a missing version) would send objects to no rule at all.
+    for (const index of rules.unselected) {
+      Annotations.of(this).addWarningV2('eqlambda:index-selects-no-rule', `index ${index} (defaultIndex or indexByPrefix) selects none of the ${rules.ruleCount} rule(s): events routed to it are not evaluated`);
+    }
 
     this.logGroup = new logs.LogGroup(this, 'Logs', functionLogGroupProps(config));
     // Own role instead of AWSLambdaBasicExecutionRole: log writes scoped to this log group, not `*`.

@@ -7,11 +7,14 @@ import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { loadRules } from '../lambda/rules/load.js';
 import { toRuleBundle } from '../lambda/rules/bundle.js';
+import { RuleRouter } from '../lambda/rules/routing.js';
 
 export interface RuleBundleFile {
   /** Absolute path of the rules.json written for this synth. */
   path: string;
   ruleCount: number;
+  /** The indexes (of those given) that select none of the rules. */
+  unselected: string[];
 }
 
 export class RuleBuildError extends Error {
@@ -22,7 +25,7 @@ export class RuleBuildError extends Error {
 }
 
 /** Loads every rule under `rulesDir`; throws RuleBuildError listing each problem. */
-export function buildRuleBundle(rulesDir: string, projectRoot: string): RuleBundleFile {
+export function buildRuleBundle(rulesDir: string, projectRoot: string, indexes: string[] = []): RuleBundleFile {
   const { rules, errors } = loadRules([rulesDir]);
   if (errors.length > 0) throw new RuleBuildError(errors.map((e) => e.message));
   if (rules.length === 0) throw new RuleBuildError([`${rulesDir}: no *.toml detection rules found`]);
@@ -33,7 +36,8 @@ export function buildRuleBundle(rulesDir: string, projectRoot: string): RuleBund
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'rules.json');
   writeFileSync(path, toRuleBundle(portable));
-  return { path, ruleCount: rules.length };
+  const router = new RuleRouter(rules);
+  return { path, ruleCount: rules.length, unselected: [...new Set(indexes)].filter((index) => router.rulesFor(index).length === 0) };
 }
 
 /** Single-quotes a path for the bash command hooks. */

@@ -90,6 +90,10 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
   // A scan without rules could never alert: a mistyped folder would pass for a clean scan.
   if (loaded.rules.length === 0) throw new UsageError(noRulesFound(rulePaths, loaded.skipped));
   const prepared = new PreparedRules(loaded.rules, values['no-prefilter'] !== true);
+  // A slip (`Logs-…`, a missing version) would route the events to no rule at all, without a word.
+  if (values.index !== undefined && prepared.router.rulesFor(values.index).length === 0) {
+    io.err(`eqlambda: warning: --index ${values.index} selects none of the ${loaded.rules.length} rule(s) (no rule's index patterns match it): events with no index fields of their own will not be evaluated`);
+  }
   // --quiet drops the summary and progress, never the errors.
   const summary = new Summary(values.quiet === true ? () => {} : io.err, isTty && values.quiet !== true, io.err);
   summary.start(loaded.rules.length, prepared.prefilter.enabled ? undefined : (prepared.prefilter.disabledBecause ?? 'off'));

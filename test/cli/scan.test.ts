@@ -353,6 +353,19 @@ describe('eqlambda scan: inputs', () => {
   });
 });
 
+describe('eqlambda scan --index', () => {
+  it('warns when the index selects none of the rules (a slip would route events to no rule, silently)', async () => {
+    const file = write('unrouted-openssl.ndjson', ndjson([OPENSSL_TP()]));
+    const slip = await scanCli('--index', 'Logs-endpoint.events.process-default', file);
+    expect(slip.code).toBe(0);
+    expect(slip.err).toContain(
+      'eqlambda: warning: --index Logs-endpoint.events.process-default selects none of the 2 rule(s) (no rule\'s index patterns match it): events with no index fields of their own will not be evaluated',
+    );
+    const right = await scanCli('--index', 'logs-endpoint.events.process-default', file);
+    expect(right.err.some((e) => e.includes('selects none'))).toBe(false);
+  });
+});
+
 describe('eqlambda scan: usage errors exit 2', () => {
   const usage = async (args: string[], message: string): Promise<void> => {
     const run = await runCli(['scan', ...args]);

@@ -1,5 +1,5 @@
 /** The synthesized template, resource by resource (bundling skipped: see bundle.test.ts). */
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../infra/config.js';
 import { build, joinToText, logicalId, resource } from './helpers.js';
@@ -487,6 +487,17 @@ describe('copies of the stack in one account and region (stackName)', () => {
     expect(body).toContain('"service","EqlambdaStaging"');
     expect(body).toContain('service=\\"EqlambdaStaging\\"');
     expect(body).not.toMatch(/"service","Eqlambda"|service=\\"Eqlambda\\"/);
+  });
+});
+
+describe('routing settings that select no rule', () => {
+  it('warn at synth, naming the index (a slip would send objects to no rule at all)', () => {
+    const { stack } = build({ defaultIndex: 'Logs-endpoint.events.process-default', indexByPrefix: '{"edr/":"logs-endpoint.events.process-default","win/":"winlogbeat"}' });
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('selects none'));
+    expect(warnings.map((w) => String(w.entry.data)).sort()).toEqual([
+      expect.stringMatching(/^index Logs-endpoint\.events\.process-default \(defaultIndex or indexByPrefix\) selects none of the 2 rule\(s\): events routed to it are not evaluated/),
+      expect.stringMatching(/^index winlogbeat \(defaultIndex or indexByPrefix\) selects none of the 2 rule\(s\)/),
+    ]);
   });
 });
 
