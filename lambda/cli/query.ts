@@ -4,13 +4,13 @@
  * gzipped NDJSON, sniffed from its bytes, or `-` for standard input.
  */
 import { compileQuery, EqlError } from '../engine/index.js';
-import { compileIndexPatterns, eventIndex, parseIndexPatterns } from '../rules/routing.js';
+import { compileIndexPatterns, eventIndex, includesAnyIndex } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from '../scan/decode.js';
 import { parseLine, SkipCounter } from '../scan/events.js';
 import { LineSplitter, withoutByteOrderMark } from '../scan/lines.js';
 import { statSync } from 'node:fs';
 import { fieldTooDeep } from '../engine/fields.js';
-import { openFile, openFileAgain, openFileSource } from '../sources/file.js';
+import { openLocalInput } from '../sources/file.js';
 import { parse, UsageError, type Output } from './args.js';
 
 export const QUERY_USAGE = `usage: eqlambda query [--category-field FIELD] [--index PATTERN[,PATTERN]] '<EQL>' FILE...
@@ -31,7 +31,7 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
   if (values['category-field'] === '') throw new UsageError('--category-field must name a field');
   if (values.index !== undefined && values.index.split(',').some((p) => p === '')) throw new UsageError('--index must list index patterns');
   // Read as a rule's index is (rules/load.ts): only exclusions would keep no indexed event at all.
-  if (values.index !== undefined && parseIndexPatterns(values.index.split(',')).include.length === 0) {
+  if (values.index !== undefined && !includesAnyIndex(values.index.split(','))) {
     throw new UsageError('--index names no index pattern to include (only exclusions): add one, e.g. logs-*,-logs-test-*');
   }
   const tooDeep = values['category-field'] === undefined ? undefined : fieldTooDeep(values['category-field']);
@@ -64,7 +64,7 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
       tooLong: (number) => skips.add('too_long', number),
     });
     try {
-      const { stream, reopen } = await openQueryInput(file);
+      const { stream, reopen } = await openLocalInput(file, isRegularFile(file));
       for await (const chunk of withoutByteOrderMark(decode(stream, stats, reopen === undefined ? {} : { reopen }))) {
         lines.push(chunk);
         await io.drain?.(); // matches appear as the input streams in; a slow reader holds us back
@@ -87,18 +87,12 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
   return failed ? 1 : 0;
 }
 
-/**
- * A file as scan reads it: a regular file can be read again (the version read) to recover
- * the lines before gzip damage, so query and scan find the same events in the same bytes.
- */
-async function openQueryInput(file: string): Promise<{ stream: AsyncIterable<Buffer>; reopen?: () => Promise<AsyncIterable<Buffer>> }> {
-  let regular = false;
+
+/** A regular file (it can be read again, as scan does); not `-`, a pipe, or a path openLocalInput will report. */
+function isRegularFile(file: string): boolean {
   try {
-    regular = file !== '-' && statSync(file).isFile();
+    return file !== '-' && statSync(file).isFile();
   } catch {
-    // openFileSource reports it
+    return false;
   }
-  if (!regular) return { stream: await openFileSource(file) };
-  const { stream, version } = await openFile(file);
-  return { stream, reopen: () => openFileAgain(file, version) };
 }

@@ -12,7 +12,7 @@ import { loadRules } from '../rules/load.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
-import { openFile, openFileAgain, openFileSource } from '../sources/file.js';
+import { openFileSource, openLocalInput } from '../sources/file.js';
 import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url, untilIdle, type OpenedObject, type S3ObjectRef } from '../sources/s3.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, SourceError } from '../scan/decode.js';
 import { parse, positiveInteger, UsageError, type Output } from './args.js';
@@ -213,11 +213,9 @@ function* fileInputs(path: string, seen = new Set<string>(), inFolder = false): 
     // The size and modification time of the file opened are its version: a rewritten file gets
     // new alert ids (those of the file as opened, not as listed: it may change in between).
     open: async () => {
-      const identity = (v: Pick<Stats, 'size' | 'mtimeMs'>): string => `file:${resolve(path)}?size=${v.size}&mtime=${v.mtimeMs}`;
-      // A pipe (`<(zcat …)`) cannot be read again; a regular file can, while it is the version read.
-      if (!stat.isFile()) return { stream: await openFileSource(path), ref: { kind: 'file', file: path, identity: identity(stat) }, size: stat.size };
-      const { stream, version } = await openFile(path);
-      return { stream, ref: { kind: 'file', file: path, identity: identity(version) }, size: version.size, reopen: () => openFileAgain(path, version) };
+      const { stream, version = stat, reopen } = await openLocalInput(path, stat.isFile());
+      const ref: SourceRef = { kind: 'file', file: path, identity: `file:${resolve(path)}?size=${version.size}&mtime=${version.mtimeMs}` };
+      return reopen === undefined ? { stream, ref, size: version.size } : { stream, ref, size: version.size, reopen };
     },
   };
 }

@@ -227,7 +227,7 @@ class Compiler {
 
   private fieldMatch(path: FieldPath, op: ':' | 'like' | 'regex', caseInsensitive: boolean, given: Literal[]): Condition {
     // An ip field's values are in normal form: so is an address written without wildcards.
-    const patterns = op === 'regex' ? given : given.map((p) => (typeof p.value === 'string' && !/[*?]/.test(p.value) ? asIpFieldValue(path, p) : p));
+    const patterns = op === 'regex' ? given : given.map((p) => (typeof p.value === 'string' && !hasWildcard(p.value) ? asIpFieldValue(path, p) : p));
     const needs = lineText(path, anyOf(patterns.map((p) => patternNeeds(op, caseInsensitive, p))));
     if (caseInsensitive && op !== 'regex') {
       // Fold each value once (per event, with the field cache) and match folded patterns.

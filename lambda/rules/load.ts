@@ -10,7 +10,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
 import { fieldTooDeep } from '../engine/fields.js';
 import { RuleError, type Rule, type RuleSpec, type Threat, type ThreatEntry } from './model.js';
-import { parseIndexPatterns } from './routing.js';
+import { includesAnyIndex } from './routing.js';
 
 export interface LoadOptions {
   /** Category field for rules without `event_category_override`. */
@@ -267,7 +267,7 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     path,
   };
   // Read as routing reads it: a list with nothing to include would silently match no index.
-  if (spec.index !== null && parseIndexPatterns(spec.index).include.length === 0) {
+  if (spec.index !== null && !includesAnyIndex(spec.index)) {
     fail('index', 'rule.index names no index pattern to search (only exclusions, or nothing)');
   }
   // Kibana applies these with the query; a rule run without them alerts where Elastic's does not.

@@ -54,13 +54,14 @@ export type IndexMatcher = (index: string) => boolean;
  * does not matter here (index names cannot contain `:`): the pattern applies to the index.
  */
 export function compileIndexPatterns(patterns: string[]): IndexMatcher {
-  const steps = parseIndexPatterns(patterns).steps.map(({ pattern, exclude }) => ({ exclude, matches: indexPatternMatcher(pattern) }));
+  const steps = parseIndexPatterns(patterns).map(({ pattern, exclude }) => ({ exclude, matches: indexPatternMatcher(pattern) }));
   // In order, as Elasticsearch builds the set: an exclusion removes what came before it, and
   // a later pattern adds back.
   return (index) => {
     let selected = false;
-    for (const step of steps) {
-      if (step.exclude ? selected : !selected) selected = step.exclude ? !step.matches(index) : step.matches(index);
+    for (const { exclude, matches } of steps) {
+      if (exclude) selected &&= !matches(index);
+      else selected ||= matches(index);
     }
     return selected;
   };
@@ -80,16 +81,14 @@ function indexPatternMatcher(pattern: string): IndexMatcher {
 }
 
 /**
- * The patterns an index expression includes and excludes (see compileIndexPatterns), read as
+ * The patterns of an index expression, in order (see compileIndexPatterns), read as
  * Elasticsearch reads one: date math (`<logs-{now/d}>`) stands for any date, so `logs-*`;
  * `::data` and `::*` selectors select the data, while `::failures` (ingest failures, not
  * events) selects nothing here; `-cluster:*` excludes a remote cluster, which does not
  * apply here; `_all` is `*`.
  */
-export function parseIndexPatterns(patterns: string[]): { include: string[]; exclude: string[]; steps: { pattern: string; exclude: boolean }[] } {
-  const include: string[] = [];
-  const exclude: string[] = [];
-  const steps: { pattern: string; exclude: boolean }[] = [];
+export function parseIndexPatterns(patterns: string[]): IndexStep[] {
+  const steps: IndexStep[] = [];
   // As Elasticsearch's resolver: `-pattern` excludes only after a wildcard pattern; before one
   // it names an index `-pattern`, which cannot exist (index names do not start with `-`).
   let wildcardSeen = false;
@@ -118,12 +117,20 @@ export function parseIndexPatterns(patterns: string[]): { include: string[]; exc
       const seen = wildcardSeen;
       if (wildcard || pattern === '*') wildcardSeen = true;
       if (pattern === '' || (excluded && !seen)) continue;
-      (excluded ? exclude : include).push(pattern);
       steps.push({ pattern, exclude: excluded });
     }
   }
-  return { include, exclude, steps };
+  return steps;
 }
+
+/** A pattern of an index expression, in order: one that adds the indexes it matches, or removes them. */
+export interface IndexStep {
+  pattern: string;
+  exclude: boolean;
+}
+
+/** Whether index patterns include anything: exclusions alone select no index. */
+export const includesAnyIndex = (patterns: string[]): boolean => parseIndexPatterns(patterns).some((step) => !step.exclude);
 
 /** A date math expression, `{now/d}` or `{now/d{yyyy.MM.dd|+12:00}}` (after splitIndexExpression, whole). */
 const DATE_MATH = /\{(?:[^{}]|\{[^{}]*\})*\}/g;

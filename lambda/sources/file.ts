@@ -33,6 +33,17 @@ export async function openFile(path: string): Promise<{ stream: AsyncGenerator<B
 }
 
 /**
+ * A local input as scan and query read it. A regular file is read as the version opened and
+ * can be read again while it is that version (to recover the lines before gzip damage); a
+ * pipe (`<(zcat …)`) or standard input cannot.
+ */
+export async function openLocalInput(path: string, regular: boolean): Promise<{ stream: AsyncGenerator<Buffer>; version?: FileVersion; reopen?: () => Promise<AsyncGenerator<Buffer>> }> {
+  if (!regular) return { stream: await openFileSource(path) };
+  const { stream, version } = await openFile(path);
+  return { stream, version, reopen: () => openFileAgain(path, version) };
+}
+
+/**
  * The file's bytes, failing if they end before the size it had when opened: a file truncated
  * while it is read (logrotate's copytruncate) was not scanned whole, and must not pass for it.
  */
