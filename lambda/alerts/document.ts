@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Event } from '../engine/index.js';
 import type { Rule, RuleSpec } from '../rules/model.js';
+import { hasOverrides, overriddenFields } from './overrides.js';
 import { buildReason } from './reason.js';
 
 /** Where the bytes came from. */
@@ -86,12 +87,14 @@ function sourceFields(source: SourceRef): Location {
 
 export function buildAlert(rule: Rule, ruleView: AlertRule, source: SourceRef, identity: string, line: number, event: Event, now: Date): Alert {
   const document = withinDepth(event, MAX_DOCUMENT_DEPTH);
+  // Kibana's rule_name_override, severity_mapping and risk_score_mapping, from this event.
+  const view = hasOverrides(rule) ? { ...ruleView, ...overriddenFields(rule, event) } : ruleView;
   return {
     kind: 'alert',
     id: alertId(rule.id, identity, line, source.kind === 'file' && source.hashEvents === true ? JSON.stringify(document) : undefined),
     '@timestamp': now.toISOString(),
-    rule: ruleView,
-    reason: buildReason(event, rule.severity, rule.name),
+    rule: view,
+    reason: buildReason(event, view.severity, view.name),
     source: { line, ...sourceFields(source) },
     document,
     ...(document !== event ? { truncated: true as const } : {}),

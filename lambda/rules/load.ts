@@ -9,7 +9,7 @@ import { extname, join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
 import { fieldTooDeep } from '../engine/fields.js';
-import { RuleError, type Rule, type RuleSpec, type Threat, type ThreatEntry } from './model.js';
+import { RuleError, SEVERITIES, type Rule, type RuleSpec, type Severity, type Threat, type ThreatEntry } from './model.js';
 import { includesAnyIndex } from './routing.js';
 
 export interface LoadOptions {
@@ -260,7 +260,11 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     risk_score: int('risk_score', undefined, 0, 100),
     tags: strList('tags') ?? [],
     references: strList('references') ?? [],
-    threat: parseThreats(r.threat, (reason) => fail('threat', reason ?? 'rule.threat must be a list of [[rule.threat]] tables')),
+    threat: parseThreats(r.threat, (reason, index) => {
+      // A bad entry is pointed at its own [[rule.threat]] table, where it has one.
+      const [line, col] = (index === undefined ? undefined : nthTablePosition(text, 'rule.threat', index)) ?? at('threat');
+      throw new RuleError(path, line, col, reason ?? 'rule.threat must be a list of [[rule.threat]] tables');
+    }),
     index: strList('index') ?? null,
     max_signals: int('max_signals', 100, 1, 100_000),
     query: str('query', true)!,
@@ -271,16 +275,9 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
     fail('index', 'rule.index names no index pattern to search (only exclusions, or nothing)');
   }
   // Kibana applies these with the query; a rule run without them alerts where Elastic's does not.
-  for (const key of ['filters', 'exceptions_list']) {
+  for (const [key, reason] of UNSUPPORTED) {
     const v = r[key];
-    if (v !== undefined && (!Array.isArray(v) || v.length > 0)) {
-      fail(
-        key,
-        key === 'filters'
-          ? 'rule.filters is not supported: Kibana adds these query DSL filters to the query; write them into the EQL query instead'
-          : 'rule.exceptions_list is not supported: its exceptions live in Kibana, which eqlambda cannot read; write them into the query as `and not ...`, or remove the list to alert without them',
-      );
-    }
+    if (v !== undefined && (!Array.isArray(v) || v.length > 0)) fail(key, `rule.${key} is not supported: ${reason}`);
   }
   const override = str('event_category_override', false);
   if (override === '') fail('event_category_override', 'rule.event_category_override must name a field');
@@ -289,17 +286,68 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
   if (override !== undefined) spec.event_category_override = override;
   const buildingBlock = str('building_block_type', false);
   if (buildingBlock !== undefined) spec.building_block_type = buildingBlock;
-  if (!['low', 'medium', 'high', 'critical'].includes(spec.severity)) {
+  if (!(SEVERITIES as readonly string[]).includes(spec.severity)) {
     fail('severity', `rule.severity must be low, medium, high or critical, not "${spec.severity}"`);
   }
+  Object.assign(spec, parseOverrides(r, str, fail));
   // A copy: strings cut from the TOML text may keep the whole file alive (investigation
   // guides included, about 10 KB a rule), and only these fields are needed.
   return structuredClone(spec);
 }
 
-function parseThreats(value: unknown, fail: (reason?: string) => never): Threat[] {
+/** Rule keys that change which events alert (or how often) in Kibana, and that eqlambda cannot honour. */
+const UNSUPPORTED: [string, string][] = [
+  ['filters', 'Kibana adds these query DSL filters to the query; write them into the EQL query instead'],
+  ['exceptions_list', 'its exceptions live in Kibana, which eqlambda cannot read; write them into the query as `and not ...`, or remove the list to alert without them'],
+  ['data_view_id', "Kibana searches the data view's index patterns instead of rule.index; list those patterns in rule.index and remove data_view_id"],
+  [
+    'alert_suppression',
+    'Kibana turns repeated matches into one alert per group of field values over a time window; eqlambda alerts on every match (at most max_signals per object), so remove it to alert without suppression',
+  ],
+];
+
+type Overrides = Pick<RuleSpec, 'rule_name_override' | 'severity_mapping' | 'risk_score_mapping'>;
+
+/** Kibana's per-alert overrides (alerts/overrides.ts applies them), checked as Kibana's rule schema does. */
+function parseOverrides(r: Record<string, unknown>, str: (key: string, required: boolean) => string | undefined, fail: (key: string, reason: string) => never): Overrides {
+  const out: Overrides = {};
+  const field = (key: string, value: unknown, what: string): string => {
+    if (typeof value !== 'string' || value === '') return fail(key, `rule.${what} must name a field`);
+    const tooDeep = fieldTooDeep(value);
+    return tooDeep === undefined ? value : fail(key, `rule.${what}: ${tooDeep}`);
+  };
+  const nameOverride = str('rule_name_override', false);
+  if (nameOverride !== undefined) out.rule_name_override = field('rule_name_override', nameOverride, 'rule_name_override');
+  const entries = (key: string): Record<string, unknown>[] | undefined => {
+    const v = r[key];
+    if (v === undefined) return undefined;
+    const isTable = (e: unknown): e is Record<string, unknown> => typeof e === 'object' && e !== null && !Array.isArray(e);
+    if (!Array.isArray(v) || !v.every(isTable)) return fail(key, `rule.${key} must be a list of tables ([[rule.${key}]])`);
+    for (const e of v) {
+      field(key, e.field, `${key} field`);
+      if (e.operator !== 'equals') fail(key, `rule.${key}: operator must be "equals"`);
+      if (typeof e.value !== 'string') fail(key, `rule.${key}: value must be a string`);
+    }
+    return v;
+  };
+  const severities = entries('severity_mapping');
+  if (severities !== undefined && severities.length > 0) {
+    out.severity_mapping = severities.map((e) => {
+      if (!(SEVERITIES as readonly unknown[]).includes(e.severity)) fail('severity_mapping', 'rule.severity_mapping: severity must be low, medium, high or critical');
+      return { field: e.field as string, operator: 'equals', value: e.value as string, severity: e.severity as Severity };
+    });
+  }
+  const scores = entries('risk_score_mapping');
+  if (scores !== undefined && scores.length > 0) out.risk_score_mapping = scores.map((e) => ({ field: e.field as string, operator: 'equals', value: e.value as string }));
+  return out;
+}
+
+function parseThreats(value: unknown, failAt: (reason?: string, index?: number) => never): Threat[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) return fail();
+  if (!Array.isArray(value)) return failAt();
+  /** The threat entry being read, for the error's position. */
+  let index: number | undefined;
+  const fail = (reason?: string): never => failAt(reason, index);
   const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   // Alerts and their MITRE texts carry these: a missing tactic or technique id is a rule bug.
   const entry = (v: unknown, what: string): ThreatEntry => {
@@ -313,7 +361,8 @@ function parseThreats(value: unknown, fail: (reason?: string) => never): Threat[
     if (!Array.isArray(v)) return fail(`rule.threat: ${what} must be a list of tables ([[rule.threat.${what}]])`);
     return v;
   };
-  return value.map((t: unknown) => {
+  return value.map((t: unknown, i) => {
+    index = i;
     if (!isTable(t)) return fail();
     const threat: Threat = { framework: String(t.framework ?? 'MITRE ATT&CK'), tactic: entry(t.tactic, 'tactic') };
     const techniques = list(t.technique, 'technique');
@@ -357,6 +406,17 @@ function keyPosition(text: string, key: string): [number, number] {
   return [1, 1];
 }
 
+/** Line and column of the `n`th (0-based) `[[table]]` header, if the file has that many. */
+function nthTablePosition(text: string, table: string, n: number): [number, number] | undefined {
+  const lines = text.split('\n');
+  let seen = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const header = /^\s*\[\[\s*([^\]]+?)\s*\]\]\s*(#.*)?\r?$/.exec(lines[i]!);
+    if (header?.[1] === table && seen++ === n) return [i + 1, lines[i]!.indexOf('[') + 1];
+  }
+  return undefined;
+}
+
 /**
  * Maps a position in the query text back to the file: finds `query = ` in [rule] and
  * walks the TOML string, so escapes in basic strings and the newline TOML drops after
@@ -383,10 +443,15 @@ function queryPositionInFile(text: string, queryLine: number, queryCol: number):
     if (text.startsWith(delimiter, i)) break;
     let newline = text[i] === '\n';
     let width = 1;
+    /** UTF-16 units of what the escape decodes to (the query's columns count those). */
+    let units = 1;
     if (!literal && text[i] === '\\') {
       const next = text[i + 1] ?? '';
       if (next === 'u') width = 6;
-      else if (next === 'U') width = 10;
+      else if (next === 'U') {
+        width = 10;
+        if (parseInt(text.slice(i + 2, i + 10), 16) > 0xffff) units = 2;
+      } else if (next === 'x') width = 4; // TOML 1.1's \xHH
       else if (/\s/.test(next)) {
         // A line-ending backslash swallows the newline and the whitespace after it.
         let j = i + 1;
@@ -400,7 +465,7 @@ function queryPositionInFile(text: string, queryLine: number, queryCol: number):
       qLine++;
       qCol = 1;
     } else {
-      qCol++;
+      qCol += units;
     }
     i += width;
   }

@@ -13,6 +13,24 @@ export interface Threat {
   technique?: (ThreatEntry & { subtechnique?: ThreatEntry[] })[];
 }
 
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+
+/** Kibana's `severity_mapping` entry: alerts whose event holds `value` in `field` get `severity`. */
+export interface SeverityMappingItem {
+  field: string;
+  operator: 'equals';
+  value: string;
+  severity: Severity;
+}
+
+/** Kibana's `risk_score_mapping` entry: alerts take their risk score from `field` (0 to 100). */
+export interface RiskScoreMappingItem {
+  field: string;
+  operator: 'equals';
+  value: string;
+}
+
 /** The rule fields alerts carry, and everything needed to compile the rule again. */
 export interface RuleSpec {
   id: string;
@@ -36,6 +54,10 @@ export interface RuleSpec {
    * subscription filter policies can exclude.
    */
   building_block_type?: string;
+  /** Kibana's per-alert overrides from the matching event (alerts/overrides.ts). */
+  rule_name_override?: string;
+  severity_mapping?: SeverityMappingItem[];
+  risk_score_mapping?: RiskScoreMappingItem[];
   /** Where the rule came from, for messages. */
   path: string;
 }

@@ -360,6 +360,15 @@ describe('errors: the query, positioned in the file', () => {
     expect(loadError(path).message).toBe(`${path}:13:28: use == to compare values, not =`);
   });
 
+  it('columns after \\U escapes of astral characters and TOML 1.1 \\x escapes count what they decode to', () => {
+    const dir = tempDir();
+    // Each \U0001F600 decodes to two UTF-16 units (the query's columns), each \x41 to one: `nope` is at col 69 and 53 of the line.
+    const astral = writeRule(dir, 'astral.toml', ruleLines('id-u', 'query = "process where process.name == \\"\\U0001F600\\U0001F600\\" and nope(1)"'));
+    expect(loadError(astral).message).toBe(`${astral}:13:69: unknown function \`nope\``);
+    const hex = writeRule(dir, 'hex.toml', ruleLines('id-x', 'query = "process where process.name == \\"\\x41\\" and nope(1)"'));
+    expect(loadError(hex).message).toBe(`${hex}:13:53: unknown function \`nope\``);
+  });
+
   it('an unknown function is reported at its name', () => {
     const dir = tempDir();
     const path = writeRule(dir, 'unknown-function.toml', [
@@ -560,6 +569,31 @@ describe('errors: what Elastic applies that eqlambda cannot', () => {
     expect(loadError(exceptions).message).toMatch(new RegExp(`^${exceptions}:15:1: rule.exceptions_list is not supported: its exceptions live in Kibana`));
     const empty = writeRule(dir, 'empty.toml', [...ruleLines('id-x').slice(0, 12), 'exceptions_list = []', 'filters = []', ruleLines('id-x')[12]!]);
     expect(loadRules([empty]).errors).toEqual([]);
+  });
+
+  it('rule.data_view_id and rule.alert_suppression are errors at their key', () => {
+    const dir = tempDir();
+    const dataView = writeRule(dir, 'data-view.toml', [...ruleLines('id-dv').slice(0, 12), 'data_view_id = "security-solution-default"', ruleLines('id-dv')[12]!]);
+    expect(loadError(dataView).message).toMatch(new RegExp(`^${dataView}:13:1: rule.data_view_id is not supported: Kibana searches the data view's index patterns`));
+    const suppression = writeRule(dir, 'suppression.toml', [...ruleLines('id-as'), '', '[rule.alert_suppression]', 'group_by = ["host.name"]', 'missing_fields_strategy = "suppress"']);
+    expect(loadError(suppression).message).toMatch(new RegExp(`^${suppression}:15:1: rule.alert_suppression is not supported: Kibana turns repeated matches into one alert`));
+  });
+
+  it('a bad entry in a later [[rule.threat]] is reported at that table', () => {
+    const dir = tempDir();
+    const path = writeRule(dir, 'second-threat.toml', [
+      ...ruleLines('id-t2'),
+      '[[rule.threat]]', //                 14
+      'framework = "MITRE ATT&CK"',
+      '[rule.threat.tactic]',
+      'id = "TA0002"',
+      'name = "Execution"',
+      '[[rule.threat]]', //                 19
+      'framework = "MITRE ATT&CK"',
+      '[rule.threat.tactic]',
+      'id = "TA0003"',
+    ]);
+    expect(loadError(path).message).toBe(`${path}:19:1: rule.threat: each tactic needs a non-empty id and name`);
   });
 
   it('an index list that names no pattern is an error', () => {
