@@ -16,7 +16,7 @@
  * `and`/`or` combine both kinds like a Lucene bool query, where a script clause
  * matches only when it is true.
  */
-import type { CompareOp, Expr, Literal, Query } from './ast.js';
+import type { CompareOp, Expr, In, Literal, Query } from './ast.js';
 import { cidrContains, ipFieldValue, ipTermTest, isIpField, parseIp } from './cidr.js';
 import { EqlError, SourceMap } from './errors.js';
 import { FieldPath, type Event, type Scalar } from './fields.js';
@@ -135,6 +135,7 @@ class Compiler {
       case 'In': {
         const offender = folded.list.find((i) => !isConstant(i));
         if (offender !== undefined) this.refuseFieldComparison(offender, folded.caseInsensitive ? 'in~' : 'in');
+        this.checkInTypes(folded);
         if (folded.left.type === 'Field' && folded.list.every((i) => i.type === 'Literal')) {
           return this.fieldIn(FieldPath.of(folded.left.name), folded.list as Literal[], folded.caseInsensitive);
         }
@@ -385,6 +386,9 @@ class Compiler {
         if (folded.right.type === 'Literal' && folded.right.value === null) {
           return folded.op === '==' ? (e) => l(e) === null : (e) => l(e) !== null;
         }
+        // A number against a string (or a boolean against either), where the query fixes both
+        // types: Elasticsearch's compare() meets a ClassCastException and gives null.
+        if (incomparable(staticKind(folded.left), staticKind(folded.right))) return () => null;
         const r = this.value(folded.right, scope);
         const holds = orderingTest(folded.op);
         return (e) => {
@@ -402,6 +406,7 @@ class Compiler {
         };
       }
       case 'In': {
+        this.checkInTypes(folded);
         const l = this.value(folded.left, scope);
         const items = folded.list.map((i) => this.value(i, scope));
         const ci = folded.caseInsensitive;
@@ -418,6 +423,22 @@ class Compiler {
         };
       }
     }
+  }
+
+  /**
+   * Elasticsearch refuses an `in` whose list values do not fit the value tested (In.resolveType:
+   * a number and a string are not compatible), whatever the field's mapping: so a list that
+   * mixes them, or that does not fit a function's result.
+   */
+  private checkInTypes(expr: In): void {
+    if (expr.caseInsensitive) return; // in~ is a set of case-insensitive string tests there, not ql's In
+    const kinds = [expr.left, ...expr.list].map(staticKind);
+    const first = kinds.findIndex((k) => k !== undefined);
+    const clash = kinds.findIndex((k) => k !== undefined && k !== kinds[first]);
+    if (clash < 0) return;
+    const at = clash === 0 ? expr.left : expr.list[clash - 1]!;
+    const other = first === 0 ? `the ${kinds[0]} it tests` : `the ${kinds[first]} before it`;
+    this.fail(`\`in\` compares like with like (Elasticsearch refuses this too): a ${kinds[clash]} here, against ${other}`, at.at);
   }
 
   private checkCidrArgs(args: Expr[]): void {
@@ -462,6 +483,47 @@ function isConstant(expr: Expr): boolean {
       return expr.args.every(isConstant);
   }
 }
+
+type Kind = 'number' | 'string' | 'boolean';
+
+/** What a script expression gives where the query alone says (a field's type is its mapping's: unknown here). */
+function staticKind(expr: Expr): Kind | undefined {
+  switch (expr.type) {
+    case 'Literal':
+      return expr.value === null ? undefined : (typeof expr.value as Kind);
+    case 'Field':
+      return undefined;
+    case 'Arith':
+    case 'Negate':
+      return 'number';
+    case 'Call':
+      return FUNCTION_KINDS[expr.name];
+    default:
+      return 'boolean';
+  }
+}
+
+const FUNCTION_KINDS: Record<string, Kind> = {
+  add: 'number',
+  subtract: 'number',
+  multiply: 'number',
+  divide: 'number',
+  modulo: 'number',
+  length: 'number',
+  indexOf: 'number',
+  number: 'number',
+  string: 'string',
+  concat: 'string',
+  substring: 'string',
+  between: 'string',
+  startsWith: 'boolean',
+  endsWith: 'boolean',
+  stringContains: 'boolean',
+  cidrMatch: 'boolean',
+};
+
+/** Kinds Elasticsearch's compare() cannot order against each other (numbers of any kind compare). */
+const incomparable = (a: Kind | undefined, b: Kind | undefined): boolean => a !== undefined && b !== undefined && a !== b;
 
 function isBooleanExpr(expr: Expr): boolean {
   switch (expr.type) {

@@ -101,7 +101,8 @@ export function substringSlice(s: string, start: number, end?: number): string {
   return s.slice(from, to);
 }
 
-export function between(source: string, left: string, right: string, greedy: boolean, ci: boolean): string {
+/** Elasticsearch's BetweenUtils.between; null where its substring() would throw (a greedy `right` only before `left` ends). */
+export function between(source: string, left: string, right: string, greedy: boolean, ci: boolean): string | null {
   if (source === '' || left === '' || right === '') return source;
   const hay = fold(source, ci);
   const l = fold(left, ci);
@@ -110,7 +111,8 @@ export function between(source: string, left: string, right: string, greedy: boo
   if (start < 0) return '';
   const from = start + l.length;
   const end = greedy ? hay.lastIndexOf(r) : hay.indexOf(r, from);
-  if (end < from) return '';
+  if (end < 0) return '';
+  if (end < from) return null;
   return source.slice(from, end);
 }
 

@@ -4,8 +4,6 @@
  * long/double distinction Elasticsearch makes (`x / 2` truncates, `x / 2.0` does not),
  * so a double that happens to be integral is boxed as a Float.
  */
-import { compareCodePoints } from './text.js';
-
 export class Float {
   constructor(readonly value: number) {}
 }
@@ -51,17 +49,30 @@ export function textOf(v: Value): string | null {
 }
 
 /**
- * Three-valued ordering for script comparisons: numbers numerically, everything else by
- * text (code point order). Returns null when either side is null or they cannot be ordered.
+ * Three-valued ordering for script comparisons, as Elasticsearch's `Comparisons.compare`:
+ * numbers numerically (`Double.compare` when either is a double: -0.0 below 0.0, NaN above
+ * everything and equal to itself), strings by UTF-16 unit (Java's `String.compareTo`),
+ * booleans false before true. Returns null when either side is null. A number against a
+ * string compares by text: a field's value may be a JSON number where the index maps the
+ * field as keyword (and the reverse); where the query alone fixes both types, the compiler
+ * makes the comparison null instead, as Elasticsearch's ClassCastException does.
  */
 export function compareValues(a: Value, b: Value): number | null {
   if (a === null || b === null) return null;
   const x = numberOf(a);
   const y = numberOf(b);
-  if (x !== undefined && y !== undefined) {
-    if (Number.isNaN(x) || Number.isNaN(y)) return null;
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
+  if (x !== undefined && y !== undefined) return isDouble(a) || isDouble(b) ? javaDoubleCompare(x, y) : x < y ? -1 : x > y ? 1 : 0;
   if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
-  return compareCodePoints(textOf(a)!, textOf(b)!);
+  const s = textOf(a)!;
+  const t = textOf(b)!;
+  return s < t ? -1 : s > t ? 1 : 0; // JavaScript compares strings by UTF-16 unit, as Java does
+}
+
+/** Java's Double.compare: a total order with -0.0 < 0.0 and NaN greatest (equal to itself). */
+export function javaDoubleCompare(x: number, y: number): number {
+  if (x < y) return -1;
+  if (x > y) return 1;
+  if (x === y) return Object.is(x, y) ? 0 : Object.is(x, -0) ? -1 : 1;
+  // At least one NaN.
+  return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
 }

@@ -128,7 +128,7 @@ describe('field cache', () => {
       'process where process.name == "sshd"',
       'process where process.name != "sshd"',
       'process where process.name : ("SSHD", "*ash")',
-      'process where process.name in ("sshd", "bash", 1)',
+      'process where process.name in ("sshd", "bash", "1")',
       'process where process.name in~ ("SSHD", "Bash", null)',
       'process where process.name like~ "S?hd"',
       'process where process.name like "s*"',

@@ -400,10 +400,10 @@ describe('comparisons against fields', () => {
     // Constants on either side, folded first, are fine; so are functions of two fields.
     expect(refused('process where 1 + 1 == a')).toBe('compiled');
     expect(refused('process where "x" < a')).toBe('compiled');
-    expect(refused('process where a in (1 + 1, "x")')).toBe('compiled');
+    expect(refused('process where a in (1 + 1, 7)')).toBe('compiled');
     expect(refused('process where startsWith(a, b)')).toBe('compiled');
     expect(w('1 + 1 == a', { a: 2 })).toBe(true);
-    expect(w('a in (1 + 1, "x")', { a: 2 })).toBe(true);
+    expect(w('a in (1 + 1, 7)', { a: 2 })).toBe(true);
   });
 });
 
@@ -447,6 +447,45 @@ describe('numbers, strings and booleans', () => {
     expect(w('s > "9"', { s: '10' })).toBe(false);
     expect(w('s >= "Syste" and s <= "Systez"', { s: 'System' })).toBe(true);
     expect(w('n < 5', { n: 'abc' })).toBe(false);
+  });
+});
+
+describe('script comparisons, as Elasticsearch compares values in scripts (ql Comparisons)', () => {
+  it('a function result against a literal of another type is null: no match either way', () => {
+    const event = { process: { name: 'abc', pid: 42 } };
+    expect(w('length(process.name) == 3', event)).toBe(true);
+    expect(w('length(process.name) == "3"', event)).toBe(false);
+    expect(w('length(process.name) != "3"', event)).toBe(false);
+    expect(w('length(process.name) > "10"', event)).toBe(false); // as text, "3" > "10"
+    expect(w('string(process.pid) == 42', event)).toBe(false);
+    expect(w('string(process.pid) == "42"', event)).toBe(true);
+    expect(w('startsWith(process.name, "a") == "true"', event)).toBe(false);
+    expect(w('"3" == 3', event)).toBe(false); // folded the same way
+  });
+
+  it('an in list that mixes numbers with strings, or does not fit a function result, is refused (In.resolveType)', () => {
+    expect(() => compileQuery('process where length(process.name) in ("3")')).toThrow(/^1:40: `in` compares like with like .*a string here, against the number it tests/);
+    expect(() => compileQuery('process where process.name in ("a", 1)')).toThrow(/^1:37: `in` compares like with like .*a number here, against the string before it/);
+    expect(() => compileQuery('process where process.name in ("a", null, "b")')).not.toThrow();
+    expect(() => compileQuery('process where process.pid in (1, 2.5)')).not.toThrow();
+  });
+
+  it('doubles order as Double.compare (-0.0 below 0.0, NaN above all), strings by UTF-16 unit', () => {
+    expect(w('process.pid * -1.0 == 0', { process: { pid: 0 } })).toBe(false);
+    expect(w('process.pid * -1.0 < 0', { process: { pid: 0 } })).toBe(true);
+    expect(w('process.pid * -1 == 0', { process: { pid: 0 } })).toBe(true); // longs have no -0
+    expect(w('divide(process.pid, 0.0) > 5', { process: { pid: 0 } })).toBe(true);
+    expect(w('divide(process.pid, 0.0) == divide(0.0, 0.0)', { process: { pid: 0 } })).toBe(true);
+    // U+1F600 is the surrogate pair D83D DE00, below U+E000 by UTF-16 unit (above it by code point).
+    expect(w('concat(process.name, "\u{1F600}") > "abc\u{E000}"', { process: { name: 'abc' } })).toBe(false);
+    expect(w('concat(process.name, "\u{1F600}") < "abc\u{E000}"', { process: { name: 'abc' } })).toBe(true);
+  });
+
+  it('a greedy between whose last right comes before the left ends is null (Java\'s substring throws)', () => {
+    expect(w('between(s, "c", "-", true) == ""', { s: 'a-b-c' })).toBe(false);
+    expect(w('between(s, "c", "-", true) != ""', { s: 'a-b-c' })).toBe(false);
+    expect(w('between(s, "a", "-", true) == "-b"', { s: 'a-b-c' })).toBe(true);
+    expect(w('between(s, "x", "-", true) == ""', { s: 'a-b-c' })).toBe(true); // no left: empty
   });
 });
 
