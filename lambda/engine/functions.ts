@@ -6,7 +6,7 @@
  * (see compile.ts), as Elasticsearch pushes them down to Lucene.
  */
 import { cidrContains, parseCidr, parseIp, type Cidr } from './cidr.js';
-import { isDouble, makeNumber, numberOf, textOf, type Float, type Value } from './values.js';
+import { Float, isDouble, makeNumber, numberOf, textOf, type Value } from './values.js';
 
 export interface FunctionSpec {
   name: string;
@@ -116,31 +116,53 @@ export function between(source: string, left: string, right: string, greedy: boo
   return source.slice(from, end);
 }
 
-/** number(text, base): Java's Long/Double parsing; null for text that is not a number. */
+/**
+ * number(text, base) as Elasticsearch's ToNumberFunctionProcessor: in base 10 Java's
+ * Long.valueOf, else Double.valueOf (a double); in other bases Long.parseLong, after a "0x"
+ * prefix in base 16. Null where Java throws (Elasticsearch fails the search there).
+ */
 export function parseNumber(text: string, base: number): number | Float | null {
-  const s = text.trim();
-  if (base === 10) {
-    if (/^[+-]?[0-9]+$/.test(s)) return Number(s);
-    // One way to split any text (no `[0-9]+[0-9]*`): linear time on a long run of digits.
-    if (/^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/.test(s)) return makeNumber(Number(s), true);
-    return null;
+  if (!Number.isInteger(base)) return null;
+  const s = base === 16 && text.startsWith('0x') ? text.slice(2) : text;
+  if (base !== 10) return javaParseLong(s, base);
+  const long = javaParseLong(s, 10);
+  if (long !== null) return long;
+  const double = javaParseDouble(s);
+  return double === null ? null : makeNumber(double, true);
+}
+
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+
+/** Java's Long.parseLong: an optional sign, then digits of the radix (ASCII), within a long's range; no blanks. */
+function javaParseLong(s: string, radix: number): number | null {
+  if (radix < 2 || radix > 36 || s === '') return null;
+  const signed = s[0] === '-' || s[0] === '+';
+  if (signed && s.length === 1) return null;
+  let value = 0n;
+  const big = BigInt(radix);
+  for (let i = signed ? 1 : 0; i < s.length; i++) {
+    const d = parseInt(s[i]!, 36); // 0-9, a-z, A-Z
+    if (Number.isNaN(d) || d >= radix) return null;
+    value = value * big + BigInt(d);
+    if (value > LONG_MAX + 1n) return null;
   }
-  if (!Number.isInteger(base) || base < 2 || base > 36) return null;
-  let digits = s;
-  let sign = 1;
-  if (digits.startsWith('-') || digits.startsWith('+')) {
-    sign = digits.startsWith('-') ? -1 : 1;
-    digits = digits.slice(1);
-  }
-  if (base === 16 && digits.startsWith('0x')) digits = digits.slice(2);
-  if (digits === '') return null;
-  let n = 0;
-  for (const ch of digits.toLowerCase()) {
-    const d = parseInt(ch, 36);
-    if (Number.isNaN(d) || d >= base) return null;
-    n = n * base + d;
-  }
-  return sign * n;
+  if (s[0] === '-') value = -value;
+  return value < LONG_MIN || value > LONG_MAX ? null : Number(value);
+}
+
+/** Java's Double.valueOf on decimal text: trimmed, NaN and Infinity, a trailing f or d allowed (not hexadecimal floats). */
+function javaParseDouble(text: string): number | null {
+  let from = 0;
+  let to = text.length;
+  while (from < to && text.charCodeAt(from) <= 0x20) from++; // String.trim
+  while (to > from && text.charCodeAt(to - 1) <= 0x20) to--;
+  const s = text.slice(from, to);
+  const special = /^([+-]?)(NaN|Infinity)$/.exec(s);
+  if (special !== null) return special[2] === 'NaN' ? NaN : special[1] === '-' ? -Infinity : Infinity;
+  // One way to split any text (no `[0-9]+[0-9]*`): linear time on a long run of digits.
+  if (!/^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?$/.test(s)) return null;
+  return Number(/[fFdD]$/.test(s) ? s.slice(0, -1) : s);
 }
 
 const IMPLS: Record<string, Impl> = {
@@ -208,7 +230,8 @@ const IMPLS: Record<string, Impl> = {
     const t = texts(args, 1);
     if (t === null) return null;
     // Without a base, a lowercase "0x" prefix means hexadecimal (Elasticsearch's rule).
-    const base = args[1] === undefined || args[1] === null ? (t[0]!.startsWith('0x') ? 16 : 10) : numberOf(args[1]);
+    // A base must be an integer there (`16.0` is an error: null here).
+    const base = args[1] === undefined || args[1] === null ? (t[0]!.startsWith('0x') ? 16 : 10) : args[1] instanceof Float ? undefined : numberOf(args[1]);
     if (base === undefined) return null;
     return parseNumber(t[0]!, base);
   },

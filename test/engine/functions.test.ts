@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { w } from './helpers.js';
 import { parseNumber } from '../../lambda/engine/functions.js';
+import { Float, numberOf } from '../../lambda/engine/values.js';
 
 const file = { file: { name: 'explorer.exe', path: 'C:\\Windows\\explorer.exe' }, n: 82, ip: '10.6.48.157', ip6: '2001:db8::1' };
 
@@ -128,5 +129,29 @@ describe('number() on hostile text', () => {
   it('is linear in a long run of digits that is not a number', () => {
     for (const tail of ['x', '.x', 'e', '..']) expect(parseNumber(`${'1'.repeat(1_000_000)}${tail}`, 10)).toBeNull();
     expect(parseNumber(`${'1'.repeat(1000)}.5`, 10)).not.toBeNull();
+  });
+});
+
+describe('number() as Elasticsearch parses (Long.valueOf, then Double.valueOf; Long.parseLong in other bases)', () => {
+  it('reads what Java reads, with the long/double distinction', () => {
+    expect(parseNumber('42', 10)).toBe(42);
+    expect(parseNumber('+42', 10)).toBe(42);
+    expect(parseNumber('1f', 10)).toEqual(new Float(1)); // Double.valueOf takes a float/double suffix
+    expect(parseNumber('2.5d', 10)).toBe(2.5);
+    expect(Number.isNaN(numberOf(parseNumber('NaN', 10)!))).toBe(true);
+    expect(parseNumber('-Infinity', 10)).toBe(-Infinity);
+    expect(parseNumber(' 7', 10)).toEqual(new Float(7)); // not a long (a blank), so a trimmed double
+    expect(parseNumber('99999999999999999999', 10)).toEqual(new Float(1e20)); // past a long: a double
+    expect(parseNumber('7fffffffffffffff', 16)).toBe(2 ** 63 - 1);
+    expect(parseNumber('0x-5', 16)).toBe(-5); // "0x" stripped, then Long.parseLong("-5", 16)
+    expect(w('number(s) / 2 == 3.5', { s: ' 7' })).toBe(true);
+    expect(w('string(number(s)) == "1.0E20"', { s: '99999999999999999999' })).toBe(true);
+  });
+
+  it('is null where Java throws', () => {
+    for (const [text, base] of [['-0x5', 16], [' ff', 16], ['8000000000000000', 16], ['1_000', 10], ['0x1p3', 10], ['', 10], ['-', 10], ['12', 37]] as const) {
+      expect(parseNumber(text, base), `${text} in base ${base}`).toBeNull();
+    }
+    expect(w('number(s, 16.0) == null', { s: 'ff' })).toBe(true); // the base must be an integer
   });
 });
