@@ -343,10 +343,12 @@ class Compiler {
       case 'Field':
         return scope.bind(FieldPath.of(folded.name));
       case 'Negate': {
+        this.checkNumeric([folded.expr]);
         const inner = this.value(folded.expr, scope);
         return (e) => negate(inner(e));
       }
       case 'Arith': {
+        this.checkNumeric([folded.left, folded.right]);
         const l = this.value(folded.left, scope);
         const r = this.value(folded.right, scope);
         const op = folded.op;
@@ -354,6 +356,7 @@ class Compiler {
       }
       case 'Call': {
         if (folded.name === 'cidrMatch') this.checkCidrArgs(folded.args);
+        if (FUNCTION_KINDS[folded.name] === 'number' && ARITHMETIC_FUNCTIONS.has(folded.name)) this.checkNumeric(folded.args);
         const args = folded.args.map((a) => this.value(a, scope));
         const { name, caseInsensitive } = folded;
         return (e) =>
@@ -441,6 +444,14 @@ class Compiler {
     this.fail(`\`in\` compares like with like (Elasticsearch refuses this too): a ${kinds[clash]} here, against ${other}`, at.at);
   }
 
+  /** Elasticsearch refuses arithmetic on a value the query makes a string or a boolean (`-(x in (1))`, `"a" + 1`). */
+  private checkNumeric(operands: Expr[]): void {
+    for (const o of operands) {
+      const kind = staticKind(o);
+      if (kind === 'string' || kind === 'boolean') this.fail(`arithmetic needs numbers (Elasticsearch refuses this too): a ${kind} here`, o.at);
+    }
+  }
+
   private checkCidrArgs(args: Expr[]): void {
     for (const a of args.slice(1)) {
       if (a.type === 'Literal' && typeof a.value === 'string' && typeof parseCidrList([a.value]) === 'string') {
@@ -521,6 +532,8 @@ const FUNCTION_KINDS: Record<string, Kind> = {
   stringContains: 'boolean',
   cidrMatch: 'boolean',
 };
+
+const ARITHMETIC_FUNCTIONS = new Set(['add', 'subtract', 'multiply', 'divide', 'modulo']);
 
 /** Kinds Elasticsearch's compare() cannot order against each other (numbers of any kind compare). */
 const incomparable = (a: Kind | undefined, b: Kind | undefined): boolean => a !== undefined && b !== undefined && a !== b;

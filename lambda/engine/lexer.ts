@@ -27,6 +27,13 @@ const isIdentStart = (c: number): boolean =>
   (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 64; // a-z A-Z _ @
 const isIdentPart = (c: number): boolean => isIdentStart(c) || (c >= 48 && c <= 57) || c === 46; // digits, '.'
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+/** Whether an exponent (`e5`, `E-3`) starts at `i`. */
+const exponentAt = (text: string, i: number): boolean => {
+  const e = text.charCodeAt(i);
+  if (e !== 101 && e !== 69) return false;
+  const sign = text.charCodeAt(i + 1);
+  return isDigit(text.charCodeAt(sign === 43 || sign === 45 ? i + 2 : i + 1));
+};
 const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 
 /** Splits EQL text into tokens. Comments and whitespace are dropped. */
@@ -41,7 +48,8 @@ export function tokenize(text: string, map: SourceMap = new SourceMap(text)): To
   while (i < n) {
     const c = text.charCodeAt(i);
     // whitespace
-    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12) {
+    // (Elasticsearch's WS is these four: a form feed is no whitespace there.)
+    if (c === 32 || c === 9 || c === 10 || c === 13) {
       i++;
       continue;
     }
@@ -111,8 +119,8 @@ export function tokenize(text: string, map: SourceMap = new SourceMap(text)): To
         isFloat = true;
         i++;
         while (i < n && isDigit(text.charCodeAt(i))) i++;
-      } else if (text.charCodeAt(i) === 46 && !isIdentStart(text.charCodeAt(i + 1))) {
-        isFloat = true; // "1." is a float
+      } else if (text.charCodeAt(i) === 46 && (!isIdentStart(text.charCodeAt(i + 1)) || exponentAt(text, i + 1))) {
+        isFloat = true; // "1." is a float, and so is "1.e5"
         i++;
       }
       const e = text.charCodeAt(i);
@@ -137,9 +145,9 @@ export function tokenize(text: string, map: SourceMap = new SourceMap(text)): To
         if (close < 0) fail('unterminated """raw""" string', i);
         const newline = text.slice(i + 3, close).search(/[\r\n]/);
         if (newline >= 0) fail('line break inside a """raw""" string', i + 3 + newline);
-        // A raw string may end with extra quotes: """a"""" is the text a".
+        // A raw string may end with up to two extra quotes: """a"""" is the text a" (Elasticsearch's grammar: '"'? '"'?).
         let end = close;
-        while (text.charCodeAt(end + 3) === 34) end++;
+        while (end < close + 2 && text.charCodeAt(end + 3) === 34) end++;
         tokens.push({ type: 'string', value: text.slice(i + 3, end), start, end: end + 3 });
         i = end + 3;
         continue;

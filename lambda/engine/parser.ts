@@ -116,40 +116,49 @@ class Parser {
 
   // --- comparisons and predicates ------------------------------------------
 
+  /**
+   * A comparison of two operator expressions. `:`, `like`, `regex` and `in` are not parsed
+   * here: as in Elasticsearch's grammar (`primaryExpression predicate?`), they bind to the
+   * primary expression just before them, tighter than arithmetic and comparisons
+   * (parsePrimaryPredicate), so `x : "a" == true` compares a predicate and `-x in (1)`
+   * negates one.
+   */
   private parsePredicate(): Expr {
     const left = this.parseAdditive();
     const t = this.peek();
-    let result: Expr | undefined;
+    if (t.type === 'op' && t.value === '=') this.fail('use == to compare values, not =', t);
+    if (t.type !== 'op' || !COMPARE_OPS.has(t.value)) return left;
+    this.pos++;
+    const right = this.parseAdditive();
+    const next = this.peek();
+    if (next.type === 'op' && COMPARE_OPS.has(next.value)) this.fail(`comparisons cannot be chained: use \`and\` between them`, next);
+    return { type: 'Compare', op: t.value as CompareOp, left, right, at: t.start };
+  }
 
-    if (t.type === 'op' && COMPARE_OPS.has(t.value)) {
+  /** A primary expression and the predicate that may follow it (`:`, `like`, `regex`, `in`, `not in`). */
+  private parsePrimaryPredicate(): Expr {
+    const left = this.parsePrimary();
+    const t = this.peek();
+    if (t.type === 'op' && t.value === ':') {
       this.pos++;
-      const right = this.parseAdditive();
-      result = { type: 'Compare', op: t.value as CompareOp, left, right, at: t.start };
-    } else if (t.type === 'op' && t.value === '=') {
-      this.fail('use == to compare values, not =', t);
-    } else if (t.type === 'op' && t.value === ':') {
-      this.pos++;
-      result = { type: 'Match', op: ':', caseInsensitive: true, left, patterns: this.parsePatterns(':'), at: t.start };
-    } else if (t.type === 'ident' && (t.value === 'like' || t.value === 'regex')) {
+      return { type: 'Match', op: ':', caseInsensitive: true, left, patterns: this.parsePatterns(':'), at: t.start };
+    }
+    if (t.type === 'ident' && (t.value === 'like' || t.value === 'regex')) {
       this.pos++;
       const op = t.value;
-      result = { type: 'Match', op, caseInsensitive: t.tilde === true, left, patterns: this.parsePatterns(op + (t.tilde ? '~' : '')), at: t.start };
-    } else if (t.type === 'ident' && t.value === 'in') {
+      return { type: 'Match', op, caseInsensitive: t.tilde === true, left, patterns: this.parsePatterns(op + (t.tilde ? '~' : '')), at: t.start };
+    }
+    if (t.type === 'ident' && t.value === 'in') {
       this.pos++;
-      result = { type: 'In', left, list: this.parseList('in'), caseInsensitive: t.tilde === true, at: t.start };
-    } else if (t.type === 'ident' && t.value === 'not' && !t.tilde && this.peek(1).type === 'ident' && this.peek(1).value === 'in') {
+      return { type: 'In', left, list: this.parseList('in'), caseInsensitive: t.tilde === true, at: t.start };
+    }
+    if (t.type === 'ident' && t.value === 'not' && !t.tilde && this.peek(1).type === 'ident' && this.peek(1).value === 'in') {
       const inToken = this.peek(1);
       this.pos += 2;
       const inExpr: Expr = { type: 'In', left, list: this.parseList('in'), caseInsensitive: inToken.tilde === true, at: inToken.start };
-      result = { type: 'Not', expr: inExpr, at: t.start };
+      return { type: 'Not', expr: inExpr, at: t.start };
     }
-    if (result === undefined) return left;
-
-    const next = this.peek();
-    if (next.type === 'op' && (COMPARE_OPS.has(next.value) || next.value === ':')) {
-      this.fail(`comparisons cannot be chained: use \`and\` between them`, next);
-    }
-    return result;
+    return left;
   }
 
   /** The constant pattern(s) on the right of `:`, `like` or `regex`: one string or a parenthesised list. */
@@ -158,7 +167,7 @@ class Parser {
     if (t.type === 'op' && t.value === '(') {
       return this.parseList(op).map((e) => this.requireConstant(e, op));
     }
-    return [this.requireConstant(this.parseAdditive(), op)];
+    return [this.requireConstant(this.parseUnary(), op)];
   }
 
   private requireConstant(e: Expr, op: string): Literal {
@@ -229,7 +238,7 @@ class Parser {
       }
       return { type: 'Negate', expr: operand, at: t.start };
     }
-    return this.parsePrimary();
+    return this.parsePrimaryPredicate();
   }
 
   private parsePrimary(): Expr {

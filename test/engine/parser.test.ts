@@ -89,6 +89,35 @@ describe('grammar', () => {
   });
 });
 
+describe("Elasticsearch's grammar where it differs from the obvious one", () => {
+  it('binds :, like, regex and in to the primary expression before them (primaryExpression predicate?)', () => {
+    const ev = { x: 'a', n: 2 };
+    // A predicate can be compared...
+    expect(w('x : "a" == true', ev)).toBe(true);
+    expect(w('x in ("a") == false', ev)).toBe(false);
+    expect(w('x like "b" != true', ev)).toBe(true);
+    // ...and arithmetic takes the predicate, not the sum: Elasticsearch refuses both.
+    expect(errorOf('process where -n in (-2)').message).toBe('1:15: expected a condition, found an arithmetic expression');
+    expect(errorOf('process where -n in (-2) == -1').message).toBe('1:18: arithmetic needs numbers (Elasticsearch refuses this too): a boolean here');
+    expect(errorOf('process where length(x) + 1 in (7)').message).toBe('1:25: expected a condition, found an arithmetic expression');
+    expect(errorOf('process where length(x) + 1 in (7) == 8').message).toBe('1:29: arithmetic needs numbers (Elasticsearch refuses this too): a boolean here');
+    expect(errorOf('process where "a" + 1 == 2').message).toBe('1:15: arithmetic needs numbers (Elasticsearch refuses this too): a string here');
+    expect(w('(n + 1) in (3)', ev)).toBe(true);
+    expect(w('n in (-2, 2)', ev)).toBe(true);
+  });
+
+  it('reads 1.e5 as a number, and a form feed as no whitespace', () => {
+    expect(w('n == 1.e5', { n: 100000 })).toBe(true);
+    expect(w('n == 1.', { n: 1 })).toBe(true);
+    expect(errorOf('process where\fn == 1').message).toMatch(/^1:14: /);
+  });
+
+  it('takes at most two extra quotes after a raw string', () => {
+    expect(w('x == """a"""""', { x: 'a""' })).toBe(true);
+    expect(() => compileQuery('process where x == """a""""""')).toThrow(EqlError);
+  });
+});
+
 describe('field names', () => {
   it('accepts up to 64 dotted parts', () => {
     const name = Array.from({ length: 64 }, (_, i) => `p${i}`).join('.');
