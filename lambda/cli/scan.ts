@@ -36,7 +36,7 @@ export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
                               errors counted on lines the prefilter would skip)
   --quiet                     no summary or progress on stderr
 exit status: 0 when every input was scanned, 1 if an input could not be read or was
-damaged (the others are still scanned), 2 on usage errors.`;
+damaged (the others are still scanned), 2 on usage errors and when a rule fails to load.`;
 
 const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 /** How long the CLI waits on S3 before reporting the input as unreadable. */
