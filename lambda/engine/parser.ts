@@ -8,6 +8,7 @@ import { EqlError, SourceMap } from './errors.js';
 import { fieldTooDeep } from './fields.js';
 import { lookupFunction } from './functions.js';
 import { tokenize, type Token } from './lexer.js';
+import { makeNumber, textOf } from './values.js';
 
 const RESERVED = new Set(['and', 'or', 'not', 'in', 'like', 'regex', 'where', 'null', 'true', 'false']);
 const MULTI_EVENT = new Set(['sequence', 'sample', 'join']);
@@ -172,6 +173,8 @@ class Parser {
 
   private requireConstant(e: Expr, op: string): Literal {
     if (e.type === 'Literal' && e.value !== null) {
+      // Elasticsearch makes a like pattern of any constant's text (toLikePattern(fold().toString())).
+      if (op.startsWith('like') && typeof e.value !== 'string') return { ...e, value: textOf(typeof e.value === 'number' ? makeNumber(e.value, e.isFloat) : e.value), isFloat: false };
       if (op !== ':' && typeof e.value !== 'string') this.failAt(`\`${op}\` needs string patterns`, e.at);
       return e;
     }

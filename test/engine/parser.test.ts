@@ -106,6 +106,14 @@ describe("Elasticsearch's grammar where it differs from the obvious one", () => 
     expect(w('n in (-2, 2)', ev)).toBe(true);
   });
 
+  it('makes a like pattern of a number or boolean constant (its Java text); regex still needs strings', () => {
+    expect(w('n like 5', { n: '5' })).toBe(true);
+    expect(w('n like 5', { n: 5 })).toBe(true);
+    expect(w('n like~ 2.0', { n: '2.0' })).toBe(true);
+    expect(w('b like true', { b: 'true' })).toBe(true);
+    expect(errorOf('process where n regex 5').message).toBe('1:23: `regex` needs string patterns');
+  });
+
   it('reads 1.e5 as a number, and a form feed as no whitespace', () => {
     expect(w('n == 1.e5', { n: 100000 })).toBe(true);
     expect(w('n == 1.', { n: 1 })).toBe(true);
