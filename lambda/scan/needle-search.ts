@@ -38,7 +38,9 @@ const PASSED_OVER_AT = 4;
 const STEP_AT = 8;
 const FIRST_BLOCK_AT = 12;
 const MASKS_AT = 16;
-const NEEDLES_AT = 32;
+/** Where a budgeted search gave up on a stretch dense with candidates (see DENSE). */
+const DENSE_AT = 32;
+const NEEDLES_AT = 40;
 /** 16-byte blocks compared per step of the loop. */
 const BLOCKS = 4;
 const STEP = 16 * BLOCKS;
@@ -113,22 +115,66 @@ function emitBlocks(body: number[], needles: Needle[], at: Locals, newlines: boo
   return most;
 }
 
-/** Emits the check of every needle at `pos`, running `onMatch(k)` (which must leave the function) where needle k occurs. */
-function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { pos: number; j: number; to: number }, onMatch: (k: number) => number[]): void {
+/**
+ * Emits the check of every needle at `pos`, running `onMatch` (which must leave the
+ * function) with `best` holding the lowest index of the needles that occur there. Needles
+ * are grouped by first byte, so a candidate costs one comparison per group and a check of
+ * its own group only: in a run of one byte that some needle both starts and ends with
+ * (spaces, backslashes), every position is a candidate, and checking all the needles at
+ * each cost a hundred times what parsing the line does with Elastic's 823 rules.
+ */
+function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { pos: number; j: number; to: number; best: number; byte: number }, onMatch: number[]): void {
+  const groups = new Map<string, { caseInsensitive: boolean; first: number; members: number[] }>();
   needles.forEach((n, k) => {
-    const length = n.bytes.length;
-    body.push(...op.block); // left on the first mismatch
-    body.push(...op.localGet(at.pos), ...op.i32Const(length), ...op.i32Add, ...op.localGet(at.to), ...op.i32GtU, ...op.brIf(0));
-    body.push(...op.i32Const(0), ...op.localSet(at.j));
-    body.push(...op.loop);
-    body.push(...op.localGet(at.j), ...op.i32Const(length), ...op.i32GeU, ...op.if, ...onMatch(k), ...op.end);
-    body.push(...op.localGet(at.pos), ...op.localGet(at.j), ...op.i32Add, ...op.i32Load8U(0));
-    if (n.caseInsensitive) body.push(...op.i32Const(FOLD), ...op.i32And);
-    body.push(...op.localGet(at.j), ...op.i32Load8U(offsets[k]!), ...op.i32Ne, ...op.brIf(1));
-    body.push(...op.localGet(at.j), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.j), ...op.br(0));
-    body.push(...op.end, ...op.end); // loop, block
+    const first = searchedBytes(n)[0]!;
+    const key = `${n.caseInsensitive} ${first}`;
+    const group = groups.get(key) ?? { caseInsensitive: n.caseInsensitive, first, members: [] };
+    group.members.push(k);
+    groups.set(key, group);
   });
+  body.push(...op.i32Const(-1), ...op.localSet(at.best)); // as unsigned: above every index
+  body.push(...op.localGet(at.pos), ...op.i32Load8U(0), ...op.localSet(at.byte));
+  // At most two groups hold a position (one case-sensitive, one not): the lowest index of both wins.
+  for (const group of groups.values()) {
+    body.push(...op.localGet(at.byte));
+    if (group.caseInsensitive) body.push(...op.i32Const(FOLD), ...op.i32And);
+    body.push(...op.i32Const(group.first), ...op.i32Eq, ...op.if);
+    body.push(...op.block); // the group: left at its first (lowest) needle that occurs
+    for (const k of group.members) {
+      const n = needles[k]!;
+      const length = n.bytes.length;
+      body.push(...op.block); // left on the first mismatch
+      body.push(...op.localGet(at.pos), ...op.i32Const(length), ...op.i32Add, ...op.localGet(at.to), ...op.i32GtU, ...op.brIf(0));
+      body.push(...op.i32Const(1), ...op.localSet(at.j)); // byte 0 is the group's
+      body.push(...op.loop);
+      body.push(...op.localGet(at.j), ...op.i32Const(length), ...op.i32GeU, ...op.if);
+      body.push(...op.i32Const(k), ...op.localGet(at.best), ...op.i32LtU, ...op.if, ...op.i32Const(k), ...op.localSet(at.best), ...op.end);
+      body.push(...op.br(3)); // if, loop, needle block: out of the group
+      body.push(...op.end);
+      body.push(...op.localGet(at.pos), ...op.localGet(at.j), ...op.i32Add, ...op.i32Load8U(0));
+      if (n.caseInsensitive) body.push(...op.i32Const(FOLD), ...op.i32And);
+      body.push(...op.localGet(at.j), ...op.i32Load8U(offsets[k]!), ...op.i32Ne, ...op.brIf(1));
+      body.push(...op.localGet(at.j), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.j), ...op.br(0));
+      body.push(...op.end, ...op.end); // loop, needle block
+    }
+    body.push(...op.end, ...op.end); // group block, if
+  }
+  body.push(...op.localGet(at.best), ...op.i32Const(-1), ...op.i32Ne, ...op.if, ...onMatch, ...op.end);
 }
+
+/**
+ * Emits the candidate budget of a search that may give up (DENSE): after a candidate that
+ * held no needle, counts it, and once more than `minFailed` of them came at more than one
+ * per DENSE_SPACING bytes since `since`, runs `onDense` (which must leave the function).
+ */
+function emitBudget(body: number[], at: { pos: number; failed: number; minFailed: number; since: number }, onDense: number[]): void {
+  body.push(...op.localGet(at.failed), ...op.i32Const(1), ...op.i32Add, ...op.localTee(at.failed), ...op.localGet(at.minFailed), ...op.i32GtU, ...op.if);
+  body.push(...op.localGet(at.failed), ...op.i32Const(DENSE_SHIFT), ...op.i32Shl, ...op.localGet(at.pos), ...op.localGet(at.since), ...op.i32Sub, ...op.i32GtU);
+  body.push(...op.if, ...onDense, ...op.end, ...op.end);
+}
+
+/** A budgeted search gives up where more than one candidate in 2^DENSE_SHIFT bytes held no needle. */
+const DENSE_SHIFT = 4;
 
 /**
  * Emits the step loop of lanes() and find(): for each STEP bytes from `from` until `to`,
@@ -232,14 +278,16 @@ const LINE_LANES = index('lineLanes');
  * hit, often a few bytes on, where a call to lanes() and a walk cost more.
  */
 function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
-  const names = ['from', 'end', 'limit', 'bits', 'pos', 'j'] as const;
-  const { at, params, locals } = i32Values(names, 3);
+  const names = ['from', 'end', 'limit', 'minFailed', 'bits', 'pos', 'j', 'best', 'byte', 'failed', 'start'] as const;
+  const { at, params, locals } = i32Values(names, 4);
   const steps: StepLocals = { from: at.from, to: at.limit, bits: at.bits, pos: at.pos, acc: names.length, scratch: names.length + BLOCKS };
-  const found = (k: number): number[] => [...op.i32Const(RESULT_AT), ...op.i32Const(k), ...op.i32Store(0), ...op.localGet(at.pos), ...op.return];
-  const body: number[] = [];
+  const found = [...op.i32Const(RESULT_AT), ...op.localGet(at.best), ...op.i32Store(0), ...op.localGet(at.pos), ...op.return];
+  const dense = [...op.i32Const(DENSE_AT), ...op.localGet(at.pos), ...op.i32Store(0), ...op.i32Const(DENSE), ...op.return];
+  const body: number[] = [...op.localGet(at.from), ...op.localSet(at.start)];
   const scratch = emitSteps(body, needles, steps, false, (b) => {
     const lane: number[] = [...op.loop, ...lanePosition(steps, b)]; // each candidate lane, lowest first
-    emitVerify(lane, needles, offsets, { pos: at.pos, j: at.j, to: at.end }, found);
+    emitVerify(lane, needles, offsets, { pos: at.pos, j: at.j, to: at.end, best: at.best, byte: at.byte }, found);
+    emitBudget(lane, { pos: at.pos, failed: at.failed, minFailed: at.minFailed, since: at.start }, dense);
     lane.push(...op.localGet(at.bits), ...op.localGet(at.bits), ...op.i32Const(1), ...op.i32Sub, ...op.i32And, ...op.localTee(at.bits), ...op.brIf(0));
     lane.push(...op.end); // candidate loop
     return lane;
@@ -248,14 +296,15 @@ function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
 }
 
 /**
- * `screen(from, to, maxLines, maxLineBytes) -> position`: from `from`, a line start, passes
- * over plain lines (ones starting with `{`, ending in a newline within the data, no
- * longer than maxLineBytes, where no needle starts) and returns the start of the first
- * line that is not plain, or `to` when every line up to it was. It stops after maxLines
- * lines, at the start of the next. The number of lines passed goes to PASSED_OVER_AT.
+ * `screen(from, to, maxLines, maxLineBytes, minFailed) -> position`: from `from`, a line
+ * start, passes over plain lines (ones starting with `{`, ending in a newline within the
+ * data, no longer than maxLineBytes, where no needle starts) and returns the start of the
+ * first line that is not plain, or `to` when every line up to it was. It stops after
+ * maxLines lines, at the start of the next, and at a line dense with candidates that hold
+ * no needle (emitBudget). The number of lines passed goes to PASSED_OVER_AT.
  */
 function screenFunction(needles: Needle[], offsets: number[]): WasmFunction {
-  const values = i32Values(['from', 'to', 'maxLines', 'maxLineBytes', 'step', 'block', 'bits', 'pos', 'j', 'lineStart', 'lines'], 4);
+  const values = i32Values(['from', 'to', 'maxLines', 'maxLineBytes', 'minFailed', 'step', 'block', 'bits', 'pos', 'j', 'lineStart', 'lines', 'best', 'byte', 'failed'], 5);
   const { at } = values;
   const { maxLines: MAX_LINES, maxLineBytes: MAX_LINE_BYTES, lineStart: LINE_START, lines: LINES } = at;
   const stop = [...op.i32Const(PASSED_OVER_AT), ...op.localGet(LINES), ...op.i32Store(0), ...op.localGet(LINE_START), ...op.return];
@@ -266,11 +315,15 @@ function screenFunction(needles: Needle[], offsets: number[]): WasmFunction {
   onLane.push(...op.localGet(at.pos), ...op.localGet(LINE_START), ...op.i32Sub, ...op.localGet(MAX_LINE_BYTES), ...op.i32GtU, ...op.if, ...stop, ...op.end);
   onLane.push(...op.localGet(LINES), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINES));
   onLane.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINE_START));
+  onLane.push(...op.i32Const(0), ...op.localSet(at.failed)); // the candidate budget is per line
   onLane.push(...op.localGet(LINES), ...op.localGet(MAX_LINES), ...op.i32GeU, ...op.if, ...stop, ...op.end);
   onLane.push(...op.localGet(LINE_START), ...op.localGet(at.to), ...op.i32GeU, ...op.if, ...stop, ...op.end);
   onLane.push(...notBrace(LINE_START), ...op.if, ...stop, ...op.end);
   onLane.push(...op.else);
-  emitVerify(onLane, needles, offsets, at, () => stop);
+  emitVerify(onLane, needles, offsets, at, stop);
+  // A line dense with candidates that hold no needle stops the screen too: it is left to the
+  // caller's budgeted search, which gives up on it (DENSE) so that it is parsed.
+  emitBudget(onLane, { pos: at.pos, failed: at.failed, minFailed: at.minFailed, since: LINE_START }, stop);
   onLane.push(...op.end);
   const body: number[] = [];
   body.push(...op.localGet(at.from), ...op.localSet(LINE_START));
@@ -280,6 +333,16 @@ function screenFunction(needles: Needle[], offsets: number[]): WasmFunction {
   body.push(...stop);
   return { params: values.params, results: [type.i32], locals: values.locals, body };
 }
+
+/**
+ * What a budgeted search (the `dense` option) returns when it gives up: past DENSE_MIN_FAILED
+ * candidates (positions where some needle's first and last bytes agree) that held no needle,
+ * at more than one in 16 bytes, searching on would cost more than parsing the line.
+ * `denseAt` says where.
+ */
+export const DENSE = -2;
+/** Candidates without a needle a budgeted search passes before it may give up. */
+export const DENSE_MIN_FAILED = 256;
 
 /** Finds, in one loaded buffer, the next position where any needle occurs. */
 export interface NeedleFinder {
@@ -292,6 +355,7 @@ export interface NeedleFinder {
   /**
    * The first position ≥ `from` and < `before` (default: the data's end) where some needle
    * starts, or -1. Where several needles start at that position, `needle` is the lowest index.
+   * A budgeted finder may return DENSE instead (WebAssembly only).
    */
   next(from: number, before?: number): number;
   /** As next(), among the leading needles only: the first `leading` given at creation (all by default). */
@@ -300,13 +364,15 @@ export interface NeedleFinder {
   screen?(from: number, maxLines: number, maxLineBytes: number): number;
   /** Lines the last screen() passed over. */
   readonly passedOver?: number;
+  /** Where the last search that returned DENSE gave up. */
+  readonly denseAt?: number;
 }
 
 /** The SIMD finder where WebAssembly is available (not under `node --jitless`), else the indexOf one. */
-export function createNeedleFinder(needles: Needle[], options: { wasm?: boolean; leading?: number } = {}): NeedleFinder {
+export function createNeedleFinder(needles: Needle[], options: { wasm?: boolean; leading?: number; dense?: boolean } = {}): NeedleFinder {
   if (options.wasm !== false) {
     try {
-      return new WasmNeedleFinder(needles, options.leading);
+      return new WasmNeedleFinder(needles, options.leading, options.dense);
     } catch (err) {
       if (!(err instanceof Error && err.message === 'WebAssembly is not available')) throw err;
     }
@@ -395,11 +461,15 @@ export class WasmNeedleFinder implements NeedleFinder {
   /** Index of the needle found by the last next() that found one. */
   needle = -1;
   private readonly memory: WasmMemory;
-  private readonly find: (from: number, to: number, limit: number) => number;
-  private readonly findLeading: (from: number, to: number, limit: number) => number;
-  private readonly screenFn: (from: number, to: number, maxLines: number, maxLineBytes: number) => number;
+  private readonly find: (from: number, to: number, limit: number, minFailed: number) => number;
+  private readonly findLeading: (from: number, to: number, limit: number, minFailed: number) => number;
+  private readonly screenFn: (from: number, to: number, maxLines: number, maxLineBytes: number, minFailed: number) => number;
   /** Lines the last screen() passed over. */
   passedOver = 0;
+  /** Where the last search that returned DENSE gave up. */
+  denseAt = -1;
+  /** Candidates without a needle passed before a search may give up (-1, as unsigned: never). */
+  private readonly minFailed: number;
   private readonly dataAt: number;
   /** Bytes read past the data's end: one step plus the longest needle. */
   private readonly slack: number;
@@ -407,12 +477,15 @@ export class WasmNeedleFinder implements NeedleFinder {
   private length = 0;
 
   /** Throws where WebAssembly is unavailable. */
+  /** With `dense`, searches may give up on stretches dense with candidates (DENSE). */
   constructor(
     readonly needles: Needle[],
     leading?: number,
+    dense = false,
   ) {
     if (needles.length === 0 || needles.some((n) => n.bytes.length === 0)) throw new Error('needles must be non-empty');
     const lead = leadingCount(needles, leading);
+    this.minFailed = dense ? DENSE_MIN_FAILED : -1;
     const offsets: number[] = [];
     let at = NEEDLES_AT;
     for (const n of needles) {
@@ -453,12 +526,16 @@ export class WasmNeedleFinder implements NeedleFinder {
     return this.run(this.findLeading, from, before);
   }
 
-  private run(find: (from: number, to: number, limit: number) => number, from: number, before: number): number {
+  private run(find: (from: number, to: number, limit: number, minFailed: number) => number, from: number, before: number): number {
     const limit = Math.min(before, this.length);
     if (from >= limit) return -1;
-    const at = find(this.dataAt + from, this.dataAt + this.length, this.dataAt + limit);
-    if (at < 0) return -1;
+    const at = find(this.dataAt + from, this.dataAt + this.length, this.dataAt + limit, this.minFailed);
     const v = this.view;
+    if (at === DENSE) {
+      this.denseAt = (v[DENSE_AT]! | (v[DENSE_AT + 1]! << 8) | (v[DENSE_AT + 2]! << 16) | (v[DENSE_AT + 3]! << 24)) - this.dataAt;
+      return DENSE;
+    }
+    if (at < 0) return -1;
     this.needle = v[RESULT_AT]! | (v[RESULT_AT + 1]! << 8) | (v[RESULT_AT + 2]! << 16); // little-endian i32
     return at - this.dataAt;
   }
@@ -471,7 +548,7 @@ export class WasmNeedleFinder implements NeedleFinder {
    */
   screen(from: number, maxLines: number, maxLineBytes: number): number {
     // (As wasm i32s: a limit above 2³¹ − 1 would read as negative.)
-    const at = this.screenFn(this.dataAt + from, this.dataAt + this.length, Math.max(1, Math.min(maxLines, 0x7fffffff)), Math.max(0, Math.min(maxLineBytes, 0x7fffffff)));
+    const at = this.screenFn(this.dataAt + from, this.dataAt + this.length, Math.max(1, Math.min(maxLines, 0x7fffffff)), Math.max(0, Math.min(maxLineBytes, 0x7fffffff)), this.minFailed);
     const v = this.view;
     this.passedOver = v[PASSED_OVER_AT]! | (v[PASSED_OVER_AT + 1]! << 8) | (v[PASSED_OVER_AT + 2]! << 16) | (v[PASSED_OVER_AT + 3]! << 24);
     return at - this.dataAt;

@@ -14,7 +14,7 @@
  */
 import type { Needs } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
-import { createNeedleFinder, searchedBytes, type Needle as SearchNeedle, type NeedleFinder } from './needle-search.js';
+import { createNeedleFinder, DENSE, searchedBytes, type Needle as SearchNeedle, type NeedleFinder } from './needle-search.js';
 import { FOLD_MASK } from './fold.js';
 
 interface Needle {
@@ -166,6 +166,8 @@ const HITS_PER_LINE_TO_REST = 64;
  * for a window to end and the prefilter to rest.
  */
 const LINE_HITS_BUDGET = 1024;
+/** `hit` before the buffer is searched (-1: no hit left; DENSE: the search gave up at denseAt). */
+const NOT_SEARCHED = -3;
 const LINE_BUDGET_NEEDLES = 4;
 
 export interface PrefilterOptions {
@@ -254,11 +256,11 @@ export class Prefilter {
   private readonly escapeCount: number;
 
   // Search state for the buffer loaded into the finder: whether its lines are screened,
-  // and, where they are not, the next hit at or after the last line asked about (-2: not
-  // searched yet, -1: none left), which spares a search per line.
+  // and, where they are not, the next hit at or after the last line asked about (or
+  // NOT_SEARCHED, -1: none left, DENSE), which spares a search per line.
   private buf: Buffer | undefined;
   private screening = false;
-  private hit = -2;
+  private hit = NOT_SEARCHED;
   /** Screen calls in this buffer, and the lines they passed over. */
   private screenStops = 0;
   private screenPassed = 0;
@@ -298,7 +300,8 @@ export class Prefilter {
     this.anchorNeedles = reduceNeedles(anchors);
     for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
     this.anchorBytes = searched.slice(this.escapeCount).map((n) => ({ bytes: searchedBytes(n), caseInsensitive: n.caseInsensitive }));
-    this.finder = createNeedleFinder(searched, { ...options, leading: this.escapeCount });
+    // Budgeted: a stretch dense with candidates that hold no needle is parsed, not searched on.
+    this.finder = createNeedleFinder(searched, { ...options, leading: this.escapeCount, dense: true });
     this.lineBudgetScale = Math.min(1, LINE_BUDGET_NEEDLES / searched.length);
   }
 
@@ -411,7 +414,7 @@ export class Prefilter {
       this.buf = buf;
       this.finder.load(buf);
       this.screening = this.finder.screen !== undefined;
-      this.hit = -2;
+      this.hit = NOT_SEARCHED;
       this.screenStops = 0;
       this.screenPassed = 0;
     }
@@ -424,7 +427,16 @@ export class Prefilter {
    */
   private nextHit(from: number, lineEnd: number): number {
     if (this.screening) return this.finder.next(from, lineEnd);
+    if (this.hit === DENSE) {
+      // The search gave up at denseAt, having found no hit before it: that line is dense
+      // (to be parsed), and past it the search starts again.
+      const at = this.finder.denseAt!;
+      if (at >= lineEnd) return -1;
+      if (at >= from) return DENSE;
+      this.hit = NOT_SEARCHED;
+    }
     if (this.hit !== -1 && this.hit < from) this.hit = this.finder.next(from);
+    if (this.hit === DENSE) return this.finder.denseAt! < lineEnd ? DENSE : -1;
     return this.hit < lineEnd ? this.hit : -1;
   }
 
@@ -435,6 +447,7 @@ export class Prefilter {
     // Needles that start in the line. (An anchor running past its end still triggers the
     // formula check, which then fails on the line alone; an escape cannot run past it.)
     for (let hit = this.nextHit(lineStart, lineEnd); hit !== -1; hit = this.nextHit(hit + 1, lineEnd)) {
+      if (hit === DENSE) return this.dense();
       this.hits++;
       if (--this.lineHitsLeft < 0) return true; // cheaper to parse it
       const escape = this.finder.needle < this.escapeCount;
@@ -465,11 +478,21 @@ export class Prefilter {
    */
   private escapeAfter(buf: Buffer, from: number, lineEnd: number): boolean {
     for (let at = this.finder.nextLeading(from, lineEnd); at !== -1; at = this.finder.nextLeading(at + 1, lineEnd)) {
+      if (at === DENSE) return this.dense();
       this.hits++; // as the search would have counted it
       if (--this.lineHitsLeft < 0) return true;
       if (this.escapes.matters(buf, at)) return true;
     }
     return false;
+  }
+
+  /**
+   * A line where the search gave up (DENSE) goes through to be parsed, and counts as costly
+   * as a line of HITS_PER_LINE_TO_REST hits, so that a window of such lines rests.
+   */
+  private dense(): true {
+    this.hits += HITS_PER_LINE_TO_REST;
+    return true;
   }
 
   private anchorStartsAt(buf: Buffer, at: number, lineEnd: number): boolean {

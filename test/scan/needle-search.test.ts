@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createNeedleFinder, IndexOfNeedleFinder, WasmNeedleFinder, type Needle, type NeedleFinder } from '../../lambda/scan/needle-search.js';
+import { createNeedleFinder, DENSE, DENSE_MIN_FAILED, IndexOfNeedleFinder, WasmNeedleFinder, type Needle, type NeedleFinder } from '../../lambda/scan/needle-search.js';
 import { needleAt } from './helpers.js';
 
 const ALPHABET = [...Buffer.from('abAB/\\u\x0f{[é"'), 0x00, 0xff];
@@ -139,5 +139,61 @@ describe('needle finders', () => {
     expect(createNeedleFinder(needles).engine).toBe('wasm');
     expect(createNeedleFinder(needles, { wasm: false }).engine).toBe('indexOf');
     expect(() => createNeedleFinder([])).toThrow('needles must be non-empty');
+  });
+});
+
+describe('needle groups and the candidate budget', () => {
+  it('many needles sharing first bytes, with and without case, give exactly the naive hits, lowest index first', () => {
+    fc.assert(
+      fc.property(
+        fc.array(needle, { minLength: 7, maxLength: 40 }).chain((needles) => fc.tuple(fc.constant(needles), dataFor(needles), fc.nat(100))),
+        ([needles, data, from]) => {
+          const finder = new WasmNeedleFinder(needles);
+          finder.load(data);
+          const start = Math.min(from, data.length);
+          expect(allHits(finder, start)).toEqual(reference(data, needles, start));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  // A run of a byte that a needle starts and ends with makes every position a candidate.
+  const spaced: Needle[] = [{ bytes: Buffer.from('\\u'), caseInsensitive: false }, { bytes: Buffer.from(' OR '), caseInsensitive: true }];
+  const run = Buffer.from(`{"m":"${' '.repeat(100_000)}or"}\n{"m":"a b or c"}\n`);
+
+  it('a budgeted search gives up on a stretch dense with candidates that hold no needle, having found none before', () => {
+    const budgeted = new WasmNeedleFinder(spaced, undefined, true);
+    const exact = new WasmNeedleFinder(spaced);
+    budgeted.load(run);
+    exact.load(run);
+    expect(exact.next(0)).toBe(run.indexOf(' or c'));
+    expect(budgeted.next(0)).toBe(DENSE);
+    expect(budgeted.denseAt).toBeGreaterThanOrEqual(6 + DENSE_MIN_FAILED);
+    expect(budgeted.denseAt).toBeLessThan(6 + 100_000);
+    expect(reference(run.subarray(0, budgeted.denseAt), spaced, 0)).toEqual([]);
+    // Past the dense line, the same hits as the exact search.
+    const second = run.indexOf('{"m":"a');
+    expect(budgeted.next(second)).toBe(exact.next(second));
+    // The screen stops at the dense line (its start), without reading it as plain.
+    expect(budgeted.screen(0, 10, 1 << 20)).toBe(0);
+    expect(budgeted.passedOver).toBe(0);
+    expect(exact.screen(0, 10, 1 << 20)).toBe(second); // the exact screen passes over it: no needle
+  });
+
+  it('a budgeted search finds every needle where candidates are sparse', () => {
+    fc.assert(
+      fc.property(
+        fc.array(needle, { minLength: 1, maxLength: 12 }).chain((needles) => fc.tuple(fc.constant(needles), dataFor(needles))),
+        ([needles, data]) => {
+          // Under DENSE_MIN_FAILED candidates in all: the budget cannot run out.
+          fc.pre(data.length < DENSE_MIN_FAILED);
+          const finder = new WasmNeedleFinder(needles, undefined, true);
+          finder.load(data);
+          expect(allHits(finder, 0)).toEqual(reference(data, needles, 0));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -156,3 +156,30 @@ describe('prefilter: resting when turning lines down costs more than parsing the
     expect(on.result.stats.prefiltered).toBe(100);
   });
 });
+
+describe('prefilter: lines dense with candidates that hold no needle', () => {
+  // " or " starts and ends with a space: in a run of spaces every position is a candidate.
+  const OR_RULES = [rule('or-in-command', 'any where process.command_line : "* or *"')];
+  const spaces = (n: number): string => `{"event":{"category":"process"},"process":{"command_line":"x${' '.repeat(n)}y"}}`;
+
+  it('lets such a line through to be parsed (searching it would cost more), searched or screened', () => {
+    const prefilter = new Prefilter(OR_RULES, true);
+    expect(ask(prefilter, spaces(100_000))).toBe(true);
+    expect(ask(prefilter, spaces(10))).toBe(false); // a few spaces: searched as usual
+    // The screen stops at the dense line rather than passing it over.
+    const buf = Buffer.from(`${spaces(10)}\n${spaces(100_000)}\n${spaces(10)}\n`);
+    const screen = new Prefilter(OR_RULES, true);
+    expect(screen.screen(buf, 0, 1 << 20)).toBe(buf.indexOf('\n') + 1);
+    expect(screen.passedOver).toBe(1);
+  });
+
+  it('finds the same alerts and counts with the prefilter on and off', async () => {
+    const match = `{"event":{"category":"process"},"process":{"command_line":"a or b"}}`;
+    const input = [spaces(100_000), match, spaces(50), `{"event":{"category":"process"},"process":{"command_line":"x${' '.repeat(70_000)}or y"}}`, match].join('\n') + '\n';
+    const on = await scanAll(input, { rules: OR_RULES });
+    const off = await scanAll(input, { rules: OR_RULES, prefilter: false });
+    expect(on.records.map((r) => (r.kind === 'alert' ? r.source.line : -1))).toEqual([2, 4, 5]);
+    expect(on.records).toEqual(off.records);
+    expect(on.result.stats.skipped.counts).toEqual(off.result.stats.skipped.counts);
+  });
+});
