@@ -300,8 +300,12 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       const error = zlibError(err as NodeJS.ErrnoException);
       // A truncated stream loses nothing (all but its last 8 bytes are flushed out first, and
       // those decode to nothing more); other damage may have.
-      if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || options.reopen === undefined) throw error;
-      damage = { error, at: gunzip.bytesWritten };
+      if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') throw error;
+      // The output of the zlib call that failed is gone, unless a second read recovers it:
+      // the report says so where none does (standard input, a pipe, a second read that differs).
+      const lossy = new ContentError(`${error.message}; up to ${options.chunkSize ?? 64 * 1024} bytes decoded just before it were lost with it, as the input could not be read again to recover them`);
+      if (options.reopen === undefined) throw lossy;
+      damage = { error: lossy, at: gunzip.bytesWritten };
     }
   } finally {
     gunzip.destroy();
