@@ -42,11 +42,25 @@ export function overriddenFields(rule: Pick<RuleSpec, 'name' | 'severity' | 'ris
   };
 }
 
-/** The event's value of rule_name_override when it is a string (an array or number is not used). */
+/**
+ * Longest name an override gives an alert. Kibana keeps the whole value; here the name goes
+ * into every message several times over, and a field such as `message` can be long enough to
+ * push one past SNS's 256 KB (the document still carries the whole value).
+ */
+export const MAX_OVERRIDDEN_NAME_CHARS = 256;
+
+/** Lone surrogates (from `\ud800` escapes in the log) as U+FFFD: a name is text that must encode. */
+const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+
+/** The event's value of rule_name_override when it is a string (an array or number is not used), cut to MAX_OVERRIDDEN_NAME_CHARS. */
 function overriddenName(rule: Pick<RuleSpec, 'name' | 'rule_name_override'>, event: Event): string {
   if (rule.rule_name_override === undefined) return rule.name;
   const value = sourceValue(event, rule.rule_name_override);
-  return typeof value === 'string' ? value : rule.name;
+  if (typeof value !== 'string') return rule.name;
+  if (value.length <= MAX_OVERRIDDEN_NAME_CHARS) return wellFormed(value);
+  // Not half a surrogate pair at the cut.
+  const end = /[\uD800-\uDBFF]/.test(value[MAX_OVERRIDDEN_NAME_CHARS - 2]!) ? MAX_OVERRIDDEN_NAME_CHARS - 2 : MAX_OVERRIDDEN_NAME_CHARS - 1;
+  return wellFormed(`${value.slice(0, end)}…`);
 }
 
 /** The highest severity among the mapping entries whose value the event's field holds. */

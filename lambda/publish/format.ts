@@ -109,11 +109,14 @@ export function cleanSubject(text: string): string {
   return subject === '' ? 'eqlambda alert' : subject;
 }
 
-/** The alert's one-line heading: severity, rule and host (`host` formats the host's value). */
-function heading(record: DetectionRecord, host: (value: string) => string): string {
-  if (record.kind === 'overflow') return `[${record.rule.severity}] ${record.rule.name}: ${record.count} more matches suppressed`;
+/**
+ * The alert's one-line heading: severity, rule and host (`host` formats the host's value,
+ * `name` the rule's: a rule_name_override takes it from the event, so it is a value too).
+ */
+function heading(record: DetectionRecord, host: (value: string) => string, name: (value: string) => string = (v) => v): string {
+  if (record.kind === 'overflow') return `[${record.rule.severity}] ${name(record.rule.name)}: ${record.count} more matches suppressed`;
   const value = first(HOST, record.document);
-  return `[${record.rule.severity}] ${record.rule.name}${value === undefined ? '' : ` on ${host(value)}`}`;
+  return `[${record.rule.severity}] ${name(record.rule.name)}${value === undefined ? '' : ` on ${host(value)}`}`;
 }
 
 export function subjectFor(record: DetectionRecord): string {
@@ -128,7 +131,7 @@ const CHAT_TITLE_HOST_CHARS = 64;
 
 /** The chat title (Unicode kept): control characters and bidirectional overrides escaped, the host a closed code span. */
 export function chatTitle(record: DetectionRecord): string {
-  return oneLine(heading(record, (host) => `\`${cut(chatCode(host), CHAT_TITLE_HOST_CHARS)}\``));
+  return oneLine(heading(record, (host) => `\`${cut(chatCode(host), CHAT_TITLE_HOST_CHARS)}\``, chatCode));
 }
 
 function techniques(record: DetectionRecord): string[] {
@@ -182,14 +185,14 @@ export function chatbotNotification(record: DetectionRecord): object {
       content: {
         textType: 'client-markdown',
         title: `:warning: ${title}`,
-        description: `${record.count} further matches of *${record.rule.name}* in ${chatSpan(sourceText(record.source))} were suppressed after the rule's alert limit.`,
+        description: `${record.count} further matches of *${chatCode(record.rule.name)}* in ${chatSpan(sourceText(record.source))} were suppressed after the rule's alert limit.`,
         keywords: [record.rule.severity, 'overflow'],
       },
       metadata: {
         threadId: record.rule.id,
         summary: title,
         eventType: 'eqlambda.overflow',
-        additionalContext: { rule: record.rule.name, rule_id: record.rule.id, count: String(record.count) },
+        additionalContext: { rule: chatCode(record.rule.name), rule_id: record.rule.id, count: String(record.count) },
       },
     };
   }
@@ -215,7 +218,7 @@ export function chatbotNotification(record: DetectionRecord): object {
       title: `:rotating_light: ${title}`,
       description: `${chatSpan(clip(record.reason, 4 * MAX_FIELD_CHARS))}\n${details.join('\n')}`,
       nextSteps: [
-        `Review the ${record.rule.name} triage guide and the process tree on ${chatSpan(host)}`,
+        `Review the ${chatCode(record.rule.name)} triage guide and the process tree on ${chatSpan(host)}`,
         `Search for alert id ${record.id} to find duplicates of this alert`,
       ],
       keywords: [record.rule.severity, ...techniques(record).map((t) => t.replace(/.*\(([^)]+)\)$/, '$1'))].slice(0, 10),
@@ -224,7 +227,7 @@ export function chatbotNotification(record: DetectionRecord): object {
       threadId: `${record.rule.id}:${host}`,
       summary: title,
       eventType: 'eqlambda.alert',
-      additionalContext: { alert_id: record.id, rule: record.rule.name, rule_id: record.rule.id, host: hostText, severity: record.rule.severity },
+      additionalContext: { alert_id: record.id, rule: chatCode(record.rule.name), rule_id: record.rule.id, host: hostText, severity: record.rule.severity },
     },
   };
 }

@@ -301,3 +301,31 @@ describe('event values cannot inject into the readable texts', () => {
     expect((chat.content as { nextSteps: string[] }).nextSteps[0]).toMatch(/ on `web-01 ‹!channel›.*`$/);
   });
 });
+
+describe('an alert named from the event (rule_name_override)', () => {
+  const named = queryRule('id-named', 'process where process.name == "evil"', 'rule_name_override = "message"');
+  const alertNamed = (message: string): Alert =>
+    buildAlert(named, alertRule(named), REF, sourceIdentity(REF), 7, { event: { category: 'process' }, process: { name: 'evil' }, host: { name: 'web-01' }, message } as Event, NOW);
+
+  it('keeps a long name from pushing the message past the SNS limit: cut to 256 characters, the document whole', () => {
+    const alert = alertNamed('x'.repeat(100_000));
+    expect(alert.rule.name).toBe(`${'x'.repeat(255)}…`);
+    const entry = entryFor(alert);
+    expect(Buffer.byteLength(entry.message)).toBeLessThan(MAX_MESSAGE_BYTES);
+    expect((recordOf(entry) as Alert).document.message).toHaveLength(100_000);
+    // Not half a surrogate pair at the cut, and lone surrogates replaced.
+    expect(alertNamed(`${'x'.repeat(254)}😀${'y'.repeat(10)}`).rule.name).toBe(`${'x'.repeat(254)}…`);
+    expect(alertNamed('a\ud800b').rule.name).toBe('a\ufffdb');
+  });
+
+  it('shows the name in chat as it shows event values: no mention, link or line break gets through', () => {
+    const alert = alertNamed('Hi <!channel> <https://evil.example|click here> [x](https://evil.example) `\nSeverity: critical');
+    const chat = JSON.parse(protocols(entryFor(alert)).https) as ChatbotNotification & { content: { nextSteps: string[] }; metadata: { additionalContext: Record<string, string> } };
+    for (const text of [chat.content.title, chat.content.nextSteps[0]!, chat.metadata.additionalContext.rule!, chat.metadata.summary]) {
+      expect(text).not.toMatch(/[<>\n]|\]\(/); // no Slack mention or link, no Teams link, no line break
+    }
+    expect(chat.content.title).toContain('Hi ‹!channel› ‹https://evil.example|click here› ［x］(https://evil.example) ˋ\\nSeverity: critical');
+    const email = protocols(entryFor(alert)).email;
+    expect(email.split('\n').filter((l) => l.startsWith('Severity'))).toEqual(['Severity   low (risk score 21)']);
+  });
+});
