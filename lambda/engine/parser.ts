@@ -8,7 +8,7 @@ import { EqlError, SourceMap } from './errors.js';
 import { fieldTooDeep } from './fields.js';
 import { lookupFunction } from './functions.js';
 import { tokenize, type Token } from './lexer.js';
-import { makeNumber, textOf } from './values.js';
+import { javaDoubleText } from './values.js';
 
 const RESERVED = new Set(['and', 'or', 'not', 'in', 'like', 'regex', 'where', 'null', 'true', 'false']);
 const MULTI_EVENT = new Set(['sequence', 'sample', 'join']);
@@ -162,24 +162,38 @@ class Parser {
     return left;
   }
 
-  /** The constant pattern(s) on the right of `:`, `like` or `regex`: one string or a parenthesised list. */
+  /**
+   * The constant pattern(s) on the right of `:`, `like` or `regex`: one constant or a
+   * parenthesised list of them. Constants as in Elasticsearch's grammar: a string, a number
+   * without a sign, true or false.
+   */
   private parsePatterns(op: string): Literal[] {
-    const t = this.peek();
-    if (t.type === 'op' && t.value === '(') {
-      return this.parseList(op).map((e) => this.requireConstant(e, op));
+    if (!this.peekOp('(')) return [this.parsePattern(op)];
+    this.pos++;
+    const patterns: Literal[] = [];
+    if (this.peekOp(')')) this.fail(`empty list after \`${op}\``, this.peek());
+    for (;;) {
+      patterns.push(this.parsePattern(op));
+      if (this.acceptOp(',')) continue;
+      this.expectOp(')', "',' or ')' in the list");
+      return patterns;
     }
-    return [this.requireConstant(this.parseUnary(), op)];
   }
 
-  private requireConstant(e: Expr, op: string): Literal {
+  private parsePattern(op: string): Literal {
+    const t = this.peek();
+    // Elasticsearch makes a like pattern of any constant's text (toLikePattern(fold().toString())):
+    // a number's as Java prints the long or double it is (read from the digits, which a
+    // JavaScript number may not hold exactly).
+    if (op.startsWith('like') && t.type === 'number') {
+      this.pos++;
+      return { type: 'Literal', value: javaNumberText(t.value, t.isFloat === true), isFloat: false, at: t.start };
+    }
+    const e = this.parsePrimary();
     if (e.type === 'Literal' && e.value !== null) {
-      // Elasticsearch makes a like pattern of any constant's text (toLikePattern(fold().toString())).
-      if (op.startsWith('like') && typeof e.value !== 'string') return { ...e, value: textOf(typeof e.value === 'number' ? makeNumber(e.value, e.isFloat) : e.value), isFloat: false };
+      if (op.startsWith('like') && typeof e.value === 'boolean') return { ...e, value: String(e.value) };
       if (op !== ':' && typeof e.value !== 'string') this.failAt(`\`${op}\` needs string patterns`, e.at);
       return e;
-    }
-    if (e.type === 'Negate' && e.expr.type === 'Literal' && typeof e.expr.value === 'number' && op === ':') {
-      return { type: 'Literal', value: -e.expr.value, isFloat: e.expr.isFloat, at: e.at };
     }
     return this.failAt(`the right side of \`${op}\` must be a constant string or a list of them`, e.at);
   }
@@ -254,7 +268,8 @@ class Parser {
         this.pos++;
         const value = Number(t.value);
         if (!Number.isFinite(value)) this.fail(`number out of range: ${t.value}`, t);
-        return { type: 'Literal', value, isFloat: t.isFloat === true, at: t.start };
+        // Past a long's range Elasticsearch reads an integer as a double.
+        return { type: 'Literal', value, isFloat: t.isFloat === true || BigInt(t.value) > LONG_MAX, at: t.start };
       }
       case 'quoted_ident':
         this.pos++;
@@ -401,4 +416,12 @@ function describe(t: Token): string {
     case 'ident':
       return `\`${t.value}${t.tilde ? '~' : ''}\``;
   }
+}
+
+const LONG_MAX = 2n ** 63n - 1n;
+
+/** A number token's text as Java prints its value: a long's digits, else (a fraction, or past a long) a double's. */
+function javaNumberText(digits: string, isFloat: boolean): string {
+  if (!isFloat && BigInt(digits) <= LONG_MAX) return BigInt(digits).toString();
+  return javaDoubleText(Number(digits));
 }

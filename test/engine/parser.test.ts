@@ -112,6 +112,17 @@ describe("Elasticsearch's grammar where it differs from the obvious one", () => 
     expect(w('n like~ 2.0', { n: '2.0' })).toBe(true);
     expect(w('b like true', { b: 'true' })).toBe(true);
     expect(errorOf('process where n regex 5').message).toBe('1:23: `regex` needs string patterns');
+    // The digits as Java prints the long or double they are, not as a JavaScript number holds them.
+    expect(w('n like 9007199254740993', { n: '9007199254740993' })).toBe(true);
+    expect(w('n like 007', { n: '7' })).toBe(true);
+    expect(w('n like 99999999999999999999', { n: '1.0E20' })).toBe(true);
+    expect(w('string(99999999999999999999) == "1.0E20"', {})).toBe(true); // a double past a long's range
+  });
+
+  it('takes only constants as patterns: no sign on a number (the grammar has none)', () => {
+    for (const q of ['n like -5', 'n like +5', 'n like (-5)', 'n : -5', 'n : ("a", -1)']) expect(() => compileQuery(`process where ${q}`), q).toThrow(EqlError);
+    expect(w('n : 5', { n: 5 })).toBe(true);
+    expect(w('n : ("a", 5)', { n: 5 })).toBe(true);
   });
 
   it('reads 1.e5 as a number, and a form feed as no whitespace', () => {
