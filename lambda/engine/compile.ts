@@ -16,7 +16,7 @@
  * `and`/`or` combine both kinds like a Lucene bool query, where a script clause
  * matches only when it is true.
  */
-import type { CompareOp, Expr, In, Literal, Query } from './ast.js';
+import type { Call, CompareOp, Expr, In, Literal, Query } from './ast.js';
 import { cidrContains, ipFieldValue, ipTermTest, isIpField, parseIp } from './cidr.js';
 import { EqlError, SourceMap } from './errors.js';
 import { FieldPath, type Event, type Scalar } from './fields.js';
@@ -130,6 +130,7 @@ class Compiler {
       case 'Compare':
         return this.comparison(folded.op, folded.left, folded.right, folded.at);
       case 'Match':
+        this.checkString(folded.left, folded.op + (folded.caseInsensitive && folded.op !== ':' ? '~' : ''));
         if (folded.left.type === 'Field') return this.fieldMatch(FieldPath.of(folded.left.name), folded.op, folded.caseInsensitive, folded.patterns);
         return this.script(folded);
       case 'In': {
@@ -142,6 +143,7 @@ class Compiler {
         return this.script(folded);
       }
       case 'Call':
+        this.checkStringArgs(folded);
         if (!BOOLEAN_FUNCTIONS.has(folded.name)) {
           this.fail(`expected a condition, but \`${folded.name}\` returns a value: compare it, e.g. \`${folded.name}(...) == ...\``, folded.at);
         }
@@ -355,6 +357,7 @@ class Compiler {
         return (e) => arithmetic(op, l(e), r(e));
       }
       case 'Call': {
+        this.checkStringArgs(folded);
         if (folded.name === 'cidrMatch') this.checkCidrArgs(folded.args);
         if (FUNCTION_KINDS[folded.name] === 'number' && ARITHMETIC_FUNCTIONS.has(folded.name)) this.checkNumeric(folded.args);
         const args = folded.args.map((a) => this.value(a, scope));
@@ -400,6 +403,7 @@ class Compiler {
         };
       }
       case 'Match': {
+        this.checkString(folded.left, folded.op + (folded.caseInsensitive && folded.op !== ':' ? '~' : ''));
         const l = this.value(folded.left, scope);
         // Scripts compare case-insensitively the Java way (Unicode-aware), queries fold ASCII only.
         const matcher = this.stringMatcher(folded.op, folded.caseInsensitive, folded.patterns, javaIgnoreCaseKey);
@@ -434,7 +438,11 @@ class Compiler {
    * mixes them, or that does not fit a function's result.
    */
   private checkInTypes(expr: In): void {
-    if (expr.caseInsensitive) return; // in~ is a set of case-insensitive string tests there, not ql's In
+    if (expr.caseInsensitive) {
+      // in~ is a case-insensitive string comparison per item there (InsensitiveEquals), strings on both sides.
+      for (const e of [expr.left, ...expr.list]) this.checkString(e, 'in~');
+      return;
+    }
     const kinds = [expr.left, ...expr.list].map(staticKind);
     const first = kinds.findIndex((k) => k !== undefined);
     const clash = kinds.findIndex((k) => k !== undefined && k !== kinds[first]);
@@ -442,6 +450,22 @@ class Compiler {
     const at = clash === 0 ? expr.left : expr.list[clash - 1]!;
     const other = first === 0 ? `the ${kinds[0]} it tests` : `the ${kinds[first]} before it`;
     this.fail(`\`in\` compares like with like (Elasticsearch refuses this too): a ${kinds[clash]} here, against ${other}`, at.at);
+  }
+
+  /** Elasticsearch refuses `:`, like, regex and in~ on a value the query makes a number or a boolean (`length(x) : "1"`, `x in~ ("a", 1)`). */
+  private checkString(operand: Expr, op: string): void {
+    const kind = staticKind(operand);
+    if (kind === 'number' || kind === 'boolean') this.fail(`\`${op}\` compares strings (Elasticsearch refuses this too): a ${kind} here`, operand.at);
+  }
+
+  /** The arguments string functions take as strings, which Elasticsearch checks when it plans the query (`length(x : "a")`). */
+  private checkStringArgs(call: Call): void {
+    const positions = STRING_ARGUMENTS[call.name];
+    if (positions === undefined) return;
+    call.args.forEach((a, i) => {
+      const kind = staticKind(a);
+      if (positions.includes(i) && (kind === 'number' || kind === 'boolean')) this.fail(`\`${call.name}\` takes a string here (Elasticsearch refuses this too), not a ${kind}`, a.at);
+    });
   }
 
   /** Elasticsearch refuses arithmetic on a value the query makes a string or a boolean (`-(x in (1))`, `"a" + 1`). */
@@ -534,6 +558,18 @@ const FUNCTION_KINDS: Record<string, Kind> = {
 };
 
 const ARITHMETIC_FUNCTIONS = new Set(['add', 'subtract', 'multiply', 'divide', 'modulo']);
+
+/** The arguments (by position) each string function requires to be strings. */
+const STRING_ARGUMENTS: Record<string, number[]> = {
+  length: [0],
+  startsWith: [0, 1],
+  endsWith: [0, 1],
+  stringContains: [0, 1],
+  indexOf: [0, 1],
+  substring: [0],
+  between: [0, 1, 2],
+  number: [0],
+};
 
 /** Kinds Elasticsearch's compare() cannot order against each other (numbers of any kind compare). */
 const incomparable = (a: Kind | undefined, b: Kind | undefined): boolean => a !== undefined && b !== undefined && a !== b;

@@ -192,7 +192,8 @@ class Parser {
     const e = this.parsePrimary();
     if (e.type === 'Literal' && e.value !== null) {
       if (op.startsWith('like') && typeof e.value === 'boolean') return { ...e, value: String(e.value) };
-      if (op !== ':' && typeof e.value !== 'string') this.failAt(`\`${op}\` needs string patterns`, e.at);
+      // Elasticsearch's `:` takes strings on both sides (InsensitiveBinaryComparison), and suggests ==.
+      if (typeof e.value !== 'string') this.failAt(`\`${op}\` needs string patterns${op === ':' ? ' (use == for numbers and booleans)' : ''}`, e.at);
       return e;
     }
     return this.failAt(`the right side of \`${op}\` must be a constant string or a list of them`, e.at);

@@ -121,8 +121,24 @@ describe("Elasticsearch's grammar where it differs from the obvious one", () => 
 
   it('takes only constants as patterns: no sign on a number (the grammar has none)', () => {
     for (const q of ['n like -5', 'n like +5', 'n like (-5)', 'n : -5', 'n : ("a", -1)']) expect(() => compileQuery(`process where ${q}`), q).toThrow(EqlError);
-    expect(w('n : 5', { n: 5 })).toBe(true);
-    expect(w('n : ("a", 5)', { n: 5 })).toBe(true);
+    // `:` takes strings on both sides there (InsensitiveBinaryComparison), and suggests ==.
+    expect(errorOf('process where n : 5').message).toBe('1:19: `:` needs string patterns (use == for numbers and booleans)');
+    expect(w('n : "5"', { n: 5 })).toBe(true);
+  });
+
+  it('refuses :, like, regex, in~ and string functions on what the query makes a number or a boolean', () => {
+    const refused = {
+      'length(x) : "1"': '1:15: `:` compares strings (Elasticsearch refuses this too): a number here',
+      'length(x) like "1"': '1:15: `like` compares strings (Elasticsearch refuses this too): a number here',
+      'x in~ ("a", 1)': '1:27: `in~` compares strings (Elasticsearch refuses this too): a number here',
+      'length(x : "a") > 0': '1:24: `length` takes a string here (Elasticsearch refuses this too), not a boolean',
+      'startsWith(x in ("a"), "t")': '1:28: `startsWith` takes a string here (Elasticsearch refuses this too), not a boolean',
+      'startsWith(x, 5)': '1:29: `startsWith` takes a string here (Elasticsearch refuses this too), not a number',
+    };
+    for (const [q, message] of Object.entries(refused)) expect(errorOf(`process where ${q}`).message, q).toBe(message);
+    // Fields are whatever their mapping says: schemaless here, so they pass.
+    expect(w('length(x) == 1 and x : "a" and x in~ ("A") and startsWith(x, "a")', { x: 'a' })).toBe(true);
+    expect(w('string(length(x)) : "1"', { x: 'a' })).toBe(true);
   });
 
   it('reads 1.e5 as a number, and a form feed as no whitespace', () => {
