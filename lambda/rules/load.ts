@@ -380,16 +380,8 @@ function parseThreats(value: unknown, failAt: (reason?: string, index?: number) 
 
 /** Line and column (1-based) of `key = ...` inside the [rule] table, or 1:1. */
 function keyPosition(text: string, key: string): [number, number] {
-  const lines = text.split('\n');
   let inRule = false;
-  /** The closing quotes of the multi-line string being skipped (a note's `[Heading]` lines are text, not tables). */
-  let inString: string | undefined;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (inString !== undefined) {
-      if (line.includes(inString)) inString = undefined;
-      continue;
-    }
+  for (const [i, line] of linesOutsideStrings(text)) {
     const header = /^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$/.exec(line);
     if (header) {
       const table = header[1]!.trim();
@@ -400,21 +392,34 @@ function keyPosition(text: string, key: string): [number, number] {
     }
     const m = new RegExp(`^(\\s*)${key}\\s*=`).exec(line);
     if (inRule && m) return [i + 1, m[1]!.length + 1];
-    const opens = /^\s*[\w.-]+\s*=\s*('''|""")(.*)$/.exec(line);
-    if (opens !== null && !opens[2]!.includes(opens[1]!)) inString = opens[1]!;
   }
   return [1, 1];
 }
 
 /** Line and column of the `n`th (0-based) `[[table]]` header, if the file has that many. */
 function nthTablePosition(text: string, table: string, n: number): [number, number] | undefined {
-  const lines = text.split('\n');
   let seen = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const header = /^\s*\[\[\s*([^\]]+?)\s*\]\]\s*(#.*)?\r?$/.exec(lines[i]!);
-    if (header?.[1] === table && seen++ === n) return [i + 1, lines[i]!.indexOf('[') + 1];
+  for (const [i, line] of linesOutsideStrings(text)) {
+    const header = /^\s*\[\[\s*([^\]]+?)\s*\]\]\s*(#.*)?\r?$/.exec(line);
+    if (header?.[1] === table && seen++ === n) return [i + 1, line.indexOf('[') + 1];
   }
   return undefined;
+}
+
+/** The lines of a TOML text with their index, but those inside multi-line strings (a note's `[[...]]` lines are text). */
+function* linesOutsideStrings(text: string): Generator<[number, string]> {
+  const lines = text.split('\n');
+  let inString: string | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (inString !== undefined) {
+      if (line.includes(inString)) inString = undefined;
+      continue;
+    }
+    yield [i, line];
+    const opens = /^\s*[\w.-]+\s*=\s*('''|""")(.*)$/.exec(line);
+    if (opens !== null && !opens[2]!.includes(opens[1]!)) inString = opens[1]!;
+  }
 }
 
 /**

@@ -594,6 +594,17 @@ describe('errors: what Elastic applies that eqlambda cannot', () => {
       'id = "TA0003"',
     ]);
     expect(loadError(path).message).toBe(`${path}:19:1: rule.threat: each tactic needs a non-empty id and name`);
+    // A `[[rule.threat]]` line inside a multi-line string (a note) is text, not a table.
+    const noted = writeRule(dir, 'noted-threat.toml', [
+      ...ruleLines('id-t3').slice(0, 12),
+      "note = '''", //                       13
+      '[[rule.threat]]',
+      "'''",
+      ruleLines('id-t3')[12]!, //            16
+      '[[rule.threat]]', //                  17
+      'framework = "MITRE ATT&CK"',
+    ]);
+    expect(loadError(noted).message).toBe(`${noted}:17:1: rule.threat: each tactic needs a non-empty id and name`);
   });
 
   it('an index list that names no pattern is an error', () => {
