@@ -25,7 +25,12 @@ export interface LineSink {
 export class LineSplitter {
   /** The number of the line being read (1-based). */
   lineNumber = 1;
-  private pending: Buffer[] = [];
+  /**
+   * The start of a line that continues in the next chunk, copied (the caller may reuse a
+   * chunk's memory) into one buffer grown by doubling: a line arriving a few bytes at a time
+   * (a socket, a slow pipe) would otherwise keep a Buffer per piece, some 100 bytes each.
+   */
+  private pending: Buffer = EMPTY;
   private pendingLength = 0;
   private skipping = false;
 
@@ -82,13 +87,20 @@ export class LineSplitter {
       this.pendingLength += end - start;
       return;
     }
-    // Copy: the caller may reuse the chunk's memory.
-    this.pending.push(Buffer.from(chunk.subarray(start, end)));
-    this.pendingLength += end - start;
-    if (this.pendingLength > this.maxLineBytes + 1) {
-      this.pending = [];
+    const length = this.pendingLength + (end - start);
+    if (length > this.maxLineBytes + 1) {
+      this.pending = EMPTY;
+      this.pendingLength = length;
       this.skipping = true;
+      return;
     }
+    if (length > this.pending.length) {
+      const grown = Buffer.allocUnsafe(Math.min(Math.max(length, 2 * this.pending.length, 256), this.maxLineBytes + 1));
+      this.pending.copy(grown, 0, 0, this.pendingLength);
+      this.pending = grown;
+    }
+    chunk.copy(this.pending, this.pendingLength, start, end);
+    this.pendingLength = length;
   }
 
   private finishPending(): void {
@@ -96,16 +108,18 @@ export class LineSplitter {
     if (this.skipping) {
       this.sink.tooLong(number, this.pendingLength);
     } else {
-      const line = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength);
+      const line = this.pending.subarray(0, this.pendingLength);
       const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
       if (end > this.maxLineBytes) this.sink.tooLong(number, end);
       else this.sink.line(line, 0, end, number);
     }
-    this.pending = [];
+    this.pending = EMPTY; // a fresh buffer for the next line: a sink may tell buffers apart by identity
     this.pendingLength = 0;
     this.skipping = false;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
 

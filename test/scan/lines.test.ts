@@ -175,7 +175,7 @@ describe('scan: the line cap', () => {
       tooLong: (n, length) => seen.push(`too long ${n}: ${length}`),
     });
     // White-box: the splitter's carried bytes, to show the 10 MB line is dropped while it streams past.
-    const carried = (): number => (splitter as unknown as { pending: Buffer[] }).pending.reduce((n, b) => n + b.length, 0);
+    const carried = (): number => (splitter as unknown as { pending: Buffer }).pending.length;
     const chunk = Buffer.alloc(64 * 1024, 0x78);
     let most = 0;
     splitter.push(Buffer.from('{}\n'));
@@ -188,6 +188,20 @@ describe('scan: the line cap', () => {
     expect(most).toBeLessThanOrEqual(DEFAULT_MAX_LINE_BYTES + chunk.length);
     expect(carried()).toBe(0);
     expect(seen).toEqual(['line 1: 2', `too long 2: ${160 * chunk.length}`, 'line 3: 2']);
+  });
+
+  it('carries a line arriving a byte at a time in one buffer: at most twice the line held', () => {
+    const seen: string[] = [];
+    const splitter = new LineSplitter({ line: (buf, start, end, n) => seen.push(`line ${n}: ${buf.toString('latin1', start, end)}`), tooLong: () => {} });
+    const text = `{"a":"${'x'.repeat(5000)}"}`;
+    let most = 0;
+    for (const byte of Buffer.from(text)) {
+      splitter.push(Buffer.from([byte]));
+      most = Math.max(most, (splitter as unknown as { pending: Buffer }).pending.length);
+    }
+    splitter.push(Buffer.from('\n'));
+    expect(seen).toEqual([`line 1: ${text}`]);
+    expect(most).toBeLessThanOrEqual(2 * text.length);
   });
 
   it('parses and matches a 10 MB line when maxLineBytes is 16 MiB', async () => {
