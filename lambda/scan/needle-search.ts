@@ -40,6 +40,8 @@ const FIRST_BLOCK_AT = 12;
 const MASKS_AT = 16;
 /** Where a budgeted search gave up on a stretch dense with candidates (see DENSE). */
 const DENSE_AT = 32;
+/** The failed candidates a find() call leaves counted, for the next call in the same line. */
+const FAILED_AT = 36;
 const NEEDLES_AT = 40;
 /** 16-byte blocks compared per step of the loop. */
 const BLOCKS = 4;
@@ -118,48 +120,72 @@ function emitBlocks(body: number[], needles: Needle[], at: Locals, newlines: boo
 /**
  * Emits the check of every needle at `pos`, running `onMatch` (which must leave the
  * function) with `best` holding the lowest index of the needles that occur there. Needles
- * are grouped by first byte, so a candidate costs one comparison per group and a check of
- * its own group only: in a run of one byte that some needle both starts and ends with
- * (spaces, backslashes), every position is a candidate, and checking all the needles at
- * each cost a hundred times what parsing the line does with Elastic's 823 rules.
+ * are grouped by first byte, and a `br_table` on the byte at `pos` jumps to the groups that
+ * can start there (at most two: one case-sensitive, one not), so a candidate costs a jump
+ * and a check of its own groups only: in a run of one byte that some needle both starts
+ * and ends with (spaces, backslashes), every position is a candidate, and checking all the
+ * needles at each cost a hundred times what parsing the line does with Elastic's 823 rules.
  */
-function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { pos: number; j: number; to: number; best: number; byte: number }, onMatch: number[]): void {
-  const groups = new Map<string, { caseInsensitive: boolean; first: number; members: number[] }>();
+function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { pos: number; j: number; to: number; best: number }, onMatch: number[]): void {
+  const groups: { caseInsensitive: boolean; first: number; members: number[] }[] = [];
   needles.forEach((n, k) => {
     const first = searchedBytes(n)[0]!;
-    const key = `${n.caseInsensitive} ${first}`;
-    const group = groups.get(key) ?? { caseInsensitive: n.caseInsensitive, first, members: [] };
+    let group = groups.find((g) => g.caseInsensitive === n.caseInsensitive && g.first === first);
+    if (group === undefined) groups.push((group = { caseInsensitive: n.caseInsensitive, first, members: [] }));
     group.members.push(k);
-    groups.set(key, group);
   });
-  body.push(...op.i32Const(-1), ...op.localSet(at.best)); // as unsigned: above every index
-  body.push(...op.localGet(at.pos), ...op.i32Load8U(0), ...op.localSet(at.byte));
-  // At most two groups hold a position (one case-sensitive, one not): the lowest index of both wins.
-  for (const group of groups.values()) {
-    body.push(...op.localGet(at.byte));
-    if (group.caseInsensitive) body.push(...op.i32Const(FOLD), ...op.i32And);
-    body.push(...op.i32Const(group.first), ...op.i32Eq, ...op.if);
-    body.push(...op.block); // the group: left at its first (lowest) needle that occurs
-    for (const k of group.members) {
-      const n = needles[k]!;
-      const length = n.bytes.length;
-      body.push(...op.block); // left on the first mismatch
-      body.push(...op.localGet(at.pos), ...op.i32Const(length), ...op.i32Add, ...op.localGet(at.to), ...op.i32GtU, ...op.brIf(0));
-      body.push(...op.i32Const(1), ...op.localSet(at.j)); // byte 0 is the group's
-      body.push(...op.loop);
-      body.push(...op.localGet(at.j), ...op.i32Const(length), ...op.i32GeU, ...op.if);
-      body.push(...op.i32Const(k), ...op.localGet(at.best), ...op.i32LtU, ...op.if, ...op.i32Const(k), ...op.localSet(at.best), ...op.end);
-      body.push(...op.br(3)); // if, loop, needle block: out of the group
-      body.push(...op.end);
-      body.push(...op.localGet(at.pos), ...op.localGet(at.j), ...op.i32Add, ...op.i32Load8U(0));
-      if (n.caseInsensitive) body.push(...op.i32Const(FOLD), ...op.i32And);
-      body.push(...op.localGet(at.j), ...op.i32Load8U(offsets[k]!), ...op.i32Ne, ...op.brIf(1));
-      body.push(...op.localGet(at.j), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.j), ...op.br(0));
-      body.push(...op.end, ...op.end); // loop, needle block
+  // Per byte value, the distinct sets of groups it may start ("targets").
+  const targets: number[][] = [];
+  const targetOf = new Map<string, number>();
+  const byteTarget: number[] = [];
+  for (let b = 0; b < 256; b++) {
+    const holding = groups.flatMap((g, i) => ((g.caseInsensitive ? b & FOLD : b) === g.first ? [i] : []));
+    const key = holding.join(',');
+    let t = holding.length === 0 ? -1 : targetOf.get(key);
+    if (t === undefined) {
+      t = targets.length;
+      targets.push(holding);
+      targetOf.set(key, t);
     }
-    body.push(...op.end, ...op.end); // group block, if
+    byteTarget.push(t);
   }
+  const count = targets.length;
+  body.push(...op.i32Const(-1), ...op.localSet(at.best)); // as unsigned: above every index
+  body.push(...op.block); // all done
+  for (let t = 0; t < count; t++) body.push(...op.block); // one per target, the first target's innermost
+  body.push(...op.block); // no group starts with the byte
+  body.push(...op.localGet(at.pos), ...op.i32Load8U(0), ...op.brTable(byteTarget.map((t) => t + 1), 0));
+  body.push(...op.end, ...op.br(count)); // no group: out
+  for (let t = 0; t < count; t++) {
+    body.push(...op.end); // target t's code follows its block
+    for (const g of targets[t]!) emitGroup(body, needles, offsets, at, groups[g]!.members);
+    body.push(...op.br(count - 1 - t)); // out
+  }
+  body.push(...op.end);
   body.push(...op.localGet(at.best), ...op.i32Const(-1), ...op.i32Ne, ...op.if, ...onMatch, ...op.end);
+}
+
+/** Checks a group's needles (one first byte, matched already) in order, keeping the lowest that occurs in `best`. */
+function emitGroup(body: number[], needles: Needle[], offsets: number[], at: { pos: number; j: number; to: number; best: number }, members: number[]): void {
+  body.push(...op.block); // the group: left at its first (lowest) needle that occurs
+  for (const k of members) {
+    const n = needles[k]!;
+    const length = n.bytes.length;
+    body.push(...op.block); // left on the first mismatch
+    body.push(...op.localGet(at.pos), ...op.i32Const(length), ...op.i32Add, ...op.localGet(at.to), ...op.i32GtU, ...op.brIf(0));
+    body.push(...op.i32Const(1), ...op.localSet(at.j)); // byte 0 is the group's
+    body.push(...op.loop);
+    body.push(...op.localGet(at.j), ...op.i32Const(length), ...op.i32GeU, ...op.if);
+    body.push(...op.i32Const(k), ...op.localGet(at.best), ...op.i32LtU, ...op.if, ...op.i32Const(k), ...op.localSet(at.best), ...op.end);
+    body.push(...op.br(3)); // if, loop, needle block: out of the group
+    body.push(...op.end);
+    body.push(...op.localGet(at.pos), ...op.localGet(at.j), ...op.i32Add, ...op.i32Load8U(0));
+    if (n.caseInsensitive) body.push(...op.i32Const(FOLD), ...op.i32And);
+    body.push(...op.localGet(at.j), ...op.i32Load8U(offsets[k]!), ...op.i32Ne, ...op.brIf(1));
+    body.push(...op.localGet(at.j), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.j), ...op.br(0));
+    body.push(...op.end, ...op.end); // loop, needle block
+  }
+  body.push(...op.end); // group block
 }
 
 /**
@@ -167,8 +193,10 @@ function emitVerify(body: number[], needles: Needle[], offsets: number[], at: { 
  * held no needle, counts it, and once more than `minFailed` of them came at more than one
  * per DENSE_SPACING bytes since `since`, runs `onDense` (which must leave the function).
  */
-function emitBudget(body: number[], at: { pos: number; failed: number; minFailed: number; since: number }, onDense: number[]): void {
-  body.push(...op.localGet(at.failed), ...op.i32Const(1), ...op.i32Add, ...op.localTee(at.failed), ...op.localGet(at.minFailed), ...op.i32GtU, ...op.if);
+function emitBudget(body: number[], at: { pos: number; failed: number; minFailed: number; since: number }, onDense: number[], countAt?: number): void {
+  body.push(...op.localGet(at.failed), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.failed));
+  if (countAt !== undefined) body.push(...op.i32Const(0), ...op.localGet(at.failed), ...op.i32Store(countAt));
+  body.push(...op.localGet(at.failed), ...op.localGet(at.minFailed), ...op.i32GtU, ...op.if);
   body.push(...op.localGet(at.failed), ...op.i32Const(DENSE_SHIFT), ...op.i32Shl, ...op.localGet(at.pos), ...op.localGet(at.since), ...op.i32Sub, ...op.i32GtU);
   body.push(...op.if, ...onDense, ...op.end, ...op.end);
 }
@@ -278,16 +306,17 @@ const LINE_LANES = index('lineLanes');
  * hit, often a few bytes on, where a call to lanes() and a walk cost more.
  */
 function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
-  const names = ['from', 'end', 'limit', 'minFailed', 'bits', 'pos', 'j', 'best', 'byte', 'failed', 'start'] as const;
-  const { at, params, locals } = i32Values(names, 4);
+  // `since` and `failed` come in: the line's start, and the candidates earlier calls in it found without a needle.
+  const names = ['from', 'end', 'limit', 'minFailed', 'since', 'failed', 'bits', 'pos', 'j', 'best'] as const;
+  const { at, params, locals } = i32Values(names, 6);
   const steps: StepLocals = { from: at.from, to: at.limit, bits: at.bits, pos: at.pos, acc: names.length, scratch: names.length + BLOCKS };
   const found = [...op.i32Const(RESULT_AT), ...op.localGet(at.best), ...op.i32Store(0), ...op.localGet(at.pos), ...op.return];
   const dense = [...op.i32Const(DENSE_AT), ...op.localGet(at.pos), ...op.i32Store(0), ...op.i32Const(DENSE), ...op.return];
-  const body: number[] = [...op.localGet(at.from), ...op.localSet(at.start)];
+  const body: number[] = [...op.i32Const(0), ...op.localGet(at.failed), ...op.i32Store(FAILED_AT)];
   const scratch = emitSteps(body, needles, steps, false, (b) => {
     const lane: number[] = [...op.loop, ...lanePosition(steps, b)]; // each candidate lane, lowest first
-    emitVerify(lane, needles, offsets, { pos: at.pos, j: at.j, to: at.end, best: at.best, byte: at.byte }, found);
-    emitBudget(lane, { pos: at.pos, failed: at.failed, minFailed: at.minFailed, since: at.start }, dense);
+    emitVerify(lane, needles, offsets, { pos: at.pos, j: at.j, to: at.end, best: at.best }, found);
+    emitBudget(lane, { pos: at.pos, failed: at.failed, minFailed: at.minFailed, since: at.since }, dense, FAILED_AT);
     lane.push(...op.localGet(at.bits), ...op.localGet(at.bits), ...op.i32Const(1), ...op.i32Sub, ...op.i32And, ...op.localTee(at.bits), ...op.brIf(0));
     lane.push(...op.end); // candidate loop
     return lane;
@@ -304,7 +333,7 @@ function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
  * no needle (emitBudget). The number of lines passed goes to PASSED_OVER_AT.
  */
 function screenFunction(needles: Needle[], offsets: number[]): WasmFunction {
-  const values = i32Values(['from', 'to', 'maxLines', 'maxLineBytes', 'minFailed', 'step', 'block', 'bits', 'pos', 'j', 'lineStart', 'lines', 'best', 'byte', 'failed'], 5);
+  const values = i32Values(['from', 'to', 'maxLines', 'maxLineBytes', 'minFailed', 'step', 'block', 'bits', 'pos', 'j', 'lineStart', 'lines', 'best', 'failed'], 5);
   const { at } = values;
   const { maxLines: MAX_LINES, maxLineBytes: MAX_LINE_BYTES, lineStart: LINE_START, lines: LINES } = at;
   const stop = [...op.i32Const(PASSED_OVER_AT), ...op.localGet(LINES), ...op.i32Store(0), ...op.localGet(LINE_START), ...op.return];
@@ -366,6 +395,12 @@ export interface NeedleFinder {
   readonly passedOver?: number;
   /** Where the last search that returned DENSE gave up. */
   readonly denseAt?: number;
+  /**
+   * Starts a line's budget (budgeted finders): the searches from here until the next call
+   * count failed candidates together, so that hits in the line (each a new search) do not
+   * each buy a fresh budget.
+   */
+  startLine?(at: number): void;
 }
 
 /** The SIMD finder where WebAssembly is available (not under `node --jitless`), else the indexOf one. */
@@ -456,13 +491,15 @@ export class IndexOfNeedleFinder implements NeedleFinder {
   }
 }
 
+type FindFunction = (from: number, to: number, limit: number, minFailed: number, since: number, failed: number) => number;
+
 export class WasmNeedleFinder implements NeedleFinder {
   readonly engine = 'wasm';
   /** Index of the needle found by the last next() that found one. */
   needle = -1;
   private readonly memory: WasmMemory;
-  private readonly find: (from: number, to: number, limit: number, minFailed: number) => number;
-  private readonly findLeading: (from: number, to: number, limit: number, minFailed: number) => number;
+  private readonly find: FindFunction;
+  private readonly findLeading: FindFunction;
   private readonly screenFn: (from: number, to: number, maxLines: number, maxLineBytes: number, minFailed: number) => number;
   /** Lines the last screen() passed over. */
   passedOver = 0;
@@ -470,6 +507,9 @@ export class WasmNeedleFinder implements NeedleFinder {
   denseAt = -1;
   /** Candidates without a needle passed before a search may give up (-1, as unsigned: never). */
   private readonly minFailed: number;
+  /** The line the budget counts for (startLine), and the candidates found in it without a needle. */
+  private lineSince = 0;
+  private lineFailed = 0;
   private readonly dataAt: number;
   /** Bytes read past the data's end: one step plus the longest needle. */
   private readonly slack: number;
@@ -515,6 +555,7 @@ export class WasmNeedleFinder implements NeedleFinder {
     this.ensure(this.dataAt + buf.length + this.slack);
     this.view.set(buf, this.dataAt);
     this.length = buf.length;
+    this.startLine(0);
   }
 
   /** The first position ≥ `from` and < `before` where some needle starts in the loaded data, or -1; `needle` says which. */
@@ -526,11 +567,19 @@ export class WasmNeedleFinder implements NeedleFinder {
     return this.run(this.findLeading, from, before);
   }
 
-  private run(find: (from: number, to: number, limit: number, minFailed: number) => number, from: number, before: number): number {
+  /** Starts the budget of a line at `at`: the searches in it until the next startLine share one count of failed candidates. */
+  startLine(at: number): void {
+    this.lineSince = at;
+    this.lineFailed = 0;
+  }
+
+  private run(find: FindFunction, from: number, before: number): number {
     const limit = Math.min(before, this.length);
     if (from >= limit) return -1;
-    const at = find(this.dataAt + from, this.dataAt + this.length, this.dataAt + limit, this.minFailed);
+    const since = Math.min(this.lineSince, from);
+    const at = find(this.dataAt + from, this.dataAt + this.length, this.dataAt + limit, this.minFailed, this.dataAt + since, this.lineFailed);
     const v = this.view;
+    this.lineFailed = v[FAILED_AT]! | (v[FAILED_AT + 1]! << 8) | (v[FAILED_AT + 2]! << 16) | (v[FAILED_AT + 3]! << 24);
     if (at === DENSE) {
       this.denseAt = (v[DENSE_AT]! | (v[DENSE_AT + 1]! << 8) | (v[DENSE_AT + 2]! << 16) | (v[DENSE_AT + 3]! << 24)) - this.dataAt;
       return DENSE;

@@ -247,8 +247,8 @@ export class Prefilter {
   /** Why the prefilter is off, when it is. */
   readonly disabledBecause?: string;
   private readonly anchorNeedles: Needle[];
-  /** The anchors as searched (case-insensitive ones folded), to test one position. */
-  private readonly anchorBytes: { bytes: Uint8Array; caseInsensitive: boolean }[];
+  /** The anchors that can start at a backslash, as searched (case-insensitive ones folded): where an escape hit is also an anchor. */
+  private readonly backslashAnchors: { bytes: Uint8Array; caseInsensitive: boolean }[];
   private readonly formulas: Formula[] = [];
   private readonly escapes: EscapePolicy;
   /** Finds escapes (needles below escapeCount) and anchors in one pass. */
@@ -299,7 +299,11 @@ export class Prefilter {
     this.escapeCount = searched.length;
     this.anchorNeedles = reduceNeedles(anchors);
     for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
-    this.anchorBytes = searched.slice(this.escapeCount).map((n) => ({ bytes: searchedBytes(n), caseInsensitive: n.caseInsensitive }));
+    const BACKSLASH = 0x5c;
+    this.backslashAnchors = searched
+      .slice(this.escapeCount)
+      .map((n) => ({ bytes: searchedBytes(n), caseInsensitive: n.caseInsensitive }))
+      .filter(({ bytes, caseInsensitive }) => bytes[0] === (caseInsensitive ? BACKSLASH & FOLD_MASK : BACKSLASH));
     // Budgeted: a stretch dense with candidates that hold no needle is parsed, not searched on.
     this.finder = createNeedleFinder(searched, { ...options, leading: this.escapeCount, dense: true });
     this.lineBudgetScale = Math.min(1, LINE_BUDGET_NEEDLES / searched.length);
@@ -442,6 +446,7 @@ export class Prefilter {
 
   private search(buf: Buffer, lineStart: number, lineEnd: number): boolean {
     this.use(buf);
+    this.finder.startLine?.(lineStart); // one budget of failed candidates for the whole line
     const budget = Math.max(LINE_HITS_BUDGET, (lineEnd - lineStart) >> 6) * this.lineBudgetScale;
     this.lineHitsLeft = Math.max(HITS_PER_LINE_TO_REST, Math.floor(budget));
     // Needles that start in the line. (An anchor running past its end still triggers the
@@ -496,7 +501,7 @@ export class Prefilter {
   }
 
   private anchorStartsAt(buf: Buffer, at: number, lineEnd: number): boolean {
-    return this.anchorBytes.some(({ bytes, caseInsensitive }) => {
+    return this.backslashAnchors.some(({ bytes, caseInsensitive }) => {
       if (at + bytes.length > lineEnd) return false;
       for (let i = 0; i < bytes.length; i++) {
         const b = buf[at + i]!;

@@ -45,6 +45,7 @@ export const op = {
   end: [0x0b],
   br: (depth: number) => [0x0c, ...uleb(depth)],
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  brTable: (depths: number[], otherwise: number) => [0x0e, ...uleb(depths.length), ...depths.flatMap(uleb), ...uleb(otherwise)],
   return: [0x0f],
   call: (index: number) => [0x10, ...uleb(index)],
   localGet: (i: number) => [0x20, ...uleb(i)],

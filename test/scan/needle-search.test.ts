@@ -181,6 +181,23 @@ describe('needle groups and the candidate budget', () => {
     expect(exact.screen(0, 10, 1 << 20)).toBe(second); // the exact screen passes over it: no needle
   });
 
+  it('the searches of one line share its budget: hits between the runs do not buy a fresh one', () => {
+    const line = Buffer.from(`{"m":"${`${' '.repeat(200)}\\u`.repeat(10)}"}`);
+    const hitsUntilDense = (finder: WasmNeedleFinder): number[] => {
+      finder.load(line);
+      finder.startLine(0);
+      const hits: number[] = [];
+      for (let at = finder.next(0); at !== -1; at = finder.next(at + 1)) {
+        if (at === DENSE) return [...hits, DENSE];
+        hits.push(at);
+      }
+      return hits;
+    };
+    // 200 failed candidates a run: the second run passes the line's 256.
+    expect(hitsUntilDense(new WasmNeedleFinder(spaced, undefined, true))).toEqual([line.indexOf('\\u'), DENSE]);
+    expect(hitsUntilDense(new WasmNeedleFinder(spaced))).toHaveLength(10);
+  });
+
   it('a budgeted search finds every needle where candidates are sparse', () => {
     fc.assert(
       fc.property(
