@@ -6,6 +6,7 @@
  */
 import type { Event } from '../engine/index.js';
 import type { RuleSpec, Severity } from '../rules/model.js';
+import { cut } from './text.js';
 
 export interface Overridden {
   name: string;
@@ -49,18 +50,11 @@ export function overriddenFields(rule: Pick<RuleSpec, 'name' | 'severity' | 'ris
  */
 export const MAX_OVERRIDDEN_NAME_CHARS = 256;
 
-/** Lone surrogates (from `\ud800` escapes in the log) as U+FFFD: a name is text that must encode. */
-const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-
 /** The event's value of rule_name_override when it is a string (an array or number is not used), cut to MAX_OVERRIDDEN_NAME_CHARS. */
 function overriddenName(rule: Pick<RuleSpec, 'name' | 'rule_name_override'>, event: Event): string {
   if (rule.rule_name_override === undefined) return rule.name;
   const value = sourceValue(event, rule.rule_name_override);
-  if (typeof value !== 'string') return rule.name;
-  if (value.length <= MAX_OVERRIDDEN_NAME_CHARS) return wellFormed(value);
-  // Not half a surrogate pair at the cut.
-  const end = /[\uD800-\uDBFF]/.test(value[MAX_OVERRIDDEN_NAME_CHARS - 2]!) ? MAX_OVERRIDDEN_NAME_CHARS - 2 : MAX_OVERRIDDEN_NAME_CHARS - 1;
-  return wellFormed(`${value.slice(0, end)}…`);
+  return typeof value === 'string' ? cut(value, MAX_OVERRIDDEN_NAME_CHARS) : rule.name;
 }
 
 /** The highest severity among the mapping entries whose value the event's field holds. */

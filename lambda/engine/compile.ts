@@ -16,7 +16,7 @@
  * `and`/`or` combine both kinds like a Lucene bool query, where a script clause
  * matches only when it is true.
  */
-import type { Call, CompareOp, Expr, In, Literal, Query } from './ast.js';
+import type { Call, CompareOp, Expr, In, Literal, Match, Query } from './ast.js';
 import { cidrContains, ipFieldValue, ipTermTest, isIpField, parseIp } from './cidr.js';
 import { EqlError, SourceMap } from './errors.js';
 import { FieldPath, type Event, type Scalar } from './fields.js';
@@ -130,7 +130,7 @@ class Compiler {
       case 'Compare':
         return this.comparison(folded.op, folded.left, folded.right, folded.at);
       case 'Match':
-        this.checkString(folded.left, folded.op + (folded.caseInsensitive && folded.op !== ':' ? '~' : ''));
+        this.checkString(folded.left, matchOperator(folded));
         if (folded.left.type === 'Field') return this.fieldMatch(FieldPath.of(folded.left.name), folded.op, folded.caseInsensitive, folded.patterns);
         return this.script(folded);
       case 'In': {
@@ -359,7 +359,7 @@ class Compiler {
       case 'Call': {
         this.checkStringArgs(folded);
         if (folded.name === 'cidrMatch') this.checkCidrArgs(folded.args);
-        if (FUNCTION_KINDS[folded.name] === 'number' && ARITHMETIC_FUNCTIONS.has(folded.name)) this.checkNumeric(folded.args);
+        if (ARITHMETIC_FUNCTIONS.has(folded.name)) this.checkNumeric(folded.args);
         const args = folded.args.map((a) => this.value(a, scope));
         const { name, caseInsensitive } = folded;
         return (e) =>
@@ -403,7 +403,7 @@ class Compiler {
         };
       }
       case 'Match': {
-        this.checkString(folded.left, folded.op + (folded.caseInsensitive && folded.op !== ':' ? '~' : ''));
+        this.checkString(folded.left, matchOperator(folded));
         const l = this.value(folded.left, scope);
         // Scripts compare case-insensitively the Java way (Unicode-aware), queries fold ASCII only.
         const matcher = this.stringMatcher(folded.op, folded.caseInsensitive, folded.patterns, javaIgnoreCaseKey);
@@ -570,6 +570,9 @@ const STRING_ARGUMENTS: Record<string, number[]> = {
   between: [0, 1, 2],
   number: [0],
 };
+
+/** A match's operator as written: `:`, `like`, `like~`, `regex`, `regex~`. */
+const matchOperator = (m: Match): string => m.op + (m.caseInsensitive && m.op !== ':' ? '~' : '');
 
 /** Kinds Elasticsearch's compare() cannot order against each other (numbers of any kind compare). */
 const incomparable = (a: Kind | undefined, b: Kind | undefined): boolean => a !== undefined && b !== undefined && a !== b;

@@ -6,7 +6,7 @@
  * (see compile.ts), as Elasticsearch pushes them down to Lucene.
  */
 import { cidrContains, parseCidr, parseIp, type Cidr } from './cidr.js';
-import { Float, isDouble, makeNumber, numberOf, textOf, type Value } from './values.js';
+import { Float, isDouble, LONG_MAX, LONG_MIN, makeNumber, numberOf, textOf, type Value } from './values.js';
 
 export interface FunctionSpec {
   name: string;
@@ -130,9 +130,6 @@ export function parseNumber(text: string, base: number): number | Float | null {
   const double = javaParseDouble(s);
   return double === null ? null : makeNumber(double, true);
 }
-
-const LONG_MIN = -(2n ** 63n);
-const LONG_MAX = 2n ** 63n - 1n;
 
 /** Java's Long.parseLong: an optional sign, then digits of the radix (ASCII), within a long's range; no blanks. */
 function javaParseLong(s: string, radix: number): number | null {

@@ -8,7 +8,7 @@ import { EqlError, SourceMap } from './errors.js';
 import { fieldTooDeep } from './fields.js';
 import { lookupFunction } from './functions.js';
 import { tokenize, type Token } from './lexer.js';
-import { javaDoubleText } from './values.js';
+import { javaDoubleText, LONG_MAX } from './values.js';
 
 const RESERVED = new Set(['and', 'or', 'not', 'in', 'like', 'regex', 'where', 'null', 'true', 'false']);
 const MULTI_EVENT = new Set(['sequence', 'sample', 'join']);
@@ -418,8 +418,6 @@ function describe(t: Token): string {
       return `\`${t.value}${t.tilde ? '~' : ''}\``;
   }
 }
-
-const LONG_MAX = 2n ** 63n - 1n;
 
 /** A number token's text as Java prints its value: a long's digits, else (a fraction, or past a long) a double's. */
 function javaNumberText(digits: string, isFloat: boolean): string {

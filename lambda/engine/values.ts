@@ -4,6 +4,10 @@
  * long/double distinction Elasticsearch makes (`x / 2` truncates, `x / 2.0` does not),
  * so a double that happens to be integral is boxed as a Float.
  */
+/** The range of Java's long, which Elasticsearch's integers have. */
+export const LONG_MIN = -(2n ** 63n);
+export const LONG_MAX = 2n ** 63n - 1n;
+
 export class Float {
   constructor(readonly value: number) {}
 }

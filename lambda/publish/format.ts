@@ -7,6 +7,7 @@
  */
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import type { Alert, DetectionRecord, Location } from '../alerts/document.js';
+import { cut, cutPoint, wellFormed } from '../alerts/text.js';
 import { FieldPath } from '../engine/fields.js';
 
 /** SNS's limit for one message, body and attributes together. */
@@ -31,19 +32,7 @@ const FILE = FieldPath.of('file.path');
 /** Event values repeated in subjects, texts and chat fields are clipped: they are attacker-controlled. */
 const MAX_FIELD_CHARS = 512;
 
-/**
- * Event strings may hold lone UTF-16 surrogates (JSON `"\ud800"`), and a cut can split a
- * pair. The SDK's request encoding throws on them, before anything is sent, so text and
- * attributes derived from events are made well-formed (U+FFFD in place of a lone half).
- */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-export const wellFormed = (s: string): string => s.replace(LONE_SURROGATE, '\uFFFD');
-
-/** `max`, or one less so as not to cut a surrogate pair in half (a lone half is escaped as 6 bytes, and is not text). */
-function cutPoint(value: string, max: number): number {
-  const last = value.charCodeAt(max - 1);
-  return max > 0 && last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
-}
+export { wellFormed };
 
 const clip = (s: string, max = MAX_FIELD_CHARS): string => wellFormed(s.length > max ? `${s.slice(0, max)}…` : s);
 
@@ -123,8 +112,6 @@ export function subjectFor(record: DetectionRecord): string {
   return cleanSubject(heading(record, (v) => v));
 }
 
-/** `s` cut to at most `max` UTF-16 units (ending in `…` when cut), never half a surrogate pair. */
-const cut = (s: string, max: number): string => wellFormed(s.length > max ? `${s.slice(0, cutPoint(s, max - 1))}…` : s);
 
 /** Longest host shown in a chat title; the title is the heading, with the host as a code span. */
 const CHAT_TITLE_HOST_CHARS = 64;

@@ -137,7 +137,8 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
     return;
   }
 
-  const gunzip = createGunzip({ chunkSize: options.chunkSize ?? 64 * 1024 });
+  const chunkSize = options.chunkSize ?? 64 * 1024;
+  const gunzip = createGunzip({ chunkSize });
   let sourceFailure: SourceError | undefined;
   /** Resolves once zlib has taken everything written so far (or is gone). */
   const flushed = (): Promise<void> =>
@@ -303,7 +304,7 @@ export async function* decode(source: AsyncIterable<Buffer>, stats: DecodeStats,
       if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') throw error;
       // The output of the zlib call that failed is gone, unless a second read recovers it:
       // the report says so where none does (standard input, a pipe, a second read that differs).
-      const lossy = new ContentError(`${error.message}; up to ${options.chunkSize ?? 64 * 1024} bytes decoded just before it were lost with it, as the input could not be read again to recover them`);
+      const lossy = new ContentError(`${error.message}; up to ${chunkSize} bytes decoded just before it were lost with it, as the input could not be read again to recover them`);
       if (options.reopen === undefined) throw lossy;
       damage = { error: lossy, at: gunzip.bytesWritten };
     }

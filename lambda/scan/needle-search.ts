@@ -190,8 +190,9 @@ function emitGroup(body: number[], needles: Needle[], offsets: number[], at: { p
 
 /**
  * Emits the candidate budget of a search that may give up (DENSE): after a candidate that
- * held no needle, counts it, and once more than `minFailed` of them came at more than one
- * per DENSE_SPACING bytes since `since`, runs `onDense` (which must leave the function).
+ * held no needle, counts it (and stores the count at `countAt`, for the next call), and once
+ * more than `minFailed` of them came at more than one per 2^DENSE_SHIFT bytes since `since`,
+ * runs `onDense` (which must leave the function).
  */
 function emitBudget(body: number[], at: { pos: number; failed: number; minFailed: number; since: number }, onDense: number[], countAt?: number): void {
   body.push(...op.localGet(at.failed), ...op.i32Const(1), ...op.i32Add, ...op.localSet(at.failed));
@@ -300,9 +301,10 @@ const index = (name: (typeof FUNCTIONS)[number]): number => FUNCTIONS.indexOf(na
 const LINE_LANES = index('lineLanes');
 
 /**
- * `find(from, end, limit) -> position or -1`: the first position ≥ `from` and < `limit`
- * where a needle starts (and ends by `end`, the data's end), storing the needle's index at
- * RESULT_AT. One function with its candidates verified in place: it is called once per
+ * `find(from, end, limit, minFailed, since, failed) -> position, -1 or DENSE`: the first
+ * position ≥ `from` and < `limit` where a needle starts (and ends by `end`, the data's end),
+ * storing the needle's index at RESULT_AT; with a budget (emitBudget) counted from `failed`
+ * candidates at `since`, it may give up first, storing where at DENSE_AT. One function with its candidates verified in place: it is called once per
  * hit, often a few bytes on, where a call to lanes() and a walk cost more.
  */
 function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
@@ -578,15 +580,20 @@ export class WasmNeedleFinder implements NeedleFinder {
     if (from >= limit) return -1;
     const since = Math.min(this.lineSince, from);
     const at = find(this.dataAt + from, this.dataAt + this.length, this.dataAt + limit, this.minFailed, this.dataAt + since, this.lineFailed);
-    const v = this.view;
-    this.lineFailed = v[FAILED_AT]! | (v[FAILED_AT + 1]! << 8) | (v[FAILED_AT + 2]! << 16) | (v[FAILED_AT + 3]! << 24);
+    this.lineFailed = this.readI32(FAILED_AT);
     if (at === DENSE) {
-      this.denseAt = (v[DENSE_AT]! | (v[DENSE_AT + 1]! << 8) | (v[DENSE_AT + 2]! << 16) | (v[DENSE_AT + 3]! << 24)) - this.dataAt;
+      this.denseAt = this.readI32(DENSE_AT) - this.dataAt;
       return DENSE;
     }
     if (at < 0) return -1;
-    this.needle = v[RESULT_AT]! | (v[RESULT_AT + 1]! << 8) | (v[RESULT_AT + 2]! << 16); // little-endian i32
+    this.needle = this.readI32(RESULT_AT);
     return at - this.dataAt;
+  }
+
+  /** The little-endian i32 the module stored at `at` (a result slot of the memory layout). */
+  private readI32(at: number): number {
+    const v = this.view;
+    return v[at]! | (v[at + 1]! << 8) | (v[at + 2]! << 16) | (v[at + 3]! << 24);
   }
 
   /**
@@ -598,8 +605,7 @@ export class WasmNeedleFinder implements NeedleFinder {
   screen(from: number, maxLines: number, maxLineBytes: number): number {
     // (As wasm i32s: a limit above 2³¹ − 1 would read as negative.)
     const at = this.screenFn(this.dataAt + from, this.dataAt + this.length, Math.max(1, Math.min(maxLines, 0x7fffffff)), Math.max(0, Math.min(maxLineBytes, 0x7fffffff)), this.minFailed);
-    const v = this.view;
-    this.passedOver = v[PASSED_OVER_AT]! | (v[PASSED_OVER_AT + 1]! << 8) | (v[PASSED_OVER_AT + 2]! << 16) | (v[PASSED_OVER_AT + 3]! << 24);
+    this.passedOver = this.readI32(PASSED_OVER_AT);
     return at - this.dataAt;
   }
 

@@ -299,7 +299,6 @@ export class Prefilter {
     this.escapeCount = searched.length;
     this.anchorNeedles = reduceNeedles(anchors);
     for (const n of this.anchorNeedles) searched.push({ bytes: Buffer.from(n.text, 'latin1'), caseInsensitive: n.caseInsensitive });
-    const BACKSLASH = 0x5c;
     this.backslashAnchors = searched
       .slice(this.escapeCount)
       .map((n) => ({ bytes: searchedBytes(n), caseInsensitive: n.caseInsensitive }))
