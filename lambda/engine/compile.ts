@@ -495,6 +495,9 @@ class Compiler {
   }
 }
 
+const isNullLiteral = (expr: Expr): boolean => expr.type === 'Literal' && expr.value === null;
+const isNullList = (list: Expr[]): boolean => list.length > 0 && list.every(isNullLiteral);
+
 function isConstant(expr: Expr): boolean {
   switch (expr.type) {
     case 'Literal':
@@ -513,7 +516,9 @@ function isConstant(expr: Expr): boolean {
     case 'Match':
       return isConstant(expr.left);
     case 'In':
-      return isConstant(expr.left) && expr.list.every(isConstant);
+      // In.foldable(): a list of nulls alone is null whatever the value, as In dedups its
+      // list to one null (`x not in (null)` matches nothing).
+      return (isConstant(expr.left) && expr.list.every(isConstant)) || isNullList(expr.list);
     case 'Call':
       return expr.args.every(isConstant);
   }

@@ -310,6 +310,18 @@ describe('missing fields', () => {
     expect(w('x in (null)', {})).toBe(false);
     expect(w('x in (null)', { x: 'a' })).toBe(false);
   });
+  it('an in-list of nulls alone is null whatever the value (In.fold), so its not matches nothing either', () => {
+    for (const event of [{}, { x: 'a' }, { x: null }]) {
+      expect(w('x not in (null)', event)).toBe(false);
+      expect(w('not x in (null)', event)).toBe(false);
+      expect(w('x not in (null, null)', event)).toBe(false); // In dedups its list to one null
+      expect(w('x not in~ (null)', event)).toBe(false);
+      expect(w('length(x) not in (null)', event)).toBe(false);
+      expect(w('not (x in (null) and true)', event)).toBe(false);
+    }
+    // A null beside other values is dropped, as by the terms query: its not matches.
+    expect(w('x not in ("b", null)', { x: 'a' })).toBe(true);
+  });
   it('pushed-down functions behave like comparisons', () => {
     expect(w('startsWith(x, "a")', {})).toBe(false);
     expect(w('not startsWith(x, "a")', {})).toBe(true);
