@@ -131,7 +131,7 @@ export function parseNumber(text: string, base: number): number | Float | null {
   return double === null ? null : makeNumber(double, true);
 }
 
-/** Java's Long.parseLong: an optional sign, then digits of the radix (ASCII), within a long's range; no blanks. */
+/** Java's Long.parseLong: an optional sign, then digits of the radix (Character.digit), within a long's range; no blanks. */
 function javaParseLong(s: string, radix: number): number | null {
   if (radix < 2 || radix > 36 || s === '') return null;
   const signed = s[0] === '-' || s[0] === '+';
@@ -139,8 +139,8 @@ function javaParseLong(s: string, radix: number): number | null {
   let value = 0n;
   const big = BigInt(radix);
   for (let i = signed ? 1 : 0; i < s.length; i++) {
-    const d = parseInt(s[i]!, 36); // 0-9, a-z, A-Z
-    if (Number.isNaN(d) || d >= radix) return null;
+    const d = javaDigit(s, i);
+    if (d < 0 || d >= radix) return null;
     value = value * big + BigInt(d);
     if (value > LONG_MAX + 1n) return null;
   }
@@ -148,7 +148,32 @@ function javaParseLong(s: string, radix: number): number | null {
   return value < LONG_MIN || value > LONG_MAX ? null : Number(value);
 }
 
-/** Java's Double.valueOf on decimal text: trimmed, NaN and Infinity, a trailing f or d allowed (not hexadecimal floats). */
+const DECIMAL_DIGIT = /\p{Nd}/u;
+
+/**
+ * Java's Character.digit(char, 36) for the UTF-16 unit at `i` (-1 if none): ASCII and fullwidth
+ * Latin letters count from 10, and any BMP decimal digit (`٣`, `３`) counts its value. Unicode's
+ * decimal digits come in runs of ten code points from zero, so a digit's value is the number of
+ * digits just below it.
+ */
+function javaDigit(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const letter = c | 0x20; // ASCII case folded
+  if (letter >= 0x61 && letter <= 0x7a) return letter - 0x61 + 10;
+  if (c < 0x80) return -1;
+  if (c >= 0xff21 && c <= 0xff3a) return c - 0xff21 + 10; // fullwidth A-Z
+  if (c >= 0xff41 && c <= 0xff5a) return c - 0xff41 + 10; // fullwidth a-z
+  if (!DECIMAL_DIGIT.test(s[i]!)) return -1; // a lone surrogate tests false, as Character.digit(char) of one is -1
+  let value = 0;
+  while (value < 9 && DECIMAL_DIGIT.test(String.fromCharCode(c - value - 1))) value++;
+  return value;
+}
+
+/**
+ * Java's Double.valueOf: trimmed; NaN and Infinity; decimal (ASCII digits) or hexadecimal
+ * (`0x1.8p1`, the binary exponent required); a trailing f or d allowed after a number.
+ */
 function javaParseDouble(text: string): number | null {
   let from = 0;
   let to = text.length;
@@ -157,9 +182,49 @@ function javaParseDouble(text: string): number | null {
   const s = text.slice(from, to);
   const special = /^([+-]?)(NaN|Infinity)$/.exec(s);
   if (special !== null) return special[2] === 'NaN' ? NaN : special[1] === '-' ? -Infinity : Infinity;
+  const hex = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?)([0-9]+)[fFdD]?$/.exec(s);
+  if (hex !== null) {
+    const [, sign, whole, fraction = '', expSign, expDigits] = hex;
+    if (whole === '' && fraction === '') return null;
+    const value = hexFloat(whole! + fraction, Number(expSign + expDigits!) - 4 * fraction.length);
+    return sign === '-' ? -value : value;
+  }
   // One way to split any text (no `[0-9]+[0-9]*`): linear time on a long run of digits.
   if (!/^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?$/.test(s)) return null;
   return Number(/[fFdD]$/.test(s) ? s.slice(0, -1) : s);
+}
+
+/**
+ * The double nearest hexDigits × 2^exponent, ties to even (as Java rounds hexadecimal text),
+ * subnormals included. An exponent of many digits is a huge number here, ±Infinity in
+ * Number(): the result is then 0 or Infinity, as Java's.
+ */
+function hexFloat(hexDigits: string, exponent: number): number {
+  const digits = hexDigits.replace(/^0+/, '');
+  if (digits === '') return 0;
+  let mantissa = BigInt(`0x${digits}`);
+  const bits = 4 * digits.length - Math.clz32(parseInt(digits[0]!, 16)) + 28;
+  const lead = bits - 1 + exponent; // the exponent of the leading bit
+  if (lead > 1023) return Infinity;
+  if (lead < -1075) return 0; // below half the least subnormal
+  const keep = Math.min(bits, lead >= -1022 ? 53 : 53 - (-1022 - lead)); // may be 0: rounds to 0 or the least subnormal
+  let scale = exponent;
+  if (keep < bits) {
+    const shift = BigInt(bits - keep);
+    const kept = mantissa >> shift;
+    const rest = mantissa - (kept << shift);
+    const half = 1n << (shift - 1n);
+    mantissa = rest > half || (rest === half && (kept & 1n) === 1n) ? kept + 1n : kept;
+    scale += bits - keep;
+  }
+  // Exact steps (the mantissa fits in the result's precision now): Math.pow(2, e) alone is 0 below 2^-1074.
+  let value = Number(mantissa);
+  while (scale !== 0 && value !== 0 && Number.isFinite(value)) {
+    const step = Math.max(-1000, Math.min(1000, scale));
+    value *= 2 ** step;
+    scale -= step;
+  }
+  return value;
 }
 
 const IMPLS: Record<string, Impl> = {

@@ -149,9 +149,64 @@ describe('number() as Elasticsearch parses (Long.valueOf, then Double.valueOf; L
   });
 
   it('is null where Java throws', () => {
-    for (const [text, base] of [['-0x5', 16], [' ff', 16], ['8000000000000000', 16], ['1_000', 10], ['0x1p3', 10], ['', 10], ['-', 10], ['12', 37]] as const) {
+    for (const [text, base] of [['-0x5', 16], [' ff', 16], ['8000000000000000', 16], ['1_000', 10], ['0x1p3', 16], ['0x1', 10], ['0xp3', 10], ['0x1p', 10], ['𝟏', 10], ['', 10], ['-', 10], ['12', 37]] as const) {
       expect(parseNumber(text, base), `${text} in base ${base}`).toBeNull();
     }
     expect(w('number(s, 16.0) == null', { s: 'ff' })).toBe(true); // the base must be an integer
+  });
+
+  it('reads any BMP decimal digit and fullwidth letters, as Character.digit does', () => {
+    expect(parseNumber('١٢٣', 10)).toBe(123); // Arabic-Indic
+    expect(parseNumber('-１２３', 10)).toBe(-123); // fullwidth
+    expect(parseNumber('߉꧙٠', 10)).toBe(990); // NKo nine, Javanese nine, Arabic-Indic zero
+    expect(parseNumber('ＦＦ', 16)).toBe(255);
+    expect(parseNumber('ｚ', 36)).toBe(35);
+    expect(parseNumber('٣', 3)).toBeNull(); // three is not a digit in base 3
+    expect(w('number(s) == 42', { s: '４２' })).toBe(true);
+  });
+
+  it('reads hexadecimal floating-point text in base 10, as Double.valueOf does', () => {
+    expect(parseNumber('0x1p3', 10)).toEqual(new Float(8));
+    expect(parseNumber('0X1.8P1d', 10)).toEqual(new Float(3));
+    expect(parseNumber('-0x.8p-1', 10)).toBe(-0.25);
+    expect(parseNumber(' 0x1p-1074 ', 10)).toBe(Number.MIN_VALUE);
+    expect(parseNumber('0x1.8p-1075', 10)).toBe(Number.MIN_VALUE); // three quarters of the least subnormal
+    expect(parseNumber('0x1p-1075', 10)).toEqual(new Float(0)); // half of it: a tie, to even
+    expect(parseNumber('0x1p1024', 10)).toBe(Infinity);
+    expect(parseNumber(`0x1p-${'9'.repeat(30)}`, 10)).toEqual(new Float(0));
+    expect(w('number(s, 10) == 8', { s: '0x1p3' })).toBe(true);
+    expect(w('number(s) == null', { s: '0x1p3' })).toBe(true); // no base: "0x" means base 16, and p is no hex digit
+  });
+
+  it('rounds hexadecimal text to the nearest double, ties to even, subnormals included', () => {
+    const view = new DataView(new ArrayBuffer(8));
+    let seed = 0x2545f491;
+    const random32 = (): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return seed >>> 0;
+    };
+    for (let i = 0; i < 3000; i++) {
+      view.setUint32(0, random32() & 0x7fffffff); // positive, finite or not
+      view.setUint32(4, random32());
+      const d = view.getFloat64(0);
+      if (!Number.isFinite(d)) continue;
+      const biased = view.getUint32(0) >>> 20;
+      const fraction = ((BigInt(view.getUint32(0) & 0xfffff) << 32n) | BigInt(view.getUint32(4))).toString(16).padStart(13, '0');
+      const text = biased === 0 ? `0x0.${fraction}p-1022` : `0x1.${fraction}p${biased - 1023}`;
+      const next = view.getUint32(4) & 1 ? 'up' : 'even';
+      expect(numberOf(parseNumber(text, 10)!), text).toBe(d);
+      // Exactly half a unit more: ties to even; a little more than half: up to the next double.
+      const up = numberOf(parseNumber(`${text.replace('p', '8p')}`, 10)!);
+      const above = numberOf(parseNumber(`${text.replace('p', '80000000001p')}`, 10)!);
+      const nextDouble = (() => {
+        view.setFloat64(0, d);
+        view.setBigUint64(0, view.getBigUint64(0) + 1n);
+        return view.getFloat64(0);
+      })();
+      expect(up, `${text} + half`).toBe(next === 'up' ? nextDouble : d);
+      expect(above, `${text} + more than half`).toBe(nextDouble);
+    }
   });
 });
