@@ -235,7 +235,7 @@ export class EqlambdaStack extends Stack {
       sid: 'UseLogBucketKeyThroughS3',
       actions,
       resources: [keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } },
+      conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.${this.urlSuffix}` } }, // amazonaws.com.cn in China
     });
   }
 }

@@ -364,7 +364,8 @@ describe('existing bucket, filters, subscriptions and Slack from context', () =>
       Effect: 'Allow',
       Action: 'kms:Decrypt',
       Resource: KEY_ARN,
-      Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+      // The partition's domain from CloudFormation: s3.cn-north-1.amazonaws.com.cn in China.
+      Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]] } } },
     });
     expect(statements.find((s) => s.Sid === 'TellMissingObjects')).toEqual({
       Sid: 'TellMissingObjects',
