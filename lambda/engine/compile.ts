@@ -137,17 +137,21 @@ class Compiler {
         const offender = folded.list.find((i) => !isConstant(i));
         if (offender !== undefined) this.refuseFieldComparison(offender, folded.caseInsensitive ? 'in~' : 'in');
         this.checkInTypes(folded);
-        if (folded.left.type === 'Field' && folded.list.every((i) => i.type === 'Literal')) {
-          return this.fieldIn(FieldPath.of(folded.left.name), folded.list as Literal[], folded.caseInsensitive);
+        // Constants are folded before the query is planned (ConstantFolding): `in (concat("a", "b"))` is a terms query.
+        const list = folded.list.map((i) => this.fold(i));
+        if (folded.left.type === 'Field' && list.every((i) => i.type === 'Literal')) {
+          return this.fieldIn(FieldPath.of(folded.left.name), list as Literal[], folded.caseInsensitive);
         }
         return this.script(folded);
       }
-      case 'Call':
+      case 'Call': {
         this.checkStringArgs(folded);
         if (!BOOLEAN_FUNCTIONS.has(folded.name)) {
           this.fail(`expected a condition, but \`${folded.name}\` returns a value: compare it, e.g. \`${folded.name}(...) == ...\``, folded.at);
         }
-        return this.pushdownCall(folded) ?? this.script(folded);
+        const call = { ...folded, args: folded.args.map((a) => this.fold(a)) }; // as for `in`
+        return this.pushdownCall(call) ?? this.script(folded);
+      }
       case 'Arith':
       case 'Negate':
         return this.fail('expected a condition, found an arithmetic expression', folded.at);

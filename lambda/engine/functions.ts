@@ -6,6 +6,7 @@
  * (see compile.ts), as Elasticsearch pushes them down to Lucene.
  */
 import { cidrContains, parseCidr, parseIp, type Cidr } from './cidr.js';
+import { scalarNumber } from './text.js';
 import { Float, isDouble, LONG_MAX, LONG_MIN, makeNumber, numberOf, textOf, type Value } from './values.js';
 
 export interface FunctionSpec {
@@ -42,31 +43,67 @@ export function lookupFunction(name: string): FunctionSpec | undefined {
 
 export type ArithOp = '+' | '-' | '*' | '/' | '%';
 
-/** Long arithmetic when both sides are longs (truncating division), double otherwise. */
+/**
+ * Long arithmetic when both sides are longs (truncating division), double otherwise, as ql's
+ * Arithmetics. A long result has no negative zero (`-4 % 2` is 0, which compares equal to
+ * 0.0), and one past a long's range is null, where Java's Math.*Exact throws.
+ */
 export function arithmetic(op: ArithOp, a: Value, b: Value): Value {
-  const x = numberOf(a);
-  const y = numberOf(b);
-  if (x === undefined || y === undefined) return null;
-  const double = isDouble(a) || isDouble(b);
+  const l = numericValue(a);
+  const r = numericValue(b);
+  if (l === null || r === null) return null;
+  const x = numberOf(l)!;
+  const y = numberOf(r)!;
+  if (isDouble(l) || isDouble(r)) {
+    switch (op) {
+      case '+':
+        return makeNumber(x + y, true);
+      case '-':
+        return makeNumber(x - y, true);
+      case '*':
+        return makeNumber(x * y, true);
+      case '/':
+        return makeNumber(x / y, true);
+      case '%':
+        return makeNumber(x % y, true);
+    }
+  }
+  if ((op === '/' || op === '%') && y === 0) return null; // ArithmeticException
   switch (op) {
     case '+':
-      return makeNumber(x + y, double);
+      return long(x + y);
     case '-':
-      return makeNumber(x - y, double);
+      return long(x - y);
     case '*':
-      return makeNumber(x * y, double);
+      return long(x * y);
     case '/':
-      if (!double) return y === 0 ? null : Math.trunc(x / y);
-      return makeNumber(x / y, true);
+      return long(Math.trunc(x / y));
     case '%':
-      if (!double) return y === 0 ? null : x % y;
-      return makeNumber(x % y, true);
+      return long(x % y);
   }
 }
 
 export function negate(a: Value): Value {
-  const x = numberOf(a);
-  return x === undefined ? null : makeNumber(-x, isDouble(a));
+  const v = numericValue(a);
+  if (v === null) return null;
+  return isDouble(v) ? makeNumber(-numberOf(v)!, true) : long(-numberOf(v)!);
+}
+
+/** A long result: +0 for -0, null past the range (LONG_MAX + 1 is 2^63 as a double). */
+function long(n: number): number | null {
+  return n >= 2 ** 63 || n < -(2 ** 63) ? null : n === 0 ? 0 : n;
+}
+
+/**
+ * A number from a value that a numeric mapping would hold: a field that arithmetic takes is
+ * numeric there, and its index coerced a string like "4" to 4 (the query path reads such
+ * strings as numbers too: scalarNumber). Anything else is null.
+ */
+function numericValue(v: Value): number | Float | null {
+  if (v instanceof Float) return v;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? scalarNumber(v) : undefined;
+  if (n === undefined) return null;
+  return n >= 2 ** 63 || n < -(2 ** 63) ? new Float(n) : n; // 1e21 cannot be a long: a double field holds it
 }
 
 type Impl = (args: Value[], caseInsensitive: boolean) => Value;
@@ -85,11 +122,17 @@ function texts(args: Value[], count: number): string[] | null {
   return out;
 }
 
+/** An int argument as Java's Number.intValue() makes it: a long keeps its low 32 bits, a double saturates. */
 function integerArg(v: Value | undefined): number | null | undefined {
   if (v === undefined) return undefined;
-  if (v === null) return null;
-  const n = numberOf(v);
-  return n === undefined ? null : Math.trunc(n);
+  const n = numericValue(v);
+  if (n === null) return null;
+  if (isDouble(n)) {
+    const d = numberOf(n)!;
+    return Number.isNaN(d) ? 0 : Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.trunc(d)));
+  }
+  const whole = n as number;
+  return Number.isSafeInteger(whole) ? whole | 0 : Number(BigInt.asIntN(32, BigInt(whole)));
 }
 
 /** Python-style slice, as EQL's substring: negative offsets count from the end. */

@@ -61,6 +61,20 @@ export function javaIgnoreCaseKey(s: string): string {
       }
       continue;
     }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const low = s.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        // A surrogate pair folds as its code point (compareToIgnoreCase since JDK 16: 𐐀 is 𐐨).
+        const pair = s.slice(i, i + 2);
+        const f = javaFoldPair(pair);
+        if (f !== pair) {
+          out += s.slice(runStart, i) + f;
+          runStart = i + 2;
+        }
+        i++;
+        continue;
+      }
+    }
     const f = javaFoldUnit(c);
     if (f.charCodeAt(0) !== c) {
       out += s.slice(runStart, i) + f;
@@ -69,6 +83,24 @@ export function javaIgnoreCaseKey(s: string): string {
   }
   return runStart === 0 ? s : out + s.slice(runStart);
 }
+
+/**
+ * javaFoldUnit for a code point above U+FFFF (a surrogate pair in, a pair out). Only the few
+ * hundred that fold are remembered: a million distinct emoji must not grow a cache.
+ */
+function javaFoldPair(pair: string): string {
+  let f = foldedPairs.get(pair);
+  if (f === undefined) {
+    const upper = pair.toUpperCase();
+    const u = upper.length === 2 ? upper : pair;
+    const lower = u.toLowerCase();
+    f = lower.length === 2 ? lower : u;
+    if (f !== pair) foldedPairs.set(pair, f);
+  }
+  return f;
+}
+
+const foldedPairs = new Map<string, string>();
 
 /** True when `s` contains a UTF-16 surrogate (a code point above U+FFFF). */
 function hasSurrogate(s: string): boolean {

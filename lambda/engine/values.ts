@@ -39,8 +39,11 @@ export function javaDoubleText(d: number): string {
     const s = String(d);
     return s.includes('.') ? s : `${s}.0`;
   }
-  const [mantissa, exponent] = d.toExponential().split('e') as [string, string];
-  return `${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${Number(exponent)}`;
+  // The shortest digits that read back as d, but never fewer than two: where one digit would
+  // do, the closest two-digit decimal (5e-324 is 4.9E-324; 1e20 is 1.0E20).
+  const shortest = d.toExponential();
+  const [mantissa, exponent] = (shortest.includes('.') ? shortest : d.toExponential(1)).split('e') as [string, string];
+  return `${mantissa}E${Number(exponent)}`;
 }
 
 /** A value as text, the way Elasticsearch's string()/concat() render it. */
@@ -49,7 +52,8 @@ export function textOf(v: Value): string | null {
   if (typeof v === 'string') return v;
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (v instanceof Float) return javaDoubleText(v.value);
-  return Number.isInteger(v) ? String(v) : javaDoubleText(v);
+  // An integer past a long's range (1e21) can only be a double's value.
+  return Number.isInteger(v) && v < 2 ** 63 && v >= -(2 ** 63) ? String(v) : javaDoubleText(v);
 }
 
 /**

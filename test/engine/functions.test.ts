@@ -121,6 +121,67 @@ describe('arithmetic', () => {
     expect(w('n / 0 == null', { n: 1 })).toBe(true);
     expect(w('s + 1 == null', { s: 'abc' })).toBe(true);
   });
+  it('a long result has no negative zero, as Java longs have none', () => {
+    // -4 % 2, -1 / 2 and -(0) are -0 in JavaScript: compared as a double that is below 0.0.
+    expect(w('(x % 2) == 0.0', { x: -4 })).toBe(true);
+    expect(w('x / 2 >= 0.0', { x: -1 })).toBe(true);
+    expect(w('string(-x * 1.0) == "0.0"', { x: 0 })).toBe(true);
+    expect(w('1.0 / (x % 2) > 0', { x: -4 })).toBe(true); // Infinity, not -Infinity
+    expect(w('(x % 2) in (0.0)', { x: -4 })).toBe(true);
+    expect(w('string(-0.0 * x) == "-0.0"', { x: 1 })).toBe(true); // doubles keep theirs
+  });
+  it('a long result past the range is null, where Math.*Exact throws', () => {
+    expect(w('x * 10 == null', { x: 1e18 })).toBe(true);
+    expect(w('-x == null', { x: -(2 ** 63) })).toBe(true);
+    expect(w('x * 10.0 > 0', { x: 1e18 })).toBe(true); // a double does not overflow
+  });
+  it('a field that arithmetic takes is numeric: a numeric string is its number (the index coerced it)', () => {
+    expect(w('x + 0 > 3', { x: '4' })).toBe(true);
+    expect(w('x > 3', { x: '4' })).toBe(true); // the query path reads it so too
+    expect(w('x / 2 == 2.25', { x: '4.5' })).toBe(true); // a double: no truncation
+    expect(w('x / 2 == 2', { x: '4' })).toBe(true);
+    expect(w('-x == -4', { x: '4' })).toBe(true);
+    expect(w('substring(s, n) == "c"', { s: 'abc', n: '2' })).toBe(true);
+    expect(w('x + 1 == null', { x: '4a' })).toBe(true);
+    expect(w('x + 1 == null', { x: true })).toBe(true);
+  });
+  it('an integer past a long is a double (only a double field holds 1e21)', () => {
+    expect(w('string(x + 0) == "1.0E21"', { x: 1e21 })).toBe(true);
+    expect(w('string(x) == "1.0E21"', { x: 1e21 })).toBe(true);
+    expect(w('x / 2 == 5.0E20', { x: 1e21 })).toBe(true);
+    expect(w('string(x) == "9007199254740992"', { x: 2 ** 53 })).toBe(true); // still a long
+  });
+});
+
+describe('Java semantics at the edges', () => {
+  it('substring and indexOf take int arguments as Number.intValue() does: a long keeps its low 32 bits, a double saturates', () => {
+    const ev = { x: 'abc' };
+    expect(w('substring(x, 4294967296) == "abc"', ev)).toBe(true); // 2^32 is 0 as an int
+    expect(w('indexOf(x, "a", 4294967296) == 0', ev)).toBe(true);
+    expect(w('substring(x, -4294967295) == "bc"', ev)).toBe(true); // 1 as an int
+    expect(w('substring(x, 0, 1e10) == "abc"', ev)).toBe(true); // saturates at 2^31 - 1
+    expect(w('substring(x, 1.9) == "bc"', ev)).toBe(true);
+  });
+  it('doubles print as Double.toString: never fewer than two digits, the closest two where one would do', () => {
+    expect(w('string(x * 1.0) == "4.9E-324"', { x: 5e-324 })).toBe(true);
+    expect(w('string(x * 1.0) == "1.0E20"', { x: 1e20 })).toBe(true);
+    expect(w('string(x * 1.0) == "1.5E-7"', { x: 1.5e-7 })).toBe(true);
+  });
+  it('case-insensitive equality folds code points above U+FFFF, as compareToIgnoreCase has since JDK 16', () => {
+    expect(w('concat(x, "") : "𐐨"', { x: '𐐀' })).toBe(true); // Deseret
+    expect(w('concat(x, "") in~ ("𐐨", "b")', { x: '𐐀' })).toBe(true);
+    expect(w('concat(x, "") : "𐐨"', { x: '😀' })).toBe(false);
+    expect(w('concat(x, "") : "a😀𐐨"', { x: 'A😀𐐀' })).toBe(true);
+  });
+  it('constant arguments are folded before the query is planned, as ConstantFolding does', () => {
+    // endsWith(x, "*b") on a field is a Lucene wildcard query; so is it when the constant is computed.
+    expect(w('endsWith(x, concat("*", "b"))', { x: 'ab' })).toBe(true);
+    expect(w('endsWith(x, concat("*", "b"))', { x: 'a*b' })).toBe(true);
+    // An ip field's in-list of a computed CIDR is a CIDR term query.
+    expect(w('source.ip in (concat("10.0.0.0", "/8"))', { source: { ip: '10.1.2.3' } })).toBe(true);
+    expect(w('source.ip in (concat("10.0.0.0", "/8"))', { source: { ip: '11.1.2.3' } })).toBe(false);
+    expect(w('x in (concat("a", "b"), "c")', { x: ['z', 'ab'] })).toBe(true); // any value, as a terms query
+  });
 });
 
 describe('number() on hostile text', () => {
