@@ -49,6 +49,8 @@ const STEP = 16 * BLOCKS;
 
 const NEWLINE = 0x0a;
 const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const CARRIAGE_RETURN = 0x0d;
 
 /**
  * A generated function's i32 values, numbered in order: its parameters (the first
@@ -328,8 +330,8 @@ function findFunction(needles: Needle[], offsets: number[]): WasmFunction {
 
 /**
  * `screen(from, to, maxLines, maxLineBytes, minFailed) -> position`: from `from`, a line
- * start, passes over plain lines (ones starting with `{`, ending in a newline within the
- * data, no longer than maxLineBytes, where no needle starts) and returns the start of the
+ * start, passes over plain lines (ones starting with `{` and ending with `}` and a newline
+ * within the data, no longer than maxLineBytes, where no needle starts) and returns the start of the
  * first line that is not plain, or `to` when every line up to it was. It stops after
  * maxLines lines, at the start of the next, and at a line dense with candidates that hold
  * no needle (emitBudget). The number of lines passed goes to PASSED_OVER_AT.
@@ -344,6 +346,13 @@ function screenFunction(needles: Needle[], offsets: number[]): WasmFunction {
   onLane.push(...op.localGet(at.pos), ...op.i32Load8U(0), ...op.i32Const(NEWLINE), ...op.i32Eq, ...op.if);
   // A newline ends a plain line, unless it is too long (its length may include a '\r').
   onLane.push(...op.localGet(at.pos), ...op.localGet(LINE_START), ...op.i32Sub, ...op.localGet(MAX_LINE_BYTES), ...op.i32GtU, ...op.if, ...stop, ...op.end);
+  // Nor one that does not end in `}` (or `}\r`): cut short, it is left to the caller to count
+  // as invalid JSON. (The line holds its `{` before the newline, so pos - 2 is within it.)
+  const byteBefore = (back: number): number[] => [...op.localGet(at.pos), ...op.i32Const(back), ...op.i32Sub, ...op.i32Load8U(0)];
+  onLane.push(...byteBefore(1), ...op.i32Const(CLOSE_BRACE), ...op.i32Ne, ...op.if);
+  onLane.push(...byteBefore(1), ...op.i32Const(CARRIAGE_RETURN), ...op.i32Ne, ...op.if, ...stop, ...op.end);
+  onLane.push(...byteBefore(2), ...op.i32Const(CLOSE_BRACE), ...op.i32Ne, ...op.if, ...stop, ...op.end);
+  onLane.push(...op.end);
   onLane.push(...op.localGet(LINES), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINES));
   onLane.push(...op.localGet(at.pos), ...op.i32Const(1), ...op.i32Add, ...op.localSet(LINE_START));
   onLane.push(...op.i32Const(0), ...op.localSet(at.failed)); // the candidate budget is per line
@@ -598,7 +607,7 @@ export class WasmNeedleFinder implements NeedleFinder {
 
   /**
    * From `from`, the start of a line in the loaded data, passes over plain lines: lines
-   * that start with `{`, end with a newline, are at most `maxLineBytes` long (with any
+   * that start with `{`, end with `}` and a newline, are at most `maxLineBytes` long (with any
    * '\r') and hold no needle. Returns the start of the first line that is not plain, or
    * the data's length; stops after `maxLines` lines (≥ 1). `passedOver` counts the lines passed over.
    */

@@ -119,6 +119,8 @@ export const DEFAULT_RECLAIM_EVERY_BYTES = 16 * 1024 * 1024;
  * invocation) to the next, where closures made afresh are new call targets that throw it
  * away at the start of the second scan.
  */
+const isJsonBlank = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10;
+
 class ObjectScan implements LineSink {
   readonly stats: ScanStats = {
     decode: { compressed: false, bytesIn: 0, bytesOut: 0 },
@@ -157,7 +159,11 @@ class ObjectScan implements LineSink {
     let s = start;
     while (s < end && (buf[s] === 32 || buf[s] === 9)) s++;
     if (s < end && buf[s] === 123 && !this.prepared.prefilter.isCandidate(buf, start, end)) {
-      this.stats.prefiltered++;
+      // An object ends with `}`: a line cut short is invalid JSON, counted without parsing it.
+      let e = end;
+      while (e > s && isJsonBlank(buf[e - 1]!)) e--;
+      if (buf[e - 1] === 125) this.stats.prefiltered++;
+      else this.stats.skipped.add('invalid_json', number);
       return;
     }
     const event = parseLine(buf, start, end);

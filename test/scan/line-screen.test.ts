@@ -16,6 +16,9 @@ function reference(data: Uint8Array, needles: Needle[], from: number, maxLines: 
   for (let p = from; p < data.length; p++) {
     if (data[p] === 0x0a) {
       if (p - lineStart > maxLineBytes) return [lineStart, lines];
+      // A plain line ends with `}` (before any '\r'): one cut short is left to the caller.
+      const last = data[p - 1] === 0x0d ? p - 2 : p - 1;
+      if (data[last] !== 0x7d) return [lineStart, lines];
       lines++;
       lineStart = p + 1;
       if (lines >= maxLines || lineStart >= data.length || data[lineStart] !== 0x7b) return [lineStart, lines];
@@ -35,8 +38,8 @@ const screened = (finder: WasmNeedleFinder, from: number, maxLines: number, maxL
 describe('line screen', () => {
   it('agrees with a naive screen on random lines, limits and starting points', () => {
     const line = fc
-      .array(fc.constantFrom(...'{{{"ab:AB\\u/\r x'.split(''), 'ab', 'AB', 'b\\u', '{"a'), { maxLength: 12 })
-      .map((parts) => parts.join(''));
+      .tuple(fc.array(fc.constantFrom(...'{{{}"ab:AB\\u/\r x'.split(''), 'ab', 'AB', 'b\\u', '{"a'), { maxLength: 12 }), fc.constantFrom('}', '}', '}\r', '\r', '', '}}', '"'))
+      .map(([parts, end]) => parts.join('') + end);
     fc.assert(
       fc.property(
         fc.array(line, { maxLength: 40 }),
@@ -64,8 +67,8 @@ describe('line screen', () => {
 
   it('passes over long runs of plain lines across every block boundary', () => {
     const finder = new WasmNeedleFinder([needle('needle'), needle('\\u')]);
-    for (const width of [1, 15, 16, 17, 63, 64, 65, 200]) {
-      const plain = `{${'x'.repeat(width - 1)}\n`;
+    for (const width of [2, 15, 16, 17, 63, 64, 65, 200]) {
+      const plain = `{${'x'.repeat(width - 2)}}\n`;
       const data = Buffer.from(plain.repeat(300) + `{"x":"needle"}\n` + plain.repeat(5), 'latin1');
       finder.load(data);
       expect(screened(finder, 0, 1e6, 1e6)).toEqual([plain.length * 300, 300]);
@@ -85,6 +88,17 @@ describe('line screen', () => {
       finder.load(data);
       expect(screened(finder, 0, 100, 100)).toEqual([16, 2]);
     }
+  });
+
+  it('stops at lines that do not end with a brace (cut short: the scan counts them as invalid JSON)', () => {
+    const finder = new WasmNeedleFinder([needle('zzz')]);
+    for (const odd of ['{"a":1', '{', '{\r', '{"a":1} ', '{"a":1}x', '{"a":"}"\r']) {
+      const data = Buffer.from(`{"a":1}\n{"b":2}\r\n${odd}\n{"c":3}\n`, 'latin1');
+      finder.load(data);
+      expect(screened(finder, 0, 100, 100), JSON.stringify(odd)).toEqual([17, 2]);
+    }
+    finder.load(Buffer.from('{}\n{}\r\n{"a":{}}\n', 'latin1'));
+    expect(screened(finder, 0, 100, 100)).toEqual([16, 3]);
   });
 
   it('stops at a last line with no newline (the scan carries it to the next chunk)', () => {

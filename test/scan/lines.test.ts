@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_DOCUMENT_DEPTH, TOO_DEEP, withinDepth, type Alert } from '../../lambda/alerts/document.js';
 import { KEPT_LINE_NUMBERS } from '../../lambda/scan/events.js';
+import { PreparedRules } from '../../lambda/scan/pipeline.js';
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter } from '../../lambda/scan/lines.js';
 import { alertLines, BENIGN, chunked, cutAt, gzip, line, ndjson, OPENSSL_RULE_ID, OPENSSL_TP, scanAll, shippedRules, source, SSH_RULE_ID, SSH_TP } from './helpers.js';
 
@@ -63,18 +64,32 @@ describe('scan: skipped lines', () => {
     ]);
   });
 
-  it('with the prefilter on, classifies the same lines, except broken lines starting with "{", which are prefiltered', async () => {
+  it('with the prefilter on, classifies the same lines: a line cut short is invalid JSON without being parsed', async () => {
     const { result, records } = await scanAll(input, { rules, maxLineBytes });
     const { skipped } = result.stats;
-    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 1, not_object: 5, too_long: 1, too_deep: 0, too_costly: 0 });
-    expect(skipped.firstLines.invalid_json).toEqual([4]);
-    // Line 5 ('{"a": 1') holds no needle: never parsed.
-    expect(result.stats.prefiltered).toBe(1);
+    expect(skipped.counts).toEqual({ empty: 2, invalid_json: 2, not_object: 5, too_long: 1, too_deep: 0, too_costly: 0 });
+    expect(skipped.firstLines.invalid_json).toEqual([4, 5]);
+    expect(result.stats.prefiltered).toBe(0);
     expect(alertLines(records)).toEqual([
       [OPENSSL_RULE_ID, 1],
       [OPENSSL_RULE_ID, 12],
       [SSH_RULE_ID, 13],
     ]);
+  });
+
+  it('counts lines cut short among plain ones alike, screened in WebAssembly or searched line by line', async () => {
+    // Lines that end in `}` are passed over unparsed (broken ones inside, `{"a": 1,}` and
+    // `{"a": "}`, too: the README says so); one that does not cannot be an object.
+    const plain = '{"event":{"category":"process"},"n":1}';
+    const text = [plain, '{"a": 1', `${plain}\r`, '{"a": 1,}', '{"a": "}', '{', `${plain}  `, '{"a": "x"} \t\r', plain].join('\n') + '\n{"cut":';
+    for (const prepared of [new PreparedRules(rules, true), new PreparedRules(rules, true, { wasm: false })]) {
+      for (const size of [1, 7, 64 * 1024]) {
+        const { result } = await scanAll(chunked(Buffer.from(text), size), { rules, prepared });
+        expect(result.stats.skipped.firstLines.invalid_json, `${prepared.prefilter.engine}, chunks of ${size}`).toEqual([2, 6, 10]);
+        expect(result.stats.prefiltered).toBe(7);
+        expect(result.stats.events).toBe(0);
+      }
+    }
   });
 
   it(`keeps the first ${KEPT_LINE_NUMBERS} line numbers per reason and counts the rest`, async () => {

@@ -273,6 +273,7 @@ describe('prefilter equivalence', () => {
         expect(a.records).toEqual(b.records);
         expect(viaIndexOf.records).toEqual(b.records);
         expect(viaIndexOf.result.stats.prefiltered).toBe(a.result.stats.prefiltered);
+        expect(viaIndexOf.result.stats.skipped.counts).toEqual(a.result.stats.skipped.counts);
         expect(a.result.error).toBeUndefined();
         expect(a.result.stats.lines).toBe(b.result.stats.lines);
         expect([...a.result.stats.perRule]).toEqual([...b.result.stats.perRule]);
@@ -289,7 +290,8 @@ describe('prefilter equivalence', () => {
       { numRuns: 200 },
     );
     // The inputs exercised both paths: many lines were prefiltered, many matched, some in mutated spellings.
-    expect(totals.prefiltered).toBeGreaterThan(totals.lines / 10);
+    // (About 1 line in 9; lines cut short count as invalid JSON, not as prefiltered.)
+    expect(totals.prefiltered).toBeGreaterThan(totals.lines / 20);
     expect(totals.alerts).toBeGreaterThan(200);
     expect(totals.mutatedAlerts).toBeGreaterThan(50);
     expect(totals.overflows).toBeGreaterThan(10);
