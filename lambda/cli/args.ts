@@ -32,4 +32,9 @@ export interface Output {
   drain?: () => Promise<void>;
   /** stderr is a terminal and stdout is not: a progress line may be drawn. */
   isTty?: boolean;
+  /**
+   * Notes that an input failed (the exit status will be 1), for an early exit to keep:
+   * `eqlambda ... | head` ends the command when head closes the pipe.
+   */
+  inputFailed?: () => void;
 }

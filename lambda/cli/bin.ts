@@ -6,7 +6,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const io = processOutput();
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(0); // `eqlambda ... | head` closed the pipe
+  // `eqlambda ... | head` closed the pipe: not an error, but an input that failed before still is.
+  if (err.code === 'EPIPE') process.exit(io.anyInputFailed() ? 1 : 0);
   process.stderr.write(`eqlambda: cannot write output: ${err.code ?? err.message}\n`);
   process.exit(1);
 });

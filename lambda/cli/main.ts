@@ -77,12 +77,13 @@ function usageFor(command: string | undefined): string {
  * Buffered stdout: lines collect into 64 KiB writes; drain() writes the rest and waits for
  * the pipe (backpressure), so memory stays bounded when the reader is slow.
  */
-export function processOutput(): Output & { flush: () => Promise<void> } {
+export function processOutput(): Output & { flush: () => Promise<void>; anyInputFailed: () => boolean } {
   // Progress redraws stderr in place: only when stdout goes elsewhere (else it would cut into the alerts).
   const isTty = process.stderr.isTTY === true && process.stdout.isTTY !== true;
   let buffer: string[] = [];
   let size = 0;
   let pending: Promise<void> = Promise.resolve();
+  let inputFailed = false;
   const write = (): void => {
     const text = buffer.join('');
     buffer = [];
@@ -113,5 +114,9 @@ export function processOutput(): Output & { flush: () => Promise<void> } {
     },
     drain,
     flush: drain,
+    inputFailed: () => {
+      inputFailed = true;
+    },
+    anyInputFailed: () => inputFailed,
   };
 }

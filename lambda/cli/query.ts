@@ -3,7 +3,7 @@
  * Prints every matching event (its original line) in input order. FILE is plain or
  * gzipped NDJSON, sniffed from its bytes, or `-` for standard input.
  */
-import { compileQuery, EqlError } from '../engine/index.js';
+import { compileQuery, EqlError, scriptSearches, withFieldCache } from '../engine/index.js';
 import { compileIndexPatterns, eventIndex, includesAnyIndex } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from '../scan/decode.js';
 import { parseLine, SkipCounter } from '../scan/events.js';
@@ -59,7 +59,18 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
           const index = eventIndex(event);
           if (index !== undefined && !indexFilter(index)) return;
         }
-        if (compiled.matches(event)) io.out(buf.toString('utf8', start, end));
+        // As the scan does (pipeline.ts): an event nested past the stack, or one a function's
+        // search over many values gave up on, is a counted skip, not a silent non-match.
+        const cutShort = scriptSearches.cutShort;
+        let matched = false;
+        try {
+          matched = withFieldCache(event, () => compiled.matches(event));
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err;
+          return skips.add('too_deep', number);
+        }
+        if (scriptSearches.cutShort !== cutShort) return skips.add('too_costly', number);
+        if (matched) io.out(buf.toString('utf8', start, end));
       },
       tooLong: (number) => skips.add('too_long', number),
     });
@@ -76,11 +87,13 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
       if (err instanceof SourceError) {
         io.err(`${file}: ${err.message}`);
         failed = true;
+        io.inputFailed?.();
         continue;
       }
       if (!(err instanceof ContentError)) throw err;
       io.err(`${file}:${line}: ${err.message}; events before it were searched`);
       failed = true;
+      io.inputFailed?.();
     }
     if (skips.total > 0) io.err(`${file}: skipped ${skips.total} line(s): ${skips.describe()}`);
   }

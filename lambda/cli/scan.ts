@@ -108,6 +108,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
     io.err(`eqlambda: ${message}`);
     summary.unreadable();
     failed = true;
+    io.inputFailed?.();
   };
 
   for (const arg of positionals) {
@@ -150,7 +151,10 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
           },
         );
         summary.endObject(input.label, result);
-        if (result.error !== undefined) failed = true;
+        if (result.error !== undefined) {
+          failed = true;
+          io.inputFailed?.();
+        }
       }
     } catch (err) {
       if (!(err instanceof SourceError)) throw err;

@@ -173,6 +173,25 @@ describe('eqlambda (built binary)', () => {
     expect(run.stderr.split('\n').filter((l) => l.startsWith('scanned '))).toEqual([expect.stringMatching(/^scanned 1 object\(s\): /)]);
   });
 
+  it('stops with exit 0 when its reader closes stdout (| head), and exit 1 if an input had failed before', async () => {
+    const big = join(temp.dir, 'many-events.ndjson');
+    writeFileSync(big, `${'{"event":{"category":"process"},"n":1}\n'.repeat(200_000)}`);
+    const missing = join(temp.dir, 'no-such-file.ndjson');
+    const closedAfterFirstOutput = async (args: string[]): Promise<{ code: number | null; stderr: string }> => {
+      const child = spawn(process.execPath, ['bin/eqlambda.mjs', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.stdout.once('data', () => child.stdout.destroy()); // as head -1 does
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      return { code, stderr };
+    };
+    expect((await closedAfterFirstOutput(['query', 'process where true', big])).code).toBe(0);
+    const afterFailure = await closedAfterFirstOutput(['query', 'process where true', missing, big]);
+    expect(afterFailure.code).toBe(1);
+    expect(afterFailure.stderr).toContain('no-such-file.ndjson');
+    expect(afterFailure.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
   it('keeps scanning, with exit 0 and every alert on stdout, when stderr is closed by its reader', async () => {
     const child = spawn(process.execPath, ['bin/eqlambda.mjs', 'scan', 'examples/'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stderr.destroy(); // writes to stderr now fail with EPIPE

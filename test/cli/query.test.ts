@@ -109,6 +109,18 @@ describe('eqlambda query: matches', () => {
     expect(run.err).toEqual([`${file}: skipped 3 line(s): empty 1 (line 3), invalid_json 1 (line 2), not_object 1 (line 4)`]);
   });
 
+  it('counts an event its search over many values gave up on (too_costly), as scan does, rather than dropping it unsaid', async () => {
+    // 300 × 300 combinations, past the bound of 65,536: the only matching pair is the last.
+    const parents = Array.from({ length: 300 }, (_, i) => `p${i}`);
+    const names = [...Array.from({ length: 299 }, (_, i) => `q${i}`), 'p299x'];
+    const costly = JSON.stringify({ event: { category: 'process' }, process: { name: names, parent: { name: parents } } });
+    const file = write('costly.ndjson', `${proc(1)}\n${costly}\n`);
+    const run = await runCli(['query', 'process where startsWith(process.name, process.parent.name) or n == 1', file]);
+    expect(run.out).toEqual([proc(1)]);
+    expect(run.err).toEqual([`${file}: skipped 1 line(s): too_costly 1 (line 2)`]);
+    expect(run.code).toBe(0);
+  });
+
   it('drops a UTF-8 byte order mark, as scan does (plain and gzip)', async () => {
     const text = `\ufeff${proc(1)}\n${proc(2)}\n`;
     for (const [name, bytes] of [['bom.ndjson', Buffer.from(text)], ['bom.ndjson.gz', gzip(text)]] as const) {
