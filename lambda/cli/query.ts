@@ -62,7 +62,7 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
         // As the scan does (pipeline.ts): an event nested past the stack, or one a function's
         // search over many values gave up on, is a counted skip, not a silent non-match.
         const cutShort = scriptSearches.cutShort;
-        let matched = false;
+        let matched: boolean;
         try {
           matched = withFieldCache(event, () => compiled.matches(event));
         } catch (err) {
