@@ -4,7 +4,7 @@
  * including query errors, which are mapped from the query text back into the file.
  */
 import { isUtf8 } from 'node:buffer';
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
@@ -40,7 +40,7 @@ export function loadRules(paths: string[], options: LoadOptions = {}): LoadResul
       const rule = loadRuleFile(file, options);
       const previous = seen.get(rule.id);
       if (previous !== undefined) {
-        const [line, col] = keyPosition(readFileSync(file, 'utf8'), 'rule_id');
+        const [line, col] = keyPosition(readAtMost(file, MAX_RULE_FILE_BYTES).toString('utf8'), 'rule_id');
         throw new RuleError(file, line, col, `duplicate rule_id ${rule.id} (also in ${previous})`);
       }
       seen.set(rule.id, file);
@@ -139,14 +139,39 @@ function expandPaths(paths: string[], result: Pick<LoadResult, 'errors' | 'skipp
   return files;
 }
 
+/**
+ * The file at `path`, read in 64 KiB pieces until it ends or `limit` bytes are in (so at most
+ * 64 KiB more). Opened non-blocking, so that a file that would wait for data (/proc/kmsg) is
+ * an error (EAGAIN) rather than a hang; regular files ignore it. Whole pieces: some files
+ * (/proc/self/pagemap) refuse reads of odd sizes.
+ */
+function readAtMost(path: string, limit: number): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < limit) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      parts.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+    }
+    return Buffer.concat(parts, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function loadRuleFile(path: string, options: LoadOptions = {}): Rule {
   let bytes: Buffer;
   try {
     const stat = statSync(path);
     if (!stat.isFile()) throw new RuleError(path, 1, 1, 'not a regular file');
     if (stat.size > MAX_RULE_FILE_BYTES) throw new RuleError(path, 1, 1, `rule file too large: ${stat.size} bytes (the limit is ${MAX_RULE_FILE_BYTES})`);
-    bytes = readFileSync(path);
-    // It may have grown since: the limit holds for what was read.
+    // It may have grown since, or report no size at all (/proc, some FUSE files): read at
+    // most one byte past the limit, whatever the size said.
+    bytes = readAtMost(path, MAX_RULE_FILE_BYTES + 1);
     if (bytes.length > MAX_RULE_FILE_BYTES) throw new RuleError(path, 1, 1, `rule file too large: over ${MAX_RULE_FILE_BYTES} bytes`);
   } catch (err) {
     if (err instanceof RuleError) throw err;
@@ -289,7 +314,12 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
   if (!(SEVERITIES as readonly string[]).includes(spec.severity)) {
     fail('severity', `rule.severity must be low, medium, high or critical, not "${spec.severity}"`);
   }
-  Object.assign(spec, parseOverrides(r, str, fail));
+  // A bad mapping entry is pointed at its own [[rule.<key>]] table, where it has one.
+  const failAtEntry = (key: string, reason: string, index?: number): never => {
+    const [line, col] = (index === undefined ? undefined : nthTablePosition(text, `rule.${key}`, index)) ?? at(key);
+    throw new RuleError(path, line, col, reason);
+  };
+  Object.assign(spec, parseOverrides(r, str, failAtEntry));
   // A copy: strings cut from the TOML text may keep the whole file alive (investigation
   // guides included, about 10 KB a rule), and only these fields are needed.
   return structuredClone(spec);
@@ -309,12 +339,16 @@ const UNSUPPORTED: [string, string][] = [
 type Overrides = Pick<RuleSpec, 'rule_name_override' | 'severity_mapping' | 'risk_score_mapping'>;
 
 /** Kibana's per-alert overrides (alerts/overrides.ts applies them), checked as Kibana's rule schema does. */
-function parseOverrides(r: Record<string, unknown>, str: (key: string, required: boolean) => string | undefined, fail: (key: string, reason: string) => never): Overrides {
+function parseOverrides(
+  r: Record<string, unknown>,
+  str: (key: string, required: boolean) => string | undefined,
+  fail: (key: string, reason: string, index?: number) => never,
+): Overrides {
   const out: Overrides = {};
-  const field = (key: string, value: unknown, what: string): string => {
-    if (typeof value !== 'string' || value === '') return fail(key, `rule.${what} must name a field`);
+  const field = (key: string, value: unknown, what: string, index?: number): string => {
+    if (typeof value !== 'string' || value === '') return fail(key, `rule.${what} must name a field`, index);
     const tooDeep = fieldTooDeep(value);
-    return tooDeep === undefined ? value : fail(key, `rule.${what}: ${tooDeep}`);
+    return tooDeep === undefined ? value : fail(key, `rule.${what}: ${tooDeep}`, index);
   };
   const nameOverride = str('rule_name_override', false);
   if (nameOverride !== undefined) out.rule_name_override = field('rule_name_override', nameOverride, 'rule_name_override');
@@ -323,17 +357,17 @@ function parseOverrides(r: Record<string, unknown>, str: (key: string, required:
     if (v === undefined) return undefined;
     const isTable = (e: unknown): e is Record<string, unknown> => typeof e === 'object' && e !== null && !Array.isArray(e);
     if (!Array.isArray(v) || !v.every(isTable)) return fail(key, `rule.${key} must be a list of tables ([[rule.${key}]])`);
-    for (const e of v) {
-      field(key, e.field, `${key} field`);
-      if (e.operator !== 'equals') fail(key, `rule.${key}: operator must be "equals"`);
-      if (typeof e.value !== 'string') fail(key, `rule.${key}: value must be a string`);
-    }
+    v.forEach((e, i) => {
+      field(key, e.field, `${key} field`, i);
+      if (e.operator !== 'equals') fail(key, `rule.${key}: operator must be "equals"`, i);
+      if (typeof e.value !== 'string') fail(key, `rule.${key}: value must be a string`, i);
+    });
     return v;
   };
   const severities = entries('severity_mapping');
   if (severities !== undefined && severities.length > 0) {
-    out.severity_mapping = severities.map((e) => {
-      if (!(SEVERITIES as readonly unknown[]).includes(e.severity)) fail('severity_mapping', 'rule.severity_mapping: severity must be low, medium, high or critical');
+    out.severity_mapping = severities.map((e, i) => {
+      if (!(SEVERITIES as readonly unknown[]).includes(e.severity)) fail('severity_mapping', 'rule.severity_mapping: severity must be low, medium, high or critical', i);
       return { field: e.field as string, operator: 'equals', value: e.value as string, severity: e.severity as Severity };
     });
   }

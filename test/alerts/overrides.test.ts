@@ -129,6 +129,15 @@ describe('loading overrides', () => {
     expect(load('severity_mapping = "x"')).toThrow('rule.severity_mapping must be a list of tables ([[rule.severity_mapping]])');
   });
 
+  it('points a bad entry at its own [[rule.<mapping>]] table', () => {
+    const entry = (severity: string, operator = 'equals'): string => `[[rule.severity_mapping]]\nfield = "a"\noperator = "${operator}"\nvalue = "x"\nseverity = "${severity}"`;
+    // The rule's seven lines, then two entries of five lines: the second starts on line 13.
+    expect(load([entry('low'), entry('extreme')].join('\n'))).toThrow('id-bad.toml:13:1: rule.severity_mapping: severity must be low, medium, high or critical');
+    expect(load([entry('low'), entry('low'), entry('low', 'is')].join('\n'))).toThrow('id-bad.toml:18:1: rule.severity_mapping: operator must be "equals"');
+    const score = '[[rule.risk_score_mapping]]\nfield = "a"\noperator = "equals"\nvalue = ""';
+    expect(load([score, '[[rule.risk_score_mapping]]\nfield = ""\noperator = "equals"\nvalue = ""'].join('\n'))).toThrow('id-bad.toml:12:1: rule.risk_score_mapping field must name a field');
+  });
+
   it('reads empty mappings as none', () => {
     const rule = ruleWith('id-empty', 'severity_mapping = []\nrisk_score_mapping = []');
     expect(rule.severity_mapping).toBeUndefined();

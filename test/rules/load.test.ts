@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
  * error positioned as `path:line:col` in the rule file.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -521,6 +521,17 @@ describe('folders: what is read, skipped and refused', () => {
     writeFileSync(path, '');
     truncateSync(path, 600 * 1024 * 1024); // sparse: no disk used
     expect(loadError(path).message).toBe(`${path}:1:1: rule file too large: ${600 * 1024 * 1024} bytes (the limit is 4194304)`);
+  });
+
+  it('reads at most one byte past the limit of a file that reports no size (/proc), never the whole of it', () => {
+    // /proc/self/pagemap says 0 bytes and holds gigabytes: reading it whole ran out of memory.
+    const dir = tempDir();
+    const path = join(dir, 'pagemap.toml');
+    symlinkSync('/proc/self/pagemap', path);
+    expect(statSync(path).size).toBe(0);
+    const before = process.memoryUsage().rss;
+    expect(loadError(path).message).toBe(`${path}:1:1: rule file too large: over 4194304 bytes`);
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
   });
 
   it('an unreadable folder is an error at that folder, and the rest still loads', () => {
