@@ -9,7 +9,7 @@ import { ContentError, decode, SourceError, type DecodeStats } from '../scan/dec
 import { parseLine, SkipCounter } from '../scan/events.js';
 import { LineSplitter, withoutByteOrderMark } from '../scan/lines.js';
 import { statSync } from 'node:fs';
-import { fieldTooDeep } from '../engine/fields.js';
+import { fieldNameProblem } from '../engine/fields.js';
 import { openLocalInput } from '../sources/file.js';
 import { parse, UsageError, type Output } from './args.js';
 
@@ -32,10 +32,10 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
   if (values.index !== undefined && values.index.split(',').some((p) => p === '')) throw new UsageError('--index must list index patterns');
   // Read as a rule's index is (rules/load.ts): only exclusions would keep no indexed event at all.
   if (values.index !== undefined && !includesAnyIndex(values.index.split(','))) {
-    throw new UsageError('--index names no index pattern to include (only exclusions): add one, e.g. logs-*,-logs-test-*');
+    throw new UsageError('--index names no index pattern to search (only exclusions, or selectors of no data such as ::failures): add one, e.g. logs-*,-logs-test-*');
   }
-  const tooDeep = values['category-field'] === undefined ? undefined : fieldTooDeep(values['category-field']);
-  if (tooDeep !== undefined) throw new UsageError(`--category-field: ${tooDeep}`);
+  const badField = values['category-field'] === undefined ? undefined : fieldNameProblem(values['category-field']);
+  if (badField !== undefined) throw new UsageError(`--category-field: ${badField}`);
   let compiled;
   try {
     compiled = compileQuery(text, { categoryField: values['category-field'] });

@@ -8,7 +8,7 @@ import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync, st
 import { extname, join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { compileQuery, DEFAULT_CATEGORY_FIELD, EqlError } from '../engine/index.js';
-import { fieldTooDeep } from '../engine/fields.js';
+import { fieldNameProblem } from '../engine/fields.js';
 import { RuleError, SEVERITIES, type Rule, type RuleSpec, type Severity, type Threat, type ThreatEntry } from './model.js';
 import { includesAnyIndex } from './routing.js';
 
@@ -306,8 +306,8 @@ function parseRuleSpec(text: string, path: string): RuleSpec {
   }
   const override = str('event_category_override', false);
   if (override === '') fail('event_category_override', 'rule.event_category_override must name a field');
-  const tooDeep = override === undefined ? undefined : fieldTooDeep(override);
-  if (tooDeep !== undefined) fail('event_category_override', `rule.event_category_override: ${tooDeep}`);
+  const badName = override === undefined ? undefined : fieldNameProblem(override);
+  if (badName !== undefined) fail('event_category_override', `rule.event_category_override: ${badName}`);
   if (override !== undefined) spec.event_category_override = override;
   const buildingBlock = str('building_block_type', false);
   if (buildingBlock !== undefined) spec.building_block_type = buildingBlock;
@@ -347,8 +347,8 @@ function parseOverrides(
   const out: Overrides = {};
   const field = (key: string, value: unknown, what: string, index?: number): string => {
     if (typeof value !== 'string' || value === '') return fail(key, `rule.${what} must name a field`, index);
-    const tooDeep = fieldTooDeep(value);
-    return tooDeep === undefined ? value : fail(key, `rule.${what}: ${tooDeep}`, index);
+    const badName = fieldNameProblem(value);
+    return badName === undefined ? value : fail(key, `rule.${what}: ${badName}`, index);
   };
   const nameOverride = str('rule_name_override', false);
   if (nameOverride !== undefined) out.rule_name_override = field('rule_name_override', nameOverride, 'rule_name_override');

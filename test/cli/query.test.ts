@@ -144,7 +144,10 @@ describe('eqlambda query: matches', () => {
     const deep = Array.from({ length: 65 }, () => 'a').join('.');
     const cases: [string[], string][] = [
       [['--category-field', deep], '--category-field: field name `a.a.a'],
-      [['--index=-logs-*'], '--index names no index pattern to include (only exclusions)'],
+      [['--index=-logs-*'], '--index names no index pattern to search (only exclusions, or selectors of no data such as ::failures)'],
+      [['--index', 'logs-*::failures'], '--index names no index pattern to search'],
+      [['--category-field', 'a..b'], '--category-field: invalid field name `a..b`: a dotted part is empty or blank'],
+      [['--category-field', ' '], '--category-field: invalid field name ` `'],
     ];
     for (const [args, message] of cases) {
       const run = await runCli(['query', ...args, 'process where true', file]);

@@ -193,11 +193,13 @@ describe('errors: event_category_override', () => {
     const dir = tempDir();
     const empty = writeRule(dir, 'empty.toml', [...ruleLines('0a1b2c3d-0000-4000-8000-000000000031'), 'event_category_override = ""']);
     const deep = writeRule(dir, 'deep.toml', [...ruleLines('0a1b2c3d-0000-4000-8000-000000000032'), `event_category_override = "${'a.'.repeat(64)}a"`]);
-    const result = loadRules([empty, deep]);
+    const gap = writeRule(dir, 'gap.toml', [...ruleLines('0a1b2c3d-0000-4000-8000-000000000033'), 'event_category_override = "event..category"']);
+    const result = loadRules([empty, deep, gap]);
     expect(result.rules).toEqual([]);
     expect(result.errors.map((e) => e.message)).toEqual([
       expect.stringMatching(/empty\.toml:\d+:\d+: rule\.event_category_override must name a field$/),
       expect.stringMatching(/deep\.toml:\d+:\d+: rule\.event_category_override: field name `a\.a\.a.*` has more than 64 dotted parts$/),
+      expect.stringMatching(/gap\.toml:\d+:\d+: rule\.event_category_override: invalid field name `event\.\.category`: a dotted part is empty or blank$/),
     ]);
   });
 });
