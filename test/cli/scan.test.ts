@@ -388,6 +388,14 @@ describe('eqlambda scan: usage errors exit 2', () => {
     await usage(['--max-decompressed-bytes', '0', EXAMPLES_DIR], '--max-decompressed-bytes must be a positive whole number, not "0"');
   });
 
+  it('for an option of one value given twice (it would silently keep the last); --rules adds up, a flag may repeat', async () => {
+    await usage(['--index', 'a', '--index=b', EXAMPLES_DIR], '--index is given more than once');
+    await usage(['--max-alerts-per-rule', '1', EXAMPLES_DIR, '--max-alerts-per-rule', '2'], '--max-alerts-per-rule is given more than once');
+    const ok = await runCli(['scan', '--rules', RULES_DIR, '--rules', RULES_DIR, '--quiet', '--quiet', EXAMPLES_DIR]);
+    expect(ok.code).toBe(0); // the same folder twice is read once
+    expect(ok.out).toHaveLength(6);
+  });
+
   it('for an unknown option or a missing option value', async () => {
     const unknown = await runCli(['scan', '--frobnicate', EXAMPLES_DIR]);
     expect(unknown.code).toBe(2);
