@@ -21,7 +21,8 @@ export const REPLAY_USAGE = `usage: eqlambda replay --queue-url URL [options]
   --queue-url URL           the dead-letter queue (stack output DeadLetterQueueUrl)
   --function NAME|ARN       function to invoke (default: the function named in each
                             record's requestContext.functionArn, without its version
-                            qualifier, i.e. the function's current code)
+                            qualifier, i.e. the function's current code; a record naming
+                            one outside the queue's account is left in the queue)
   --max N                   handle at most N messages (default: until the queue is empty)
   --dry-run                 list each record's objects, condition and error; invoke and
                             delete nothing (the messages are made visible again at the end)
@@ -87,8 +88,16 @@ export async function replayCommand(argv: string[], io: Output, clients: ReplayC
   // An endpoint that never answers must not hang the command (no SDK default bounds a request).
   const requestHandler = clients.requestTimeouts ?? REQUEST_TIMEOUTS;
   const sqs = clients.sqs ?? new SQSClient({ requestHandler });
-  let lambda = clients.lambda;
-  const lambdaClient = (): LambdaClient => (lambda ??= new LambdaClient({ requestHandler }));
+  // A client per region: a function ARN is invoked in its own region, whatever the default.
+  const lambdas = new Map<string, LambdaClient>();
+  const lambdaClient = (target: string): LambdaClient => {
+    if (clients.lambda !== undefined) return clients.lambda;
+    const region = /^arn:[^:]+:lambda:([^:]+):/.exec(target)?.[1] ?? '';
+    let client = lambdas.get(region);
+    if (client === undefined) lambdas.set(region, (client = new LambdaClient(region === '' ? { requestHandler } : { requestHandler, region })));
+    return client;
+  };
+  const queueAccount = /\/(\d{12})\//.exec(queueUrl)![1]!;
 
   const counts: Counts = { replayed: 0, failed: 0, malformed: 0 };
   /** Messages handled in this run: one that comes back (its visibility timeout ran out) is not handled twice. */
@@ -154,6 +163,15 @@ export async function replayCommand(argv: string[], io: Output, clients: ReplayC
       io.err(`malformed ${id}: requestContext.functionArn is missing or not a function ARN (pass --function); left in the queue`);
       return;
     }
+    // The stack's function and its dead-letter queue share an account: a message naming a
+    // function elsewhere (anyone who can send to the queue can write one) is not invoked
+    // with the operator's credentials unless --function says so.
+    const account = values.function === undefined ? target.split(':')[4] : undefined;
+    if (account !== undefined && account !== queueAccount) {
+      counts.malformed++;
+      io.err(`malformed ${id}: requestContext.functionArn names a function in account ${account}, not the queue's ${queueAccount} (pass --function to replay it there); left in the queue`);
+      return;
+    }
     const what = describeRecord(record);
     if (dryRun) {
       counts.replayed++;
@@ -161,7 +179,7 @@ export async function replayCommand(argv: string[], io: Output, clients: ReplayC
       return;
     }
     try {
-      const response = await lambdaClient().send(
+      const response = await lambdaClient(target).send(
         new InvokeCommand({
           FunctionName: target,
           InvocationType: 'Event',

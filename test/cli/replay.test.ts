@@ -307,6 +307,37 @@ describe('eqlambda replay', () => {
       expect(err[0]).toMatch(/^replayed msg-1 to Eqlambda-Detector:live: /);
     });
 
+    it('is never a function of another account than the queue’s (anyone who can send to the queue could name one)', async () => {
+      const foreign = 'arn:aws:lambda:eu-west-1:999999999999:function:evil';
+      queue([message(1, invocationRecord(s3Event(['a']), { functionArn: foreign })), message(2, invocationRecord(s3Event(['b'])))]);
+      const { io, err } = capture();
+      expect(await replayCommand(['--queue-url', QUEUE_URL], io, clients())).toBe(1);
+      expect(invokes().map((i) => i.FunctionName)).toEqual([FUNCTION_ARN]);
+      expect(deletedHandles()).toEqual(['rh-2']);
+      expect(err[0]).toBe("malformed msg-1: requestContext.functionArn names a function in account 999999999999, not the queue's 123456789012 (pass --function to replay it there); left in the queue");
+    });
+
+    it('is a function of another account when --function names it', async () => {
+      const foreign = 'arn:aws:lambda:eu-west-1:999999999999:function:evil';
+      queue([message(1, invocationRecord(s3Event(['c']), { functionArn: foreign }))]);
+      expect(await replayCommand(['--queue-url', QUEUE_URL, '--function', foreign], capture().io, clients())).toBe(0);
+      expect(invokes().map((i) => i.FunctionName)).toEqual([foreign]);
+    });
+
+    it('is invoked in its own region, whatever the default region', async () => {
+      const prior = process.env.AWS_REGION;
+      process.env.AWS_REGION = 'us-east-1';
+      try {
+        queue([message(1, invocationRecord(s3Event(['a'])))]);
+        expect(await main(['replay', '--queue-url', QUEUE_URL], capture().io)).toBe(0);
+        const client = lambdaMock.commandCalls(InvokeCommand)[0]!.thisValue as LambdaClient;
+        expect(await client.config.region()).toBe('eu-west-1');
+      } finally {
+        if (prior === undefined) delete process.env.AWS_REGION;
+        else process.env.AWS_REGION = prior;
+      }
+    });
+
     it('is required when a record names no function', async () => {
       queue([
         message(1, invocationRecord(s3Event(['a']), { functionArn: null })),
