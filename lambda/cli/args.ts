@@ -1,4 +1,5 @@
 /** Small helpers shared by the CLI commands. */
+import { constants as bufferConstants } from 'node:buffer';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A usage error: printed with the command's usage, exit code 2. */
@@ -25,6 +26,9 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   }
   return { values: parsed.values, positionals: parsed.positionals };
 }
+
+/** The longest --max-line-bytes: a line is made a string to be parsed. */
+export const MAX_LINE_BYTES_LIMIT = bufferConstants.MAX_STRING_LENGTH;
 
 export function positiveInteger(value: string | undefined, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;

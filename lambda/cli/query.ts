@@ -7,25 +7,28 @@ import { compileQuery, EqlError, scriptSearches, withFieldCache } from '../engin
 import { compileIndexPatterns, eventIndex, includesAnyIndex } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from '../scan/decode.js';
 import { parseLine, SkipCounter } from '../scan/events.js';
-import { LineSplitter, withoutByteOrderMark } from '../scan/lines.js';
+import { DEFAULT_MAX_LINE_BYTES, LineSplitter, withoutByteOrderMark } from '../scan/lines.js';
 import { statSync } from 'node:fs';
 import { fieldNameProblem } from '../engine/fields.js';
 import { openLocalInput } from '../sources/file.js';
-import { parse, UsageError, type Output } from './args.js';
+import { MAX_LINE_BYTES_LIMIT, parse, positiveInteger, UsageError, type Output } from './args.js';
 
-export const QUERY_USAGE = `usage: eqlambda query [--category-field FIELD] [--index PATTERN[,PATTERN]] '<EQL>' FILE...
+export const QUERY_USAGE = `usage: eqlambda query [--category-field FIELD] [--index PATTERN[,PATTERN]] [--max-line-bytes N] '<EQL>' FILE...
   Prints each event matching the EQL query as one JSON line, in input order.
   FILE: NDJSON, plain or gzip (detected from the bytes), or - for standard input.
   --category-field  field that \`<category> where\` tests (default event.category)
   --index           only events whose index matches one of the patterns: from data_stream,
                     logs-<event.dataset>-default for Elastic Defend, or agent.type-agent.version
-                    (README, "Adding or updating a rule"); events with no index are kept`;
+                    (README, "Adding or updating a rule"); events with no index are kept
+  --max-line-bytes  longer lines are skipped and counted (default ${DEFAULT_MAX_LINE_BYTES})`;
 
 export async function queryCommand(argv: string[], io: Output): Promise<number> {
   const { values, positionals } = parse(argv, {
     'category-field': { type: 'string' },
     index: { type: 'string' },
+    'max-line-bytes': { type: 'string' },
   });
+  const maxLineBytes = positiveInteger(values['max-line-bytes'], '--max-line-bytes', MAX_LINE_BYTES_LIMIT);
   const [text, ...files] = positionals;
   if (text === undefined || files.length === 0) throw new UsageError('expected a query and at least one FILE');
   if (values['category-field'] === '') throw new UsageError('--category-field must name a field');
@@ -73,7 +76,7 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
         if (matched) io.out(buf.toString('utf8', start, end));
       },
       tooLong: (number) => skips.add('too_long', number),
-    });
+    }, maxLineBytes);
     try {
       const { stream, reopen } = await openLocalInput(file, isRegularFile(file));
       for await (const chunk of withoutByteOrderMark(decode(stream, stats, reopen === undefined ? {} : { reopen }))) {

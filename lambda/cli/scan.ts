@@ -9,13 +9,12 @@ import { readdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SourceRef } from '../alerts/document.js';
 import { loadRules } from '../rules/load.js';
-import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULT_MAX_LINE_BYTES } from '../scan/lines.js';
 import { PreparedRules, scan, type ScanResult, type ScanStats } from '../scan/pipeline.js';
 import { openFileSource, openLocalInput } from '../sources/file.js';
 import { createS3Client, listS3Keys, ObjectMissingError, openS3Object, parseS3Url, untilIdle, type OpenedObject, type S3ObjectRef } from '../sources/s3.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, SourceError } from '../scan/decode.js';
-import { parse, positiveInteger, UsageError, type Output } from './args.js';
+import { MAX_LINE_BYTES_LIMIT, parse, positiveInteger, type Output, UsageError } from './args.js';
 import { Summary } from './summary.js';
 import { noRulesFound } from './rules-check.js';
 
@@ -38,7 +37,6 @@ export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
 exit status: 0 when every input was scanned, 1 if an input could not be read or was
 damaged (the others are still scanned), 2 on usage errors and when a rule fails to load.`;
 
-const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 /** How long the CLI waits on S3 before reporting the input as unreadable. */
 export const S3_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 };
 
@@ -77,7 +75,7 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
   if (values.index === '') throw new UsageError('--index must name an index');
   const maxAlertsPerRule = positiveInteger(values['max-alerts-per-rule'], '--max-alerts-per-rule');
   // A line is parsed as one string: no longer than the longest string V8 can make.
-  const maxLineBytes = positiveInteger(values['max-line-bytes'], '--max-line-bytes', MAX_STRING_LENGTH);
+  const maxLineBytes = positiveInteger(values['max-line-bytes'], '--max-line-bytes', MAX_LINE_BYTES_LIMIT);
   const maxDecompressedBytes = positiveInteger(values['max-decompressed-bytes'], '--max-decompressed-bytes');
 
   const rulePaths = values.rules ?? ['rules'];

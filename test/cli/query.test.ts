@@ -121,6 +121,20 @@ describe('eqlambda query: matches', () => {
     expect(run.code).toBe(0);
   });
 
+  it('takes --max-line-bytes as scan does: longer lines are counted skips, and a larger cap reads them', async () => {
+    const long = proc(2, `,"pad":"${'x'.repeat(2 * 1024 * 1024)}"`);
+    const file = write('long.ndjson', `${proc(1)}\n${long}\n`);
+    const capped = await runCli(['query', 'process where n > 0', file]);
+    expect(capped.out).toEqual([proc(1)]);
+    expect(capped.err).toEqual([`${file}: skipped 1 line(s): too_long 1 (line 2)`]);
+    const raised = await runCli(['query', '--max-line-bytes', String(4 * 1024 * 1024), 'process where n > 0', file]);
+    expect(raised.out).toEqual([proc(1), long]);
+    expect(raised.err).toEqual([]);
+    const bad = await runCli(['query', '--max-line-bytes', '0', 'process where true', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.err[0]).toBe('eqlambda: --max-line-bytes must be a positive whole number, not "0"');
+  });
+
   it('drops a UTF-8 byte order mark, as scan does (plain and gzip)', async () => {
     const text = `\ufeff${proc(1)}\n${proc(2)}\n`;
     for (const [name, bytes] of [['bom.ndjson', Buffer.from(text)], ['bom.ndjson.gz', gzip(text)]] as const) {
