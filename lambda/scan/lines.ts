@@ -20,6 +20,11 @@ export interface LineSink {
    */
   pass?(buf: Buffer, from: number, lineNumber: number, maxLineBytes: number): number;
   readonly passedOver?: number;
+  /**
+   * Optional: true when the sink holds as much as it should before handing it on. push()
+   * then returns after the line, with where to resume in the chunk (see push).
+   */
+  full?(): boolean;
 }
 
 export class LineSplitter {
@@ -39,25 +44,31 @@ export class LineSplitter {
     private readonly maxLineBytes: number = DEFAULT_MAX_LINE_BYTES,
   ) {}
 
-  push(chunk: Buffer): void {
-    let pos = 0;
+  /**
+   * Gives the sink the lines of `chunk`, from `from` (0, or where the last call on this chunk
+   * said to resume). Returns -1 when the chunk is done; or, where the sink says it is full
+   * after a line, the start of the next line, to call again with once the sink is emptied.
+   */
+  push(chunk: Buffer, from = 0): number {
+    let pos = from;
     const n = chunk.length;
+    const sink = this.sink;
     // (skipping first: both are then read on every call, so V8 has seen both before it optimizes.)
-    if (this.skipping || this.pendingLength > 0) {
+    if (from === 0 && (this.skipping || this.pendingLength > 0)) {
       const nl = chunk.indexOf(10);
       if (nl < 0) {
         this.carry(chunk, 0, n);
-        return;
+        return -1;
       }
       this.carry(chunk, 0, nl);
       this.finishPending();
       pos = nl + 1;
+      if (pos < n && sink.full?.() === true) return pos;
     }
     const max = this.maxLineBytes;
-    const sink = this.sink;
     let passes = sink.pass !== undefined;
     for (;;) {
-      if (pos >= n) return;
+      if (pos >= n) return -1;
       if (passes) {
         const at = sink.pass!(chunk, pos, this.lineNumber, max);
         if (at < 0) passes = false;
@@ -73,8 +84,10 @@ export class LineSplitter {
       else sink.line(chunk, pos, end, this.lineNumber);
       this.lineNumber++;
       pos = nl + 1;
+      if (pos < n && sink.full?.() === true) return pos;
     }
     if (pos < n) this.carry(chunk, pos, n);
+    return -1;
   }
 
   /** Flushes a last line that has no trailing newline. */

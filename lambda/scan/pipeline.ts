@@ -111,6 +111,15 @@ export class PreparedRules {
  */
 const DECODE_CHUNK_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_RECLAIM_EVERY_BYTES = 16 * 1024 * 1024;
+/**
+ * Records held before they go to the sink, in ObjectScan.pendingBytes: 1 MiB of alerting lines
+ * (as parsed events, several times that in the heap) or about 500 alerts on short lines. A
+ * chunk is 2 MiB of text, and one line may match hundreds of rules: without a bound, 40
+ * lines of 800 KB matching 30 rules held 141 MB of alerts at once.
+ */
+const MAX_PENDING_BYTES = 1024 * 1024;
+/** What an alert record costs beyond its event (the record, its rule view and reason). */
+const ALERT_BYTES = 2 * 1024;
 
 /**
  * One object's scan: its counts and pending records, and the work done per line
@@ -133,6 +142,8 @@ class ObjectScan implements LineSink {
   };
   /** Records not yet handed to the sink. */
   pending: DetectionRecord[] = [];
+  /** About what `pending` holds: each alerting line's bytes once, and ALERT_BYTES an alert. */
+  pendingBytes = 0;
   private readonly limits = new Map<string, number>();
   /** Per rule, the line of its first suppressed match (and the event, where ids hash events: standard input). */
   private readonly firstSuppressed = new Map<string, { line: number; event?: string }>();
@@ -173,6 +184,7 @@ class ObjectScan implements LineSink {
     }
     this.stats.events++;
     const cutShort = scriptSearches.cutShort;
+    const alertsBefore = this.pending.length;
     try {
       withFieldCache(event, () => this.evaluate(event, number));
     } catch (err) {
@@ -182,6 +194,13 @@ class ObjectScan implements LineSink {
     }
     // A rule's search over the combinations of many values stopped at its bound (scope.ts).
     if (scriptSearches.cutShort !== cutShort) this.stats.skipped.add('too_costly', number);
+    const alerts = this.pending.length - alertsBefore;
+    if (alerts > 0) this.pendingBytes += end - start + alerts * ALERT_BYTES;
+  }
+
+  /** Enough records wait (a chunk may hold thousands of alerting lines): the scan hands them on first. */
+  full(): boolean {
+    return this.pendingBytes >= MAX_PENDING_BYTES;
   }
 
   /** Lines the last pass() passed over. */
@@ -282,6 +301,7 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
     if (objectScan.pending.length === 0) return;
     const batch = objectScan.pending;
     objectScan.pending = [];
+    objectScan.pendingBytes = 0;
     await sink(batch);
   };
 
@@ -308,7 +328,8 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
         if (step.done === true) break;
         const chunk = step.value;
         prepared.prefilter.newChunk();
-        splitter.push(chunk);
+        // Alert-dense input (every line matching many rules) hands records on mid-chunk.
+        for (let at = splitter.push(chunk); at >= 0; at = splitter.push(chunk, at)) await flush();
         sinceReclaim += chunk.length;
         if (options.reclaimMemory !== undefined && sinceReclaim >= reclaimEvery) {
           sinceReclaim = 0;

@@ -98,6 +98,39 @@ describe('scan: the sink is awaited (backpressure)', () => {
   });
 });
 
+describe('scan: records are handed on in bounded batches', () => {
+  it('hands alerts on mid-chunk when a chunk holds many alerting lines, in order, none lost', async () => {
+    // 3,000 true positives (about 4.5 MB, so within two or three 2 MiB chunks) and no cap on alerts.
+    const lines = Array.from({ length: 3000 }, (_, i) => (i % 2 === 0 ? OPENSSL_TP() : SSH_TP()));
+    const input = ndjson(lines);
+    const sizes: number[] = [];
+    const received: number[] = [];
+    await scan(source(input), fileRef('dense.ndjson'), { rules, now: fixedNow, maxAlertsPerRule: 100_000 }, (records) => {
+      sizes.push(records.length);
+      for (const r of records) if (r.kind === 'alert') received.push(r.source.line);
+    });
+    expect(received).toEqual(lines.map((_, i) => i + 1));
+    // About 1 MiB of alerting lines a batch: a few hundred here, never the chunk's thousand or more.
+    expect(Math.max(...sizes)).toBeLessThan(600);
+    expect(sizes.length).toBeGreaterThan(5);
+    // The same records as without the prefilter (the screen resumes mid-chunk), and with a shared PreparedRules.
+    const off = await scanAll(input, { rules, prefilter: false, maxAlertsPerRule: 100_000 });
+    const shared = await scanAll(input, { rules, prepared: new PreparedRules(rules), maxAlertsPerRule: 100_000 });
+    expect(alertLines(off.records).map(([, l]) => l)).toEqual(received);
+    expect(alertLines(shared.records).map(([, l]) => l)).toEqual(received);
+  });
+
+  it('keeps each reason clause to 1,000 characters, whatever the field holds', async () => {
+    const names = Array.from({ length: 20_000 }, (_, i) => `proc-${i}`);
+    const tp = OPENSSL_TP() as Record<string, Record<string, unknown>>;
+    const event = { ...tp, process: { ...tp.process, parent: { name: names } } };
+    const { records } = await scanAll(ndjson([event]), { rules });
+    const reason = (records[0] as { reason: string }).reason;
+    expect(reason).toMatch(/parent process proc-0, proc-1, .*…, /);
+    expect(reason.length).toBeLessThan(1400);
+  });
+});
+
 describe('scan: shouldStop and startLine', () => {
   const full = async (): Promise<DetectionRecord[]> => (await scanAll(text, { rules })).records;
 

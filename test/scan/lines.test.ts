@@ -205,6 +205,39 @@ describe('scan: the line cap', () => {
     expect(seen).toEqual(['line 1: 2', `too long 2: ${160 * chunk.length}`, 'line 3: 2']);
   });
 
+  it('stops after a line when the sink is full and resumes where it said, giving the same lines under any chunking', () => {
+    const text = ['{"a":1}', '', 'x'.repeat(40), '{"b":2}\r', 'yy', '{"c":3}', 'z'.repeat(30), ''].join('\n') + 'tail';
+    const run = (size: number, fullEvery: number): string[] => {
+      const seen: string[] = [];
+      let sinceFull = 0;
+      const splitter = new LineSplitter(
+        {
+          line: (buf, start, end, n) => seen.push(`${n}:${buf.toString('latin1', start, end)}`),
+          tooLong: (n, length) => seen.push(`${n}:too long ${length}`),
+          full: () => ++sinceFull % fullEvery === 0,
+        },
+        32,
+      );
+      const bytes = Buffer.from(text, 'latin1');
+      for (let at = 0; at < bytes.length; at += size) {
+        const chunk = bytes.subarray(at, at + size);
+        let resumes = 0;
+        for (let from = splitter.push(chunk); from >= 0; from = splitter.push(chunk, from)) {
+          expect(from === 0 || chunk[from - 1] === 0x0a).toBe(true); // always at a line start
+          resumes++;
+        }
+        expect(resumes).toBeLessThanOrEqual(chunk.length);
+      }
+      splitter.end();
+      return seen;
+    };
+    const expected = run(text.length, Infinity);
+    expect(expected).toEqual(['1:{"a":1}', '2:', '3:too long 40', '4:{"b":2}', '5:yy', '6:{"c":3}', `7:${'z'.repeat(30)}`, '8:tail']);
+    for (const size of [1, 2, 3, 7, 16, 64, text.length]) {
+      for (const every of [1, 2, 3]) expect(run(size, every), `chunks of ${size}, full every ${every}`).toEqual(expected);
+    }
+  });
+
   it('carries a line arriving a byte at a time in one buffer: at most twice the line held', () => {
     const seen: string[] = [];
     const splitter = new LineSplitter({ line: (buf, start, end, n) => seen.push(`line ${n}: ${buf.toString('latin1', start, end)}`), tooLong: () => {} });
