@@ -74,6 +74,9 @@ const entrySize = (m: SnsMessage): number => {
 /** Whole-request refusals one entry's content can cause (SNS error names, with or without "Exception"). */
 const ENTRY_FAULTS = /^(InvalidParameter|InvalidParameterValue|Validation|BatchRequestTooLong)(Exception|Error)?$/;
 
+/** The longest the publisher builds messages without letting timers run. */
+const YIELD_EVERY_MS = 5;
+
 export class SnsPublisher {
   private queue: Pending[] = [];
   private queuedBytes = 0;
@@ -114,7 +117,21 @@ export class SnsPublisher {
 
   /** Queues records; resolves once they are queued or sent (waits while too many requests are in flight). */
   async publish(records: DetectionRecord[]): Promise<void> {
-    for (const record of records) {
+    let busySince = performance.now();
+    for (let i = 0; i < records.length; i++) {
+      // Building a message may take milliseconds (a large document trimmed to fit), and with
+      // room in flight nothing here waits on a timer: every few milliseconds, let the timers
+      // run, the deadline's among them, so that a batch of thousands cannot outlast it.
+      if (performance.now() - busySince >= YIELD_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        busySince = performance.now();
+      }
+      if (this.outOfTime()) {
+        // Out of time: the rest is not even built, and is reported as not published.
+        for (const r of records.slice(i)) this.failed.push({ record: identityOf(r), code: OUT_OF_TIME, message: 'the time budget ran out before this message was sent' });
+        return;
+      }
+      const record = records[i]!;
       const message = toSnsMessage(record);
       const size = entrySize(message);
       if (this.queue.length === MAX_BATCH_ENTRIES || this.queuedBytes + size > MAX_MESSAGE_BYTES) await this.sendQueued();

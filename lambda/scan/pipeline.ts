@@ -328,8 +328,18 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
         if (step.done === true) break;
         const chunk = step.value;
         prepared.prefilter.newChunk();
-        // Alert-dense input (every line matching many rules) hands records on mid-chunk.
-        for (let at = splitter.push(chunk); at >= 0; at = splitter.push(chunk, at)) await flush();
+        // Alert-dense input (every line matching many rules) hands records on mid-chunk, and
+        // may run out of time there: it then stops at that line.
+        let at = splitter.push(chunk);
+        while (at >= 0) {
+          await flush();
+          if (options.shouldStop?.() === true) break;
+          at = splitter.push(chunk, at);
+        }
+        if (at >= 0) {
+          stopped = true;
+          break;
+        }
         sinceReclaim += chunk.length;
         if (options.reclaimMemory !== undefined && sinceReclaim >= reclaimEvery) {
           sinceReclaim = 0;

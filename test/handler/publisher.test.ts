@@ -50,3 +50,28 @@ describe('records SNS would not take', () => {
     expect(report.failed).toHaveLength(30); // the report is still alive
   });
 });
+
+describe('the time budget', () => {
+  it('holds while a batch of thousands is built: timers run between messages, and the rest is reported, not built', async () => {
+    // As the handler sets it: a timer aborts the signal. Building thousands of messages never
+    // waits on a timer, so without a pause the deadline could not fire until all were built.
+    const outOfTime = new AbortController();
+    const deadline = setTimeout(() => outOfTime.abort(), 100);
+    const publisher = new SnsPublisher(new SNSClient({ region: 'us-east-1' }), TOPIC, { baseDelayMs: 1, signal: outOfTime.signal });
+    const records = alerts(3000);
+    const started = performance.now();
+    try {
+      await publisher.publish(records);
+    } finally {
+      clearTimeout(deadline);
+    }
+    const took = performance.now() - started;
+    const report = await publisher.flush();
+    expect(took).toBeLessThan(1000);
+    expect(report.published + report.failed.length).toBe(3000);
+    expect(report.failed.length).toBeGreaterThan(1000);
+    expect(report.failed.find((f) => f.record.id === records.at(-1)!.id)).toEqual({ record: { kind: 'alert', id: records.at(-1)!.id, ruleId: shippedRules()[0]!.id }, code: 'OutOfTime', message: 'the time budget ran out before this message was sent' });
+    expect(new Set(report.failed.map((f) => f.record.id)).size).toBe(report.failed.length);
+    expect(sns.delivered).toHaveLength(report.published);
+  });
+});

@@ -120,6 +120,25 @@ describe('scan: records are handed on in bounded batches', () => {
     expect(alertLines(shared.records).map(([, l]) => l)).toEqual(received);
   });
 
+  it('stops mid-chunk, at a line, when the time runs out while handing alerts on; resuming there gives the rest', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => (i % 2 === 0 ? OPENSSL_TP() : SSH_TP()));
+    const input = ndjson(lines);
+    const options = { rules, now: fixedNow, maxAlertsPerRule: 100_000 };
+    const firstRecords: DetectionRecord[] = [];
+    let batches = 0;
+    const first = await scan(source(input), fileRef('dense.ndjson'), { ...options, shouldStop: () => batches >= 2 }, (records) => {
+      batches++;
+      firstRecords.push(...records);
+    });
+    const stoppedAt = first.stoppedAtLine!;
+    expect(stoppedAt).toBeGreaterThan(1);
+    expect(stoppedAt).toBeLessThan(1500); // well inside the first 2 MiB chunk
+    const second = await scanAll(source(input), { ...options, startLine: stoppedAt });
+    expect(second.result.stoppedAtLine).toBeUndefined();
+    const lineOf = (r: DetectionRecord): number => (r.kind === 'alert' ? r.source.line : -1);
+    expect([...firstRecords, ...second.records].map(lineOf)).toEqual(lines.map((_, i) => i + 1));
+  });
+
   it('keeps each reason clause to 1,000 characters, whatever the field holds', async () => {
     const names = Array.from({ length: 20_000 }, (_, i) => `proc-${i}`);
     const tp = OPENSSL_TP() as Record<string, Record<string, unknown>>;
