@@ -297,16 +297,23 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
   const { stats } = objectScan;
   const splitter = new LineSplitter(objectScan, options.maxLineBytes);
 
+  const reclaimEvery = options.reclaimEveryBytes ?? DEFAULT_RECLAIM_EVERY_BYTES;
+  let sinceReclaim = 0;
+  /** What the sink was handed since memory was last reclaimed: building messages from large alerts makes garbage too. */
+  let handedSinceReclaim = 0;
+
   const flush = async (): Promise<void> => {
     if (objectScan.pending.length === 0) return;
     const batch = objectScan.pending;
+    handedSinceReclaim += objectScan.pendingBytes;
     objectScan.pending = [];
     objectScan.pendingBytes = 0;
     await sink(batch);
+    if (options.reclaimMemory !== undefined && handedSinceReclaim >= MAX_PENDING_BYTES) {
+      handedSinceReclaim = 0;
+      options.reclaimMemory();
+    }
   };
-
-  const reclaimEvery = options.reclaimEveryBytes ?? DEFAULT_RECLAIM_EVERY_BYTES;
-  let sinceReclaim = 0;
 
   const result: ScanResult = { stats };
   /** Aborted when the scan stops reading before the end: the decode's reads then stop too. */

@@ -139,6 +139,16 @@ describe('scan: records are handed on in bounded batches', () => {
     expect([...firstRecords, ...second.records].map(lineOf)).toEqual(lines.map((_, i) => i + 1));
   });
 
+  it('asks to reclaim memory after each MiB of alerting lines handed on, not only every 16 MiB of input', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => (i % 2 === 0 ? OPENSSL_TP() : SSH_TP()));
+    let reclaims = 0;
+    const { records } = await scanAll(source(ndjson(lines)), { rules, maxAlertsPerRule: 100_000, reclaimMemory: () => reclaims++ });
+    expect(alertLines(records)).toHaveLength(3000);
+    // About 4.5 MB of lines, each with its alert's 2 KB: a reclaim per MiB handed on, and none for the input's bytes.
+    expect(reclaims).toBeGreaterThanOrEqual(8);
+    expect(reclaims).toBeLessThan(16);
+  });
+
   it('keeps each reason clause to 1,000 characters, whatever the field holds', async () => {
     const names = Array.from({ length: 20_000 }, (_, i) => `proc-${i}`);
     const tp = OPENSSL_TP() as Record<string, Record<string, unknown>>;
