@@ -37,6 +37,8 @@ export const SCAN_USAGE = `usage: eqlambda scan [options] INPUT...
 exit status: 0 when every input was scanned, 1 if an input could not be read or was
 damaged (the others are still scanned), 2 on usage errors and when a rule fails to load.`;
 
+/** Output the scan waits to see taken by the reader before it goes on. */
+const OUTPUT_WAIT_CHARS = 1024 * 1024;
 /** How long the CLI waits on S3 before reporting the input as unreadable. */
 export const S3_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 };
 
@@ -144,7 +146,18 @@ export async function scanCommand(argv: string[], io: Output, isTty = false): Pr
             onProgress: (stats: ScanStats) => summary.progress(stats),
           },
           async (records) => {
-            for (const r of records) io.out(JSON.stringify(r));
+            // One alert's document may be most of a MiB, and a line may alert for hundreds of
+            // rules: wait for the reader every MiB, not once for all of them.
+            let unwritten = 0;
+            for (const r of records) {
+              const text = JSON.stringify(r);
+              io.out(text);
+              unwritten += text.length;
+              if (unwritten >= OUTPUT_WAIT_CHARS) {
+                unwritten = 0;
+                await io.drain?.();
+              }
+            }
             await io.drain?.();
           },
         );
