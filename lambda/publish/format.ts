@@ -247,8 +247,11 @@ function body(record: DetectionRecord): string {
 
 /** Builds the SNS message, trimming the event document (and, if need be, the reason) until it fits. */
 export function toSnsMessage(record: DetectionRecord): SnsMessage {
-  let message = body(record);
-  if (Buffer.byteLength(message) > MESSAGE_BUDGET && record.kind === 'alert') {
+  // A document whose JSON alone is over the budget is trimmed without first building the whole
+  // message to learn it does not fit (the message holds that JSON, and a character is at least a byte).
+  const oversized = record.kind === 'alert' && documentChars(record.document) > MESSAGE_BUDGET;
+  let message = oversized ? '' : body(record);
+  if (record.kind === 'alert' && (oversized || Buffer.byteLength(message) > MESSAGE_BUDGET)) {
     // The reason repeats event values (host, user, file...): clip it too when it is huge.
     const reason = record.reason.length > 4 * MAX_FIELD_CHARS ? clip(record.reason, 4 * MAX_FIELD_CHARS) : record.reason;
     message = body(trimAlert({ ...record, reason, ...(reason !== record.reason ? { truncated: true as const } : {}) }));
@@ -266,35 +269,75 @@ export function trimAlert(alert: Alert): Alert {
   const keys = new WeakMap<object, ObjectKeys>();
   const trimmed = (max: number): Alert => ({ ...alert, document: trimValue(alert.document, max, keys) as Alert['document'], truncated: true });
   const fits = (a: Alert): boolean => Buffer.byteLength(body(a)) <= MESSAGE_BUDGET;
-  let best = trimmed(0);
-  // The smallest trimming first (a smaller cut never gives a larger document, see trimValue):
-  // if even that does not fit, no search can help.
-  if (!fits(best)) return { ...alert, document: { note: 'document removed: too large for an SNS message' }, truncated: true };
-  // Gallop up (1, 2, 4, ...) to the first cut that does not fit, then search between: the
-  // copies built grow geometrically, so the work stays near the size of the message sent.
-  let lo = 1;
-  let hi = MAX_CUT;
-  for (let max = 1; max <= MAX_CUT; max *= 2) {
-    const candidate = trimmed(max);
-    if (!fits(candidate)) {
-      hi = max - 1;
-      break;
-    }
-    best = candidate;
-    lo = max + 1;
-  }
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const candidate = trimmed(mid);
-    if (fits(candidate)) {
-      best = candidate;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
+  // A line alerting for many rules shares its document: the search starts from the cut that
+  // fit the last of its alerts (their rules' names and threats differ by a few KB, so the cut
+  // moves by little), and finds what a search from scratch would.
+  const [cut, best] = searchCut(trimmed, fits, cutFits.get(alert.document));
+  cutFits.set(alert.document, cut);
   return best;
 }
+
+/** Per document, the cut of its last trimmed alert. */
+const cutFits = new WeakMap<object, number>();
+
+/**
+ * The largest cut whose trimmed alert fits, and that alert (cut -1: none fits, and the document
+ * is removed). Fitting is monotone in the cut (a smaller cut never gives a larger document, see
+ * trimValue): gallop from `hint` (or from 1) away from it until the answer is bracketed, then
+ * search between, so the copies built stay few near a good hint and grow geometrically without one.
+ */
+function searchCut(trimmed: (max: number) => Alert, fits: (a: Alert) => boolean, hint?: number): [number, Alert] {
+  const removed = (): [number, Alert] => [-1, { ...trimmed(0), document: { note: 'document removed: too large for an SNS message' } }];
+  let lo: number; // the largest cut known to fit
+  let loAlert: Alert;
+  let hi = MAX_CUT + 1; // the smallest cut known not to fit (MAX_CUT + 1: none known)
+  if (hint !== undefined && hint >= 0) {
+    const start = Math.min(hint, MAX_CUT);
+    const first = trimmed(start);
+    if (fits(first)) [lo, loAlert] = [start, first];
+    else {
+      hi = start;
+      for (let step = 1; ; step *= 2) {
+        const max = Math.max(start - step, 0);
+        const candidate = trimmed(max);
+        if (fits(candidate)) {
+          [lo, loAlert] = [max, candidate];
+          break;
+        }
+        if (max === 0) return removed();
+        hi = max;
+      }
+    }
+  } else {
+    // The smallest cut first: if even that does not fit, no search can help.
+    const smallest = trimmed(0);
+    if (!fits(smallest)) return removed();
+    [lo, loAlert] = [0, smallest];
+  }
+  // Upward from lo until a cut does not fit (or MAX_CUT fits), then halve the gap.
+  for (let step = 1; hi > MAX_CUT && lo < MAX_CUT; step *= 2) {
+    const max = Math.min(lo + step, MAX_CUT);
+    const candidate = trimmed(max);
+    if (fits(candidate)) [lo, loAlert] = [max, candidate];
+    else hi = max;
+  }
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    const candidate = trimmed(mid);
+    if (fits(candidate)) [lo, loAlert] = [mid, candidate];
+    else hi = mid;
+  }
+  return [lo, loAlert];
+}
+
+/** The length of a document's JSON, measured once for the alerts of its line (they share it). */
+function documentChars(document: object): number {
+  let chars = documentJsonChars.get(document);
+  if (chars === undefined) documentJsonChars.set(document, (chars = JSON.stringify(document).length));
+  return chars;
+}
+
+const documentJsonChars = new WeakMap<object, number>();
 
 /** The longest string, array or object kept whole by a trimming (a larger document is cut). */
 const MAX_CUT = 64 * 1024;

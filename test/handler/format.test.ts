@@ -170,6 +170,42 @@ describe('toSnsMessage', () => {
     expect(protocols(entry).email).toContain('The event document was trimmed to fit the message size limit.');
   });
 
+  it('trims the alerts of a line that several rules matched alike: each as a search of its own would', () => {
+    // The second alert starts from the first's cut (the document is shared); rules with longer
+    // names leave less room, so the cut must be searched again there, and is.
+    const doc = c.openssl();
+    doc.process = { ...doc.process, command_line: `openssl ${'A'.repeat(600_000)}`, args: Array.from({ length: 5000 }, (_, i) => `arg-${i}-${'b'.repeat(40)}`) };
+    const long = { ...rule(OPENSSL_RULE), name: `${OPENSSL_RULE} ${'N'.repeat(200)}`, description: 'd'.repeat(4000) };
+    const alerts = [alertFor(doc), alertFor(doc, SSH_RULE), buildAlert(long, alertRule(long), REF, sourceIdentity(REF), 42, doc, NOW), alertFor(doc)];
+    const shared = alerts.map((a) => toSnsMessage(a).Message);
+    const fresh = alerts.map((a) => toSnsMessage({ ...a, document: structuredClone(a.document) }).Message);
+    expect(shared).toEqual(fresh);
+    for (const m of shared) expect(Buffer.byteLength(m)).toBeLessThan(MAX_MESSAGE_BYTES);
+  });
+
+  it('finds the same cut from a previous alert’s as from scratch, for any document and rule names (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 100_000, max: 900_000 }),
+        fc.integer({ min: 0, max: 8000 }),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 2, maxLength: 4 }),
+        (commandLine, args, argLength, nameLengths) => {
+          const doc = c.openssl();
+          doc.process = { ...doc.process, command_line: 'c'.repeat(commandLine), args: Array.from({ length: args }, (_, i) => `${i}`.padEnd(argLength, 'a')) };
+          const alerts = nameLengths.map((n) => {
+            const r = { ...rule(OPENSSL_RULE), name: `${OPENSSL_RULE} ${'N'.repeat(n)}` };
+            return buildAlert(r, alertRule(r), REF, sourceIdentity(REF), 42, doc, NOW);
+          });
+          const shared = alerts.map((a) => toSnsMessage(a).Message);
+          const fresh = alerts.map((a) => toSnsMessage({ ...a, document: structuredClone(a.document) }).Message);
+          expect(shared).toEqual(fresh);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it('trims a document too wide to send (60,000 keys) by keeping its first keys, not by dropping it', () => {
     const doc = c.openssl() as Record<string, unknown>;
     const labels: Record<string, string> = JSON.parse('{"__proto__": "kept as a key"}');
