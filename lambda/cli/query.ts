@@ -62,8 +62,8 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
           const index = eventIndex(event);
           if (index !== undefined && !indexFilter(index)) return;
         }
-        // As the scan does (pipeline.ts): an event nested past the stack, or one a function's
-        // search over many values gave up on, is a counted skip, not a silent non-match.
+        // As the scan does (pipeline.ts): an event nested past the stack is a counted skip, and
+        // one where a function's search over many values gave up is counted, not silently passed.
         const cutShort = scriptSearches.cutShort;
         let matched: boolean;
         try {
@@ -72,7 +72,8 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
           if (!(err instanceof RangeError)) throw err;
           return skips.add('too_deep', number);
         }
-        if (scriptSearches.cutShort !== cutShort) return skips.add('too_costly', number);
+        // Counted, as the scan counts it; a match found all the same is still printed.
+        if (scriptSearches.cutShort !== cutShort) skips.add('too_costly', number);
         if (matched) io.out(buf.toString('utf8', start, end));
       },
       tooLong: (number) => skips.add('too_long', number),

@@ -51,11 +51,11 @@ export const fieldTooDeep = (name: string): string | undefined =>
   name.split('.').length > MAX_FIELD_SEGMENTS ? `field name \`${name.slice(0, 80)}${name.length > 80 ? '…' : ''}\` has more than ${MAX_FIELD_SEGMENTS} dotted parts` : undefined;
 
 /**
- * Why `name` cannot name a field, or undefined: a dotted part that is empty or blank (as
- * Elasticsearch's mappings refuse: `a..b`, `.`, ` `), or too many parts.
+ * Why `name` cannot name a field, or undefined: an empty dotted part (`a..b`, `.a`, `a.`), as
+ * the query parser refuses in a field name, or too many parts.
  */
 export const fieldNameProblem = (name: string): string | undefined =>
-  name.split('.').some((part) => part.trim() === '') ? `invalid field name \`${name.slice(0, 80)}${name.length > 80 ? '…' : ''}\`: a dotted part is empty or blank` : fieldTooDeep(name);
+  name.split('.').some((part) => part === '') ? `invalid field name \`${name.slice(0, 80)}${name.length > 80 ? '…' : ''}\`: a dotted part is empty` : fieldTooDeep(name);
 
 export class FieldPath {
   readonly name: string;

@@ -341,6 +341,8 @@ export async function scan(source: AsyncIterable<Buffer>, ref: SourceRef, option
         while (at >= 0) {
           await flush();
           if (options.shouldStop?.() === true) break;
+          // Another scan sharing these rules may have searched meanwhile, even this same Buffer.
+          prepared.prefilter.newChunk();
           at = splitter.push(chunk, at);
         }
         if (at >= 0) {

@@ -149,6 +149,29 @@ describe('scan: records are handed on in bounded batches', () => {
     expect(reclaims).toBeLessThan(16);
   });
 
+  it('gives each of two concurrent scans of the same Buffer, sharing one PreparedRules, all its alerts across mid-chunk hand-offs', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? OPENSSL_TP() : i % 3 === 1 ? SSH_TP() : BENIGN(i)));
+    const buffer = Buffer.from(ndjson(lines));
+    for (const wasm of [true, false]) {
+      const prepared = new PreparedRules(rules, true, { wasm });
+      const run = async (pauses: number): Promise<number[]> => {
+        const seen: number[] = [];
+        async function* input(): AsyncGenerator<Buffer> {
+          yield buffer; // the very same Buffer object for both scans
+        }
+        await scan(input(), fileRef('shared.ndjson'), { rules, prepared, now: fixedNow, maxAlertsPerRule: 100_000 }, async (records) => {
+          for (const r of records) if (r.kind === 'alert') seen.push(r.source.line);
+          for (let i = 0; i < pauses; i++) await new Promise((resolve) => setImmediate(resolve));
+        });
+        return seen;
+      };
+      const expected = lines.flatMap((_, i) => (i % 3 === 2 ? [] : [i + 1]));
+      const [a, b] = await Promise.all([run(1), run(3)]);
+      expect(a, wasm ? 'wasm' : 'indexOf').toEqual(expected);
+      expect(b, wasm ? 'wasm' : 'indexOf').toEqual(expected);
+    }
+  });
+
   it('keeps each reason clause to 1,000 characters, whatever the field holds', async () => {
     const names = Array.from({ length: 20_000 }, (_, i) => `proc-${i}`);
     const tp = OPENSSL_TP() as Record<string, Record<string, unknown>>;
