@@ -23,7 +23,7 @@ import { FieldPath, type Event, type Scalar } from './fields.js';
 import { ScriptScope } from './scope.js';
 import { arithmetic, callFunction, negate, parseCidrList } from './functions.js';
 import { ALWAYS, allOf, anyOf, literalNeed, type Needs } from './needs.js';
-import { AutomatonTooComplexError, compileRegex, RegexSyntaxError } from './regex.js';
+import { AutomatonTooComplexError, compileRegex, exactRegexText, RegexSyntaxError } from './regex.js';
 import { asciiLower, compareCodePoints, javaIgnoreCaseKey, scalarNumber, scalarText } from './text.js';
 import { Float, compareValues, makeNumber, textOf, type Value } from './values.js';
 import {
@@ -299,13 +299,19 @@ class Compiler {
   private stringMatcher(op: ':' | 'like' | 'regex', caseInsensitive: boolean, patterns: Literal[], foldExact = asciiLower): StringMatcher {
     const exact = new Set<string>();
     const matchers: StringMatcher[] = [];
+    // On the script path a case-insensitive regex that spells one string is InsensitiveEquals
+    // there (ReplaceRegexMatch; several patterns are one regex joined by `|`): Unicode folding.
+    const texts = op === 'regex' && caseInsensitive && foldExact === javaIgnoreCaseKey ? patterns.map((p) => (typeof p.value === 'string' ? exactRegexText(p.value) : undefined)) : [];
+    const oneText = texts.length > 0 && texts.every((t) => t !== undefined && t === texts[0]) ? texts[0] : undefined;
     for (const p of patterns) {
       if (typeof p.value !== 'string') {
         exact.add(scalarText(p.value as Scalar)); // `field : 5` is `field == 5`
         continue;
       }
       if (op === 'regex') {
-        matchers.push(this.patternAt(p, () => compileRegex(p.value as string, caseInsensitive)));
+        const matcher = this.patternAt(p, () => compileRegex(p.value as string, caseInsensitive));
+        if (oneText === undefined) matchers.push(matcher);
+        else exact.add(foldExact(oneText));
       } else if (!hasWildcard(p.value)) {
         exact.add(caseInsensitive ? foldExact(p.value) : p.value);
       } else {

@@ -64,6 +64,56 @@ export function compileRegex(pattern: string, caseInsensitive: boolean): (value:
   });
 }
 
+/**
+ * The one string `pattern` matches, if it matches exactly one and that is not empty (Lucene's
+ * exactMatch, which Elasticsearch's optimizer turns into an equality: ReplaceRegexMatch), else
+ * undefined. Read from the syntax tree: literals, single characters, fixed repeats and
+ * alternatives of one same string.
+ */
+export function exactRegexText(pattern: string): string | undefined {
+  let tree: Node;
+  try {
+    tree = new RegexParser(pattern, false).parse();
+  } catch {
+    return undefined;
+  }
+  const text = exactText(tree);
+  return text === '' ? undefined : text;
+}
+
+function exactText(node: Node): string | undefined {
+  switch (node.k) {
+    case 'literal':
+      return node.text;
+    case 'empty':
+      return '';
+    case 'ranges': {
+      const [only, ...more] = node.ranges;
+      return only !== undefined && more.length === 0 && only[0] === only[1] ? String.fromCodePoint(only[0]) : undefined;
+    }
+    case 'concat': {
+      let out = '';
+      for (const part of node.parts) {
+        const t = exactText(part);
+        if (t === undefined) return undefined;
+        out += t;
+      }
+      return out;
+    }
+    case 'union': {
+      const texts = node.parts.map(exactText);
+      return texts.every((t) => t !== undefined && t === texts[0]) ? texts[0] : undefined;
+    }
+    case 'repeat': {
+      if (node.min !== node.max) return undefined;
+      const t = exactText(node.a);
+      return t === undefined ? undefined : t.repeat(node.min);
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Builds NFA states for a regex tree; repetition builds fresh copies of its operand. */
 function build(nfa: Nfa, node: Node, fold: boolean): Fragment {
   switch (node.k) {

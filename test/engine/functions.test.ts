@@ -173,6 +173,18 @@ describe('Java semantics at the edges', () => {
     expect(w('concat(x, "") : "𐐨"', { x: '😀' })).toBe(false);
     expect(w('concat(x, "") : "a😀𐐨"', { x: 'A😀𐐀' })).toBe(true);
   });
+  it('a case-insensitive regex on a function result that spells one string compares as InsensitiveEquals (ReplaceRegexMatch): Unicode folding', () => {
+    expect(w('concat(x, "") regex~ "é"', { x: 'É' })).toBe(true);
+    expect(w('concat(x, "") regex~ "é{2}b"', { x: 'ÉÉB' })).toBe(true);
+    expect(w('concat(x, "") regex~ ("é", "é")', { x: 'É' })).toBe(true); // one regex, é|é: still one string
+    // Not one string: Java's regex with CASE_INSENSITIVE alone folds ASCII only.
+    expect(w('concat(x, "") regex~ ("é", "x")', { x: 'É' })).toBe(false);
+    expect(w('concat(x, "") regex~ "é."', { x: 'Éa' })).toBe(false);
+    expect(w('concat(x, "") regex~ "a."', { x: 'AB' })).toBe(true);
+    // On a field it is a case-insensitive term query: ASCII folding, as before.
+    expect(w('x regex~ "é"', { x: 'É' })).toBe(false);
+    expect(w('x regex~ "abc"', { x: 'ABC' })).toBe(true);
+  });
   it('constant arguments are folded before the query is planned, as ConstantFolding does', () => {
     // endsWith(x, "*b") on a field is a Lucene wildcard query; so is it when the constant is computed.
     expect(w('endsWith(x, concat("*", "b"))', { x: 'ab' })).toBe(true);
