@@ -3,10 +3,10 @@
  * Prints every matching event (its original line) in input order. FILE is plain or
  * gzipped NDJSON, sniffed from its bytes, or `-` for standard input.
  */
-import { compileQuery, EqlError, scriptSearches, withFieldCache } from '../engine/index.js';
+import { compileQuery, EqlError } from '../engine/index.js';
 import { compileIndexPatterns, eventIndex, includesAnyIndex } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from '../scan/decode.js';
-import { parseLine, SkipCounter } from '../scan/events.js';
+import { evaluateCounted, parseLine, SkipCounter } from '../scan/events.js';
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter, withoutByteOrderMark } from '../scan/lines.js';
 import { statSync } from 'node:fs';
 import { fieldNameProblem } from '../engine/fields.js';
@@ -62,19 +62,8 @@ export async function queryCommand(argv: string[], io: Output): Promise<number> 
           const index = eventIndex(event);
           if (index !== undefined && !indexFilter(index)) return;
         }
-        // As the scan does (pipeline.ts): an event nested past the stack is a counted skip, and
-        // one where a function's search over many values gave up is counted, not silently passed.
-        const cutShort = scriptSearches.cutShort;
-        let matched: boolean;
-        try {
-          matched = withFieldCache(event, () => compiled.matches(event));
-        } catch (err) {
-          if (!(err instanceof RangeError)) throw err;
-          return skips.add('too_deep', number);
-        }
-        // Counted, as the scan counts it; a match found all the same is still printed.
-        if (scriptSearches.cutShort !== cutShort) skips.add('too_costly', number);
-        if (matched) io.out(buf.toString('utf8', start, end));
+        // As the scan does: what cut the evaluation short is counted, and a match found all the same is printed.
+        if (evaluateCounted(event, number, skips, () => compiled.matches(event)) === true) io.out(buf.toString('utf8', start, end));
       },
       tooLong: (number) => skips.add('too_long', number),
     }, maxLineBytes);

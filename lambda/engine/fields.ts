@@ -48,14 +48,17 @@ const interned = new Map<string, FieldPath>();
 export const MAX_FIELD_SEGMENTS = 64;
 /** Why `name` is too deep a field name, or undefined if it is not. */
 export const fieldTooDeep = (name: string): string | undefined =>
-  name.split('.').length > MAX_FIELD_SEGMENTS ? `field name \`${name.slice(0, 80)}${name.length > 80 ? '…' : ''}\` has more than ${MAX_FIELD_SEGMENTS} dotted parts` : undefined;
+  name.split('.').length > MAX_FIELD_SEGMENTS ? `field name \`${shown(name)}\` has more than ${MAX_FIELD_SEGMENTS} dotted parts` : undefined;
+
+/** A field name as an error shows it: its first 80 characters. */
+const shown = (name: string): string => `${name.slice(0, 80)}${name.length > 80 ? '…' : ''}`;
 
 /**
  * Why `name` cannot name a field, or undefined: an empty dotted part (`a..b`, `.a`, `a.`), as
  * the query parser refuses in a field name, or too many parts.
  */
 export const fieldNameProblem = (name: string): string | undefined =>
-  name.split('.').some((part) => part === '') ? `invalid field name \`${name.slice(0, 80)}${name.length > 80 ? '…' : ''}\`: a dotted part is empty` : fieldTooDeep(name);
+  name.split('.').some((part) => part === '') ? `invalid field name \`${shown(name)}\`: a dotted part is empty` : fieldTooDeep(name);
 
 export class FieldPath {
   readonly name: string;

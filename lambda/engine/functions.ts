@@ -7,7 +7,7 @@
  */
 import { cidrContains, parseCidr, parseIp, type Cidr } from './cidr.js';
 import { scalarNumber } from './text.js';
-import { Float, isDouble, LONG_MAX, LONG_MIN, makeNumber, numberOf, textOf, type Value } from './values.js';
+import { fitsLong, Float, isDouble, LONG_MAX, LONG_MIN, makeNumber, numberOf, textOf, type Value } from './values.js';
 
 export interface FunctionSpec {
   name: string;
@@ -54,32 +54,23 @@ export function arithmetic(op: ArithOp, a: Value, b: Value): Value {
   if (l === null || r === null) return null;
   const x = numberOf(l)!;
   const y = numberOf(r)!;
-  if (isDouble(l) || isDouble(r)) {
-    switch (op) {
-      case '+':
-        return makeNumber(x + y, true);
-      case '-':
-        return makeNumber(x - y, true);
-      case '*':
-        return makeNumber(x * y, true);
-      case '/':
-        return makeNumber(x / y, true);
-      case '%':
-        return makeNumber(x % y, true);
-    }
-  }
-  if ((op === '/' || op === '%') && y === 0) return null; // ArithmeticException
+  const double = isDouble(l) || isDouble(r);
+  if (!double && (op === '/' || op === '%') && y === 0) return null; // ArithmeticException
+  return double ? makeNumber(operate(op, x, y), true) : long(op === '/' ? Math.trunc(x / y) : operate(op, x, y));
+}
+
+function operate(op: ArithOp, x: number, y: number): number {
   switch (op) {
     case '+':
-      return long(x + y);
+      return x + y;
     case '-':
-      return long(x - y);
+      return x - y;
     case '*':
-      return long(x * y);
+      return x * y;
     case '/':
-      return long(Math.trunc(x / y));
+      return x / y;
     case '%':
-      return long(x % y);
+      return x % y;
   }
 }
 
@@ -91,7 +82,7 @@ export function negate(a: Value): Value {
 
 /** A long result: +0 for -0, null past the range (LONG_MAX + 1 is 2^63 as a double). */
 function long(n: number): number | null {
-  return n >= 2 ** 63 || n < -(2 ** 63) ? null : n === 0 ? 0 : n;
+  return !fitsLong(n) ? null : n === 0 ? 0 : n;
 }
 
 /**
@@ -103,7 +94,7 @@ function numericValue(v: Value): number | Float | null {
   if (v instanceof Float) return v;
   const n = typeof v === 'number' ? v : typeof v === 'string' ? scalarNumber(v) : undefined;
   if (n === undefined) return null;
-  return n >= 2 ** 63 || n < -(2 ** 63) ? new Float(n) : n; // 1e21 cannot be a long: a double field holds it
+  return fitsLong(n) ? n : new Float(n); // 1e21 cannot be a long: a double field holds it
 }
 
 type Impl = (args: Value[], caseInsensitive: boolean) => Value;

@@ -8,6 +8,9 @@
 export const LONG_MIN = -(2n ** 63n);
 export const LONG_MAX = 2n ** 63n - 1n;
 
+/** Whether a JavaScript number is within a long's range (2^63 itself is LONG_MAX + 1 as a double). */
+export const fitsLong = (n: number): boolean => n < 2 ** 63 && n >= -(2 ** 63);
+
 export class Float {
   constructor(readonly value: number) {}
 }
@@ -53,7 +56,7 @@ export function textOf(v: Value): string | null {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (v instanceof Float) return javaDoubleText(v.value);
   // An integer past a long's range (1e21) can only be a double's value.
-  return Number.isInteger(v) && v < 2 ** 63 && v >= -(2 ** 63) ? String(v) : javaDoubleText(v);
+  return Number.isInteger(v) && fitsLong(v) ? String(v) : javaDoubleText(v);
 }
 
 /**

@@ -287,7 +287,8 @@ const cutFits = new WeakMap<object, number>();
  * search between, so the copies built stay few near a good hint and grow geometrically without one.
  */
 function searchCut(trimmed: (max: number) => Alert, fits: (a: Alert) => boolean, hint?: number): [number, Alert] {
-  const removed = (): [number, Alert] => [-1, { ...trimmed(0), document: { note: 'document removed: too large for an SNS message' } }];
+  // Even the smallest cut does not fit: no search can help.
+  const removed = (smallest: Alert): [number, Alert] => [-1, { ...smallest, document: { note: 'document removed: too large for an SNS message' } }];
   let lo: number; // the largest cut known to fit
   let loAlert: Alert;
   let hi = MAX_CUT + 1; // the smallest cut known not to fit (MAX_CUT + 1: none known)
@@ -304,14 +305,13 @@ function searchCut(trimmed: (max: number) => Alert, fits: (a: Alert) => boolean,
           [lo, loAlert] = [max, candidate];
           break;
         }
-        if (max === 0) return removed();
+        if (max === 0) return removed(candidate);
         hi = max;
       }
     }
   } else {
-    // The smallest cut first: if even that does not fit, no search can help.
     const smallest = trimmed(0);
-    if (!fits(smallest)) return removed();
+    if (!fits(smallest)) return removed(smallest);
     [lo, loAlert] = [0, smallest];
   }
   // Upward from lo until a cut does not fit (or MAX_CUT fits), then halve the gap.

@@ -3,7 +3,7 @@
  * reason, with the first few line numbers kept for the report. Invalid UTF-8 decodes
  * to U+FFFD rather than failing.
  */
-import type { Event } from '../engine/index.js';
+import { scriptSearches, withFieldCache, type Event } from '../engine/index.js';
 
 export const SKIP_REASONS = ['empty', 'invalid_json', 'not_object', 'too_long', 'too_deep', 'too_costly'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
@@ -37,7 +37,8 @@ export class SkipCounter {
   }
 }
 
-const isBlank = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10;
+/** JSON's whitespace. */
+export const isBlank = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10;
 
 /** Parses one line into an event, or returns the reason it is skipped. */
 export function parseLine(buf: Buffer, start: number, end: number): Event | SkipReason {
@@ -52,4 +53,25 @@ export function parseLine(buf: Buffer, start: number, end: number): Event | Skip
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not_object';
   return value as Event;
+}
+
+/**
+ * Evaluates a parsed event as the scan and `query` both do, counting what cut it short on
+ * `skipped`: an event nested past the stack (`too_deep`; undefined is returned), and one where
+ * a function's search over many values stopped at its bound (`too_costly`; what was found
+ * stands).
+ */
+export function evaluateCounted<T>(event: Event, line: number, skipped: SkipCounter, evaluate: () => T): T | undefined {
+  const cutShort = scriptSearches.cutShort;
+  let result: T | undefined;
+  try {
+    result = withFieldCache(event, evaluate);
+  } catch (err) {
+    // A pathological document (e.g. arrays nested past the stack) skips, never aborts the object.
+    if (!(err instanceof RangeError)) throw err;
+    skipped.add('too_deep', line);
+  }
+  // A rule's search over the combinations of many values stopped at its bound (scope.ts).
+  if (scriptSearches.cutShort !== cutShort) skipped.add('too_costly', line);
+  return result;
 }

@@ -10,12 +10,12 @@
  * from the readable part are delivered and the error is reported with its line.
  */
 import { alertRule, buildAlert, buildOverflow, MAX_DOCUMENT_DEPTH, sourceIdentity, withinDepth, type AlertRule, type DetectionRecord, type SourceRef } from '../alerts/document.js';
-import { scriptSearches, withFieldCache, type Event } from '../engine/index.js';
+import type { Event } from '../engine/index.js';
 import type { Rule } from '../rules/model.js';
 import { RuleDispatch } from '../rules/dispatch.js';
 import { eventIndex, RuleRouter } from '../rules/routing.js';
 import { ContentError, decode, SourceError, type DecodeStats } from './decode.js';
-import { parseLine, SkipCounter } from './events.js';
+import { evaluateCounted, isBlank, parseLine, SkipCounter } from './events.js';
 import { LineSplitter, withoutByteOrderMark, type LineSink } from './lines.js';
 import { Prefilter, type PrefilterOptions } from './prefilter.js';
 
@@ -128,8 +128,6 @@ const ALERT_BYTES = 2 * 1024;
  * invocation) to the next, where closures made afresh are new call targets that throw it
  * away at the start of the second scan.
  */
-const isJsonBlank = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10;
-
 class ObjectScan implements LineSink {
   readonly stats: ScanStats = {
     decode: { compressed: false, bytesIn: 0, bytesOut: 0 },
@@ -172,7 +170,7 @@ class ObjectScan implements LineSink {
     if (s < end && buf[s] === 123 && !this.prepared.prefilter.isCandidate(buf, start, end)) {
       // An object ends with `}`: a line cut short is invalid JSON, counted without parsing it.
       let e = end;
-      while (e > s && isJsonBlank(buf[e - 1]!)) e--;
+      while (e > s && isBlank(buf[e - 1]!)) e--;
       if (buf[e - 1] === 125) this.stats.prefiltered++;
       else this.stats.skipped.add('invalid_json', number);
       return;
@@ -183,17 +181,8 @@ class ObjectScan implements LineSink {
       return;
     }
     this.stats.events++;
-    const cutShort = scriptSearches.cutShort;
     const alertsBefore = this.pending.length;
-    try {
-      withFieldCache(event, () => this.evaluate(event, number));
-    } catch (err) {
-      // A pathological document (e.g. arrays nested past the stack) skips, never aborts the object.
-      if (!(err instanceof RangeError)) throw err;
-      this.stats.skipped.add('too_deep', number);
-    }
-    // A rule's search over the combinations of many values stopped at its bound (scope.ts).
-    if (scriptSearches.cutShort !== cutShort) this.stats.skipped.add('too_costly', number);
+    evaluateCounted(event, number, this.stats.skipped, () => this.evaluate(event, number));
     const alerts = this.pending.length - alertsBefore;
     if (alerts > 0) this.pendingBytes += end - start + alerts * ALERT_BYTES;
   }
